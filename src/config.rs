@@ -1,0 +1,123 @@
+//! Command-line flags. Every flag can also be set through a `NATTER_*`
+//! environment variable; a flag on the command line wins.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "natter",
+    version,
+    about = "A self-hosted chat server: one binary, one SQLite file, five chat APIs, live WebSockets.",
+    after_help = "Every flag can also be given as an environment variable: --max-upload-bytes is \
+                  NATTER_MAX_UPLOAD_BYTES, and so on. Durations take a unit: 90s, 15m, 1h, 30d."
+)]
+pub struct Config {
+    /// SQLite database file; created on first start.
+    #[arg(long, env = "NATTER_DB", default_value = "natter.db")]
+    pub db: PathBuf,
+
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "NATTER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// Create or migrate the database, create the JWT secret, print what was done and exit.
+    #[arg(long, env = "NATTER_INIT_DB")]
+    pub init_db: bool,
+
+    /// How long an access token stays valid.
+    #[arg(long, env = "NATTER_ACCESS_TTL", default_value = "1h", value_parser = parse_duration)]
+    pub access_ttl: Duration,
+
+    /// How long a session lasts without being refreshed (refresh tokens, cookies).
+    #[arg(long, env = "NATTER_REFRESH_TTL", default_value = "30d", value_parser = parse_duration)]
+    pub refresh_ttl: Duration,
+
+    /// Longest message text accepted, in bytes of UTF-8.
+    #[arg(long, env = "NATTER_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// Largest file upload accepted, in bytes.
+    #[arg(long, env = "NATTER_MAX_UPLOAD_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_upload_bytes: usize,
+
+    /// Largest JSON or form request body accepted, in bytes (uploads have their own limit).
+    #[arg(long, env = "NATTER_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Messages a user may send per second, sustained; 0 turns the limit off.
+    #[arg(long, env = "NATTER_SEND_RATE", default_value_t = 20)]
+    pub send_rate: u32,
+
+    /// Messages a user may send in a burst above the sustained rate.
+    #[arg(long, env = "NATTER_SEND_BURST", default_value_t = 100)]
+    pub send_burst: u32,
+
+    /// When a commit is durable: `full` survives power loss, `normal` survives a
+    /// crash or kill of natter but may lose the last commits on power loss.
+    #[arg(long, env = "NATTER_SYNC", value_enum, default_value_t = SyncMode::Full)]
+    pub sync: SyncMode,
+
+    /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `natter=debug`).
+    #[arg(long, env = "NATTER_LOG", default_value = "natter=info,warn")]
+    pub log: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SyncMode {
+    Full,
+    Normal,
+}
+
+impl Config {
+    /// The defaults with a database path: what tests and tools start from.
+    pub fn with_db(db: impl Into<PathBuf>) -> Self {
+        let mut config = Config::parse_from(["natter"]);
+        config.db = db.into();
+        config.listen = "127.0.0.1:0".into();
+        config
+    }
+}
+
+/// `90`, `90s`, `15m`, `1h`, `30d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration: use e.g. 90s, 15m, 1h or 30d"))?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        other => return Err(format!("unknown duration unit `{other}`: use s, m, h or d")),
+    };
+    if secs == 0 {
+        return Err("a duration must be at least one second".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(
+            parse_duration("30d").unwrap(),
+            Duration::from_secs(30 * 86_400)
+        );
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("5y").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+}

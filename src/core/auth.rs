@@ -1,0 +1,407 @@
+//! Accounts and sessions: argon2id passwords, HS256 access tokens, rotating
+//! refresh tokens.
+//!
+//! Every token names its session. Logging out revokes the session, and the
+//! revoked set is kept in memory so every request can be checked without
+//! touching the database. Refresh tokens are stored as SHA-256 hashes and
+//! are single-use: presenting one that was already used revokes the session,
+//! because either the client or a thief holds a copy.
+
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+use super::{Core, validate};
+use crate::config::Config;
+use crate::db::{self, Db, sessions::RefreshLookup, users::NewUser};
+use crate::error::{Error, Result};
+use crate::model::{Timestamp, User, UserId};
+
+/// Who is making a request: checked on every call.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: UserId,
+    pub uuid: Uuid,
+    pub session: Uuid,
+}
+
+/// What a successful login hands out.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub user: User,
+    pub session: Uuid,
+    pub access: String,
+    pub refresh: String,
+    /// Seconds the access token is valid for.
+    pub expires_in: u64,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Registration {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub password: String,
+    pub name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub public_key: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    /// The user's UUID.
+    sub: String,
+    /// The user's integer key.
+    uid: i64,
+    /// The session.
+    sid: String,
+    iat: u64,
+    exp: u64,
+}
+
+pub(super) struct Keys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    access_ttl: Duration,
+    refresh_ttl: Duration,
+    revoked: RwLock<HashSet<Uuid>>,
+    /// argon2 uses ~19 MiB per hash: bound how many run at once.
+    hashing: Arc<Semaphore>,
+}
+
+impl Keys {
+    pub(super) async fn load(db: &Db, config: &Config) -> Result<Keys> {
+        let secret = db.jwt_secret().await?;
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.validate_exp = true;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        // Tokens that could still be unexpired: cookie tokens live as long as a session.
+        let since = Timestamp::now().0 - config.refresh_ttl.as_micros() as i64;
+        let revoked = db
+            .read(move |c| db::sessions::revoked_since(c, Timestamp(since)))
+            .await?;
+        let permits = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Ok(Keys {
+            encoding: EncodingKey::from_secret(&secret),
+            decoding: DecodingKey::from_secret(&secret),
+            validation,
+            access_ttl: config.access_ttl,
+            refresh_ttl: config.refresh_ttl,
+            revoked: RwLock::new(revoked.into_iter().collect()),
+            hashing: Arc::new(Semaphore::new(permits)),
+        })
+    }
+
+    fn sign(&self, user: &User, session: &Uuid, ttl: Duration) -> Result<String> {
+        let now = Timestamp::now().unix_secs() as u64;
+        let claims = Claims {
+            sub: user.uuid.to_string(),
+            uid: user.id.0,
+            sid: session.to_string(),
+            iat: now,
+            exp: now + ttl.as_secs(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(Error::internal)
+    }
+
+    fn is_revoked(&self, session: &Uuid) -> bool {
+        self.revoked
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(session)
+    }
+
+    fn mark_revoked(&self, session: Uuid) {
+        self.revoked
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(session);
+    }
+
+    /// Run argon2 off the runtime threads, a bounded number at a time.
+    pub(super) async fn hash_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        let _permit = self
+            .hashing
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(Error::internal)?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(Error::internal)
+    }
+}
+
+pub(super) fn hash(password: &str) -> Result<String> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(Error::internal)
+}
+
+pub(super) fn verify(password: &str, hash: &str) -> bool {
+    Argon2::default()
+        .verify_password(password.as_bytes(), hash)
+        .is_ok()
+}
+
+/// A real hash of nothing in particular, checked when the login name is
+/// unknown so that the answer takes as long as for a real account.
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| hash("natter-dummy-password").unwrap_or_default())
+}
+
+fn new_refresh_token() -> (String, Vec<u8>) {
+    let bytes: [u8; 32] = rand::random();
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = Sha256::digest(token.as_bytes()).to_vec();
+    (token, hash)
+}
+
+const BAD_CREDENTIALS: &str = "invalid username or password";
+
+impl Core {
+    /// Create an account and log it in.
+    pub async fn register(&self, r: Registration) -> Result<Tokens> {
+        let email = r
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned);
+        let username = match r
+            .username
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        {
+            Some(u) => u.to_owned(),
+            None => email
+                .clone()
+                .ok_or_else(|| Error::invalid("a username or an email is required"))?,
+        };
+        validate::username(&username)?;
+        if let Some(e) = &email {
+            validate::email(e)?;
+        }
+        validate::password(&r.password)?;
+        for (field, value) in [
+            ("name", &r.name),
+            ("first_name", &r.first_name),
+            ("last_name", &r.last_name),
+        ] {
+            if let Some(v) = value {
+                validate::text_field(field, v, 200)?;
+            }
+        }
+        if let Some(k) = &r.public_key {
+            validate::text_field("public_key", k, 16 * 1024)?;
+        }
+        let password = r.password.clone();
+        let hash = self.auth.hash_blocking(move || hash(&password)).await??;
+        let expires = Timestamp::now().plus_secs(self.auth.refresh_ttl.as_secs());
+        let (refresh, refresh_hash) = new_refresh_token();
+        let (user, session) = self
+            .db
+            .writer()
+            .submit(
+                move |c| {
+                    let user = db::users::insert(
+                        c,
+                        &NewUser {
+                            username: &username,
+                            email: email.as_deref(),
+                            password_hash: &hash,
+                            name: r.name.as_deref().unwrap_or(""),
+                            first_name: r.first_name.as_deref().unwrap_or(""),
+                            last_name: r.last_name.as_deref().unwrap_or(""),
+                            public_key: r.public_key.as_deref(),
+                        },
+                    )?;
+                    let session = db::sessions::create(c, user.id, expires)?;
+                    db::sessions::add_refresh_token(c, &session, &refresh_hash)?;
+                    Ok((user, session))
+                },
+                |_| {},
+            )
+            .await?;
+        self.issue(user, session, refresh)
+    }
+
+    fn issue(&self, user: User, session: Uuid, refresh: String) -> Result<Tokens> {
+        let access = self.auth.sign(&user, &session, self.auth.access_ttl)?;
+        Ok(Tokens {
+            user,
+            session,
+            access,
+            refresh,
+            expires_in: self.auth.access_ttl.as_secs(),
+        })
+    }
+
+    /// Check a username (or email) and password and open a session.
+    pub async fn login(&self, login: &str, password: &str) -> Result<Tokens> {
+        let login = login.trim().to_owned();
+        if login.is_empty() || password.is_empty() {
+            return Err(Error::invalid("username and password are required"));
+        }
+        self.logins.check(&login)?;
+        let found = {
+            let login = login.clone();
+            self.db
+                .read(move |c| db::users::credentials(c, &login))
+                .await?
+        };
+        let password = password.to_owned();
+        let (user, ok) = match found {
+            Some((user, hash)) => {
+                let ok = self
+                    .auth
+                    .hash_blocking(move || verify(&password, &hash))
+                    .await?;
+                (Some(user), ok)
+            }
+            None => {
+                self.auth
+                    .hash_blocking(move || verify(&password, dummy_hash()))
+                    .await?;
+                (None, false)
+            }
+        };
+        let Some(user) = user.filter(|_| ok) else {
+            self.logins.failed(&login);
+            return Err(Error::Unauthorized(BAD_CREDENTIALS.into()));
+        };
+        self.logins.succeeded(&login);
+        let expires = Timestamp::now().plus_secs(self.auth.refresh_ttl.as_secs());
+        let (refresh, refresh_hash) = new_refresh_token();
+        let user_id = user.id;
+        let session = self
+            .db
+            .writer()
+            .submit(
+                move |c| {
+                    let session = db::sessions::create(c, user_id, expires)?;
+                    db::sessions::add_refresh_token(c, &session, &refresh_hash)?;
+                    Ok(session)
+                },
+                |_| {},
+            )
+            .await?;
+        self.issue(user, session, refresh)
+    }
+
+    /// Trade a refresh token for a new pair. A token that was already used
+    /// revokes its whole session.
+    pub async fn refresh(&self, token: &str) -> Result<Tokens> {
+        let hash = Sha256::digest(token.trim().as_bytes()).to_vec();
+        let (next, next_hash) = new_refresh_token();
+        let outcome = self
+            .db
+            .writer()
+            .submit(
+                move |c| {
+                    let found = db::sessions::take_refresh_token(c, &hash, Timestamp::now())?;
+                    match &found {
+                        RefreshLookup::Fresh { session, user } => {
+                            db::sessions::add_refresh_token(c, session, &next_hash)?;
+                            let user = db::users::by_id(c, *user)?
+                                .ok_or_else(|| Error::not_found("user"))?;
+                            Ok((found, Some(user)))
+                        }
+                        RefreshLookup::Reused { session } => {
+                            db::sessions::revoke(c, session)?;
+                            Ok((found, None))
+                        }
+                        _ => Ok((found, None)),
+                    }
+                },
+                |_| {},
+            )
+            .await?;
+        match outcome {
+            (RefreshLookup::Fresh { session, .. }, Some(user)) => self.issue(user, session, next),
+            (RefreshLookup::Reused { session }, _) => {
+                self.auth.mark_revoked(session);
+                tracing::warn!(%session, "refresh token reused; session revoked");
+                Err(Error::Unauthorized(
+                    "refresh token was already used; the session has been revoked, log in again"
+                        .into(),
+                ))
+            }
+            (RefreshLookup::Dead, _) => Err(Error::Unauthorized(
+                "session has ended; log in again".into(),
+            )),
+            _ => Err(Error::Unauthorized("invalid refresh token".into())),
+        }
+    }
+
+    /// End the caller's session: its tokens stop working from the next request.
+    pub async fn logout(&self, caller: &Caller) -> Result<()> {
+        let session = caller.session;
+        self.auth.mark_revoked(session);
+        self.db
+            .writer()
+            .submit(move |c| db::sessions::revoke(c, &session), |_| {})
+            .await?;
+        Ok(())
+    }
+
+    /// A token that lasts as long as the session, for the session cookie.
+    pub fn session_token(&self, tokens: &Tokens) -> Result<String> {
+        self.auth
+            .sign(&tokens.user, &tokens.session, self.auth.refresh_ttl)
+    }
+
+    pub fn session_ttl(&self) -> Duration {
+        self.auth.refresh_ttl
+    }
+
+    /// Check a token (from a header, a query or a cookie) and say who it is.
+    pub fn authenticate(&self, token: &str) -> Result<Caller> {
+        let data = jsonwebtoken::decode::<Claims>(
+            token.trim(),
+            &self.auth.decoding,
+            &self.auth.validation,
+        )
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                Error::Unauthorized("token has expired; refresh it or log in again".into())
+            }
+            _ => Error::Unauthorized("invalid token".into()),
+        })?;
+        let claims = data.claims;
+        let (Ok(uuid), Ok(session)) = (Uuid::parse_str(&claims.sub), Uuid::parse_str(&claims.sid))
+        else {
+            return Err(Error::Unauthorized("invalid token".into()));
+        };
+        if self.auth.is_revoked(&session) {
+            return Err(Error::Unauthorized(
+                "session has been logged out; log in again".into(),
+            ));
+        }
+        let caller = Caller {
+            user: UserId(claims.uid),
+            uuid,
+            session,
+        };
+        self.touch(caller.user);
+        Ok(caller)
+    }
+}

@@ -1,0 +1,287 @@
+//! Conversations: rooms anyone may join, one direct conversation per pair,
+//! and who may see what.
+
+use rusqlite::Connection;
+use uuid::Uuid;
+
+use super::{Caller, Core, validate};
+use crate::db;
+use crate::error::{Error, Result};
+use crate::model::{Conversation, ConversationId, ConversationSummary, Kind, MessageId, UserId};
+
+/// What `POST /api/conversations` (and its cousins) asks for.
+#[derive(Debug, Default, Clone)]
+pub struct NewConversation {
+    pub participants: Vec<Uuid>,
+    pub name: Option<String>,
+    pub kind: Option<Kind>,
+    pub is_ai: bool,
+}
+
+/// A public room as the room list shows it.
+#[derive(Debug, Clone)]
+pub struct RoomInfo {
+    pub conversation: Conversation,
+    pub member_count: i64,
+    pub joined: bool,
+}
+
+/// The member's read mark, or the error a non-member gets: rooms are public,
+/// so a room says "join first" (403); a direct or AI conversation does not
+/// admit it exists (404).
+pub(crate) fn require_member(
+    c: &Connection,
+    conv: &Conversation,
+    user: UserId,
+) -> Result<MessageId> {
+    match db::conversations::membership(c, conv.id, user)? {
+        Some(last_read) => Ok(last_read),
+        None if conv.kind == Kind::Room => Err(Error::Forbidden(format!(
+            "you are not a member of room `{}`; join it first",
+            conv.name.as_deref().unwrap_or_default()
+        ))),
+        None => Err(Error::not_found("conversation")),
+    }
+}
+
+fn conversation_not_found() -> Error {
+    Error::not_found("conversation")
+}
+
+pub(crate) fn load(c: &Connection, id: ConversationId) -> Result<Conversation> {
+    db::conversations::by_id(c, id)?.ok_or_else(conversation_not_found)
+}
+
+pub(crate) fn load_uuid(c: &Connection, id: &Uuid) -> Result<Conversation> {
+    db::conversations::by_uuid(c, id)?.ok_or_else(conversation_not_found)
+}
+
+impl Core {
+    /// The caller's conversations, most recently active first.
+    pub async fn conversations(&self, caller: &Caller) -> Result<Vec<ConversationSummary>> {
+        let user = caller.user;
+        self.db
+            .read(move |c| db::conversations::for_user(c, user))
+            .await
+    }
+
+    /// A conversation the caller is a member of, by UUID.
+    pub async fn conversation(&self, caller: &Caller, id: Uuid) -> Result<ConversationSummary> {
+        let user = caller.user;
+        self.db
+            .read(move |c| {
+                let conv = load_uuid(c, &id)?;
+                let last_read = require_member(c, &conv, user)?;
+                db::conversations::summary(c, conv, user, last_read, None)
+            })
+            .await
+    }
+
+    /// Resolve a conversation the caller may use, by its integer key.
+    pub async fn member_conversation(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+    ) -> Result<Conversation> {
+        let user = caller.user;
+        self.db
+            .read(move |c| {
+                let conv = load(c, id)?;
+                require_member(c, &conv, user)?;
+                Ok(conv)
+            })
+            .await
+    }
+
+    /// Start a conversation: a room (with a name), a direct one (one other
+    /// participant; the existing one if the pair already has it), or an AI one.
+    /// The bool is true if something new was created.
+    pub async fn create_conversation(
+        &self,
+        caller: &Caller,
+        new: NewConversation,
+    ) -> Result<(ConversationSummary, bool)> {
+        if new.is_ai || new.kind == Some(Kind::Ai) {
+            return Err(Error::Unavailable(
+                "AI conversations are not enabled on this server: no AI backend is configured \
+                 (start natter with --ai-url to enable them)"
+                    .into(),
+            ));
+        }
+        let kind = match new.kind {
+            Some(k) => k,
+            None if new.name.is_some() || new.participants.len() != 1 => Kind::Room,
+            None => Kind::Direct,
+        };
+        let me = caller.user;
+        let (conv, created) = match kind {
+            Kind::Direct => {
+                let [other] = new.participants[..] else {
+                    return Err(Error::invalid(
+                        "a direct conversation needs exactly one other participant_id",
+                    ));
+                };
+                let other = self
+                    .user_by_uuid(other)
+                    .await
+                    .map_err(|_| Error::invalid("participant not found"))?;
+                self.direct_with(caller, other.id).await?
+            }
+            _ => {
+                let name = new
+                    .name
+                    .map(|n| n.trim().to_owned())
+                    .ok_or_else(|| Error::invalid("a room needs a name"))?;
+                let mut others = Vec::with_capacity(new.participants.len());
+                for p in new.participants {
+                    let u = self
+                        .user_by_uuid(p)
+                        .await
+                        .map_err(|_| Error::invalid(format!("participant {p} not found")))?;
+                    if u.id != me {
+                        others.push(u.id);
+                    }
+                }
+                (self.create_room(caller, &name, others).await?, true)
+            }
+        };
+        let summary = self
+            .db
+            .read(move |c| {
+                let last_read = require_member(c, &conv, me)?;
+                db::conversations::summary(c, conv, me, last_read, None)
+            })
+            .await?;
+        Ok((summary, created))
+    }
+
+    /// The caller's direct conversation with `other`, created on first use.
+    pub async fn direct_with(
+        &self,
+        caller: &Caller,
+        other: UserId,
+    ) -> Result<(Conversation, bool)> {
+        if other == caller.user {
+            return Err(Error::invalid(
+                "you cannot start a direct conversation with yourself",
+            ));
+        }
+        let me = caller.user;
+        self.db
+            .writer()
+            .submit(
+                move |c| {
+                    db::users::by_id(c, other)?.ok_or_else(|| Error::not_found("user"))?;
+                    db::conversations::get_or_create_direct(c, me, other)
+                },
+                |_| {},
+            )
+            .await
+    }
+
+    /// A new public room with the caller (and `others`) in it.
+    pub async fn create_room(
+        &self,
+        caller: &Caller,
+        name: &str,
+        others: Vec<UserId>,
+    ) -> Result<Conversation> {
+        validate::room_name(name)?;
+        let me = caller.user;
+        let name = name.to_owned();
+        self.db
+            .writer()
+            .submit(
+                move |c| db::conversations::create_room(c, &name, me, &others),
+                |_| {},
+            )
+            .await
+    }
+
+    pub async fn rooms(&self, caller: &Caller) -> Result<Vec<RoomInfo>> {
+        let me = caller.user;
+        let rows = self
+            .db
+            .read(move |c| db::conversations::rooms(c, me))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(conversation, member_count, joined)| RoomInfo {
+                conversation,
+                member_count,
+                joined,
+            })
+            .collect())
+    }
+
+    pub async fn room_by_name(&self, name: &str) -> Result<Conversation> {
+        let n = name.trim().to_owned();
+        self.db
+            .read(move |c| db::conversations::room_by_name(c, &n))
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("room `{}` not found", name.trim())))
+    }
+
+    /// Join a public room (a no-op if already in it).
+    pub async fn join_room(&self, caller: &Caller, room: ConversationId) -> Result<Conversation> {
+        let me = caller.user;
+        self.db
+            .writer()
+            .submit(
+                move |c| {
+                    let conv = load(c, room)?;
+                    if conv.kind != Kind::Room {
+                        return Err(conversation_not_found());
+                    }
+                    db::conversations::add_member(c, conv.id, me)?;
+                    Ok(conv)
+                },
+                |_| {},
+            )
+            .await
+    }
+
+    pub async fn join_room_uuid(&self, caller: &Caller, room: Uuid) -> Result<Conversation> {
+        let conv = self.db.read(move |c| load_uuid(c, &room)).await?;
+        self.join_room(caller, conv.id).await
+    }
+
+    /// Leave a room. Direct conversations cannot be left: there is one per pair.
+    pub async fn leave(&self, caller: &Caller, conv: Uuid) -> Result<()> {
+        let me = caller.user;
+        self.db
+            .writer()
+            .submit(
+                move |c| {
+                    let conv = load_uuid(c, &conv)?;
+                    require_member(c, &conv, me)?;
+                    if conv.kind == Kind::Direct {
+                        return Err(Error::invalid("a direct conversation cannot be left"));
+                    }
+                    db::conversations::remove_member(c, conv.id, me)?;
+                    Ok(())
+                },
+                |_| {},
+            )
+            .await
+    }
+
+    /// The chatroom dialect's "current room" of the caller's session.
+    pub async fn set_current_room(&self, caller: &Caller, room: ConversationId) -> Result<()> {
+        let session = caller.session;
+        self.db
+            .writer()
+            .submit(
+                move |c| db::sessions::set_current_room(c, &session, room),
+                |_| {},
+            )
+            .await
+    }
+
+    pub async fn current_room(&self, caller: &Caller) -> Result<Option<ConversationId>> {
+        let session = caller.session;
+        self.db
+            .read(move |c| db::sessions::current_room(c, &session))
+            .await
+    }
+}

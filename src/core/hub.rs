@@ -1,0 +1,275 @@
+//! The hub: an in-process registry of live sockets.
+//!
+//! Each socket registers under its user with a scope (all of the user's
+//! conversations, or one) and gets a bounded queue. The core publishes an
+//! event after its write is committed, naming the users it is for; the hub
+//! puts one shared `Arc<Event>` on every matching queue. A queue that is full
+//! belongs to a consumer that cannot keep up: it is cut off (its socket
+//! drains what is queued and closes, and the client resumes with `?since=`),
+//! so no slow reader ever holds anyone else back.
+//!
+//! Frames are encoded lazily, once per event per wire format, and the bytes
+//! are shared by every socket that sends them.
+//!
+//! Everything here is behind `publish`/`subscribe`: a cross-node fan-out
+//! (Redis, NATS) would forward events between hubs at that seam.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use uuid::Uuid;
+
+use crate::model::{Conversation, ConversationId, Message, MessageId, UserBrief, UserId};
+
+/// A socket's id, unique for the life of the process.
+pub type ConnId = u64;
+
+/// How many wire formats may cache an encoding on one event.
+pub const FRAME_SLOTS: usize = 4;
+
+/// Events a socket may have queued before it counts as too slow.
+pub const QUEUE_CAPACITY: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every conversation of the user (user sockets).
+    All,
+    /// One conversation (room and conversation sockets).
+    Conversation(ConversationId),
+}
+
+#[derive(Debug)]
+pub enum EventKind {
+    Message {
+        message: Message,
+        conversation: Conversation,
+        /// Direct conversations: the member who is not the sender.
+        receiver: Option<UserBrief>,
+        client_id: Option<String>,
+        /// The socket the message was sent on, if any.
+        origin: Option<ConnId>,
+    },
+    MessageUpdated {
+        message: Message,
+    },
+    MessageDeleted {
+        message: Message,
+    },
+    Typing {
+        conversation: Conversation,
+        user: UserBrief,
+    },
+    Read {
+        conversation: Conversation,
+        user: UserBrief,
+        upto: MessageId,
+    },
+    Presence {
+        user: Uuid,
+        online: bool,
+    },
+}
+
+#[derive(Debug)]
+pub struct Event {
+    pub kind: EventKind,
+    frames: [OnceLock<Option<Utf8Bytes>>; FRAME_SLOTS],
+}
+
+impl Event {
+    pub fn new(kind: EventKind) -> Arc<Event> {
+        Arc::new(Event {
+            kind,
+            frames: Default::default(),
+        })
+    }
+
+    /// The conversation the event belongs to, if any (for scoped sockets).
+    pub fn conversation(&self) -> Option<ConversationId> {
+        match &self.kind {
+            EventKind::Message { message, .. }
+            | EventKind::MessageUpdated { message }
+            | EventKind::MessageDeleted { message } => Some(message.conversation),
+            EventKind::Typing { conversation, .. } | EventKind::Read { conversation, .. } => {
+                Some(conversation.id)
+            }
+            EventKind::Presence { .. } => None,
+        }
+    }
+
+    /// This event's frame in the format of `slot`, encoded by the first
+    /// socket that asks and shared by the rest. `None`: not shown in that format.
+    pub fn frame(
+        &self,
+        slot: usize,
+        encode: impl FnOnce(&EventKind) -> Option<String>,
+    ) -> Option<Utf8Bytes> {
+        self.frames[slot]
+            .get_or_init(|| encode(&self.kind).map(Utf8Bytes::from))
+            .clone()
+    }
+}
+
+struct Conn {
+    id: ConnId,
+    scope: Scope,
+    tx: mpsc::Sender<Arc<Event>>,
+    cut: Arc<AtomicBool>,
+}
+
+#[derive(Default)]
+struct Inner {
+    users: Mutex<HashMap<UserId, Vec<Conn>>>,
+    next_id: AtomicU64,
+}
+
+/// A registered socket's end of the hub. Dropping it unregisters the socket.
+pub struct Subscription {
+    pub id: ConnId,
+    pub user: UserId,
+    pub rx: mpsc::Receiver<Arc<Event>>,
+    cut: Arc<AtomicBool>,
+    hub: Hub,
+    left: bool,
+}
+
+impl Subscription {
+    /// True when the hub dropped this socket for falling behind.
+    pub fn was_cut(&self) -> bool {
+        self.cut.load(Ordering::Acquire)
+    }
+
+    /// Unregister; true if the user has no live socket left.
+    pub fn leave(mut self) -> bool {
+        self.left = true;
+        self.hub.remove(self.user, self.id)
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if !self.left {
+            self.hub.remove(self.user, self.id);
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+impl Hub {
+    /// Register a socket; the bool is true if the user just came online.
+    pub fn subscribe(&self, user: UserId, scope: Scope) -> (Subscription, bool) {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let cut = Arc::new(AtomicBool::new(false));
+        let mut users = self.inner.users.lock().unwrap_or_else(|e| e.into_inner());
+        let conns = users.entry(user).or_default();
+        let first = conns.is_empty();
+        conns.push(Conn {
+            id,
+            scope,
+            tx,
+            cut: cut.clone(),
+        });
+        drop(users);
+        (
+            Subscription {
+                id,
+                user,
+                rx,
+                cut,
+                hub: self.clone(),
+                left: false,
+            },
+            first,
+        )
+    }
+
+    /// Unregister; true if the user has no socket left.
+    fn remove(&self, user: UserId, id: ConnId) -> bool {
+        let mut users = self.inner.users.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(conns) = users.get_mut(&user) else {
+            return true;
+        };
+        conns.retain(|c| c.id != id);
+        if conns.is_empty() {
+            users.remove(&user);
+            return true;
+        }
+        false
+    }
+
+    pub fn is_online(&self, user: UserId) -> bool {
+        self.inner
+            .users
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&user)
+    }
+
+    /// Of `users`, those with a live socket.
+    pub fn online_of(&self, users: &[UserId]) -> Vec<UserId> {
+        let map = self.inner.users.lock().unwrap_or_else(|e| e.into_inner());
+        users
+            .iter()
+            .copied()
+            .filter(|u| map.contains_key(u))
+            .collect()
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.inner
+            .users
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(Vec::len)
+            .sum()
+    }
+
+    /// Queue `event` for every socket of `users` whose scope it falls in.
+    /// Never blocks: a full queue gets its socket cut off.
+    pub fn publish(&self, event: Arc<Event>, users: &[UserId]) {
+        let conversation = event.conversation();
+        let mut map = self.inner.users.lock().unwrap_or_else(|e| e.into_inner());
+        for user in users {
+            let Some(conns) = map.get_mut(user) else {
+                continue;
+            };
+            conns.retain(|conn| {
+                if let Scope::Conversation(c) = conn.scope
+                    && conversation.is_some_and(|ev| ev != c)
+                {
+                    return true;
+                }
+                match conn.tx.try_send(event.clone()) {
+                    Ok(()) => true,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        tracing::info!(conn = conn.id, user = %user, "socket fell behind; cutting it off");
+                        conn.cut.store(true, Ordering::Release);
+                        false
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                }
+            });
+            if conns.is_empty() {
+                map.remove(user);
+            }
+        }
+    }
+
+    /// Drop every socket's queue: each drains and closes.
+    pub fn close_all(&self) {
+        self.inner
+            .users
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}

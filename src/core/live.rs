@@ -1,0 +1,51 @@
+//! Joining and leaving the hub, with presence: a user is online while at
+//! least one of their sockets is open, and the people who share a
+//! conversation with them hear when that changes.
+
+use std::sync::Arc;
+
+use super::hub::{Event, EventKind, Scope, Subscription};
+use super::{Caller, Core};
+use crate::db;
+use crate::model::UserId;
+
+impl Core {
+    /// Register a socket with the hub.
+    pub fn connect(self: &Arc<Self>, caller: &Caller, scope: Scope) -> Subscription {
+        let (sub, first) = self.hub.subscribe(caller.user, scope);
+        if first {
+            self.announce(caller.user, caller.uuid, true);
+        }
+        sub
+    }
+
+    /// Unregister a socket.
+    pub fn disconnect(self: &Arc<Self>, caller: &Caller, sub: Subscription) {
+        if sub.leave() {
+            self.announce(caller.user, caller.uuid, false);
+        }
+    }
+
+    fn announce(self: &Arc<Self>, user: UserId, uuid: uuid::Uuid, online: bool) {
+        let core = self.clone();
+        tokio::spawn(async move {
+            match core
+                .db
+                .read(move |c| db::conversations::contacts(c, user))
+                .await
+            {
+                Ok(contacts) => {
+                    // Only contacts with a socket open can hear it.
+                    let listening = core.hub.online_of(&contacts);
+                    if !listening.is_empty() {
+                        core.hub.publish(
+                            Event::new(EventKind::Presence { user: uuid, online }),
+                            &listening,
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "presence lookup failed"),
+            }
+        });
+    }
+}

@@ -1,0 +1,402 @@
+//! Messages: send, history, edit, delete, read marks, typing, resume.
+//!
+//! A send is one writer job: resolve the conversation (creating a direct one
+//! if needed), check membership, store any attachment and the message, and
+//! collect who must hear of it. The event is published right after the
+//! commit, on the writer thread, so live delivery follows id order.
+
+use std::future::Future;
+
+use rusqlite::Connection;
+use uuid::Uuid;
+
+use super::conversations::{load, load_uuid, require_member};
+use super::files::{Upload, prepare};
+use super::hub::{ConnId, Event, EventKind, Scope};
+use super::{Caller, Core, validate};
+use crate::db::{self, messages::Page};
+use crate::error::{Error, Result};
+use crate::model::{Conversation, ConversationId, Kind, Message, MessageId, UserBrief, UserId};
+
+/// Where a message goes.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Conversation(ConversationId),
+    ConversationUuid(Uuid),
+    /// The direct conversation with this user, created on first use.
+    DirectWith(Uuid),
+}
+
+#[derive(Debug, Clone, Default)]
+pub enum Attachment {
+    #[default]
+    None,
+    /// A file the sender uploaded before.
+    File(Uuid),
+    /// A file that comes with the message.
+    Upload(Upload),
+}
+
+#[derive(Debug, Clone)]
+pub struct SendRequest {
+    pub to: Target,
+    pub text: String,
+    pub attachment: Attachment,
+    /// Echoed in the live `message` event: the sender's acknowledgement.
+    pub client_id: Option<String>,
+    /// The socket it came from.
+    pub origin: Option<ConnId>,
+}
+
+impl SendRequest {
+    pub fn text(to: Target, text: impl Into<String>) -> Self {
+        SendRequest {
+            to,
+            text: text.into(),
+            attachment: Attachment::None,
+            client_id: None,
+            origin: None,
+        }
+    }
+}
+
+/// Largest history page.
+pub const MAX_PAGE: i64 = 500;
+/// History page when the client does not say.
+pub const DEFAULT_PAGE: i64 = 50;
+
+fn resolve(c: &Connection, to: &Target, me: UserId) -> Result<Conversation> {
+    match to {
+        Target::Conversation(id) => load(c, *id),
+        Target::ConversationUuid(id) => load_uuid(c, id),
+        Target::DirectWith(other) => {
+            let other =
+                db::users::by_uuid(c, other)?.ok_or_else(|| Error::not_found("recipient"))?;
+            if other.id == me {
+                return Err(Error::invalid(
+                    "you cannot send a direct message to yourself",
+                ));
+            }
+            Ok(db::conversations::get_or_create_direct(c, me, other.id)?.0)
+        }
+    }
+}
+
+/// The member of a direct conversation who is not `me`.
+fn peer(members: &[UserBrief], kind: Kind, me: UserId) -> Option<UserBrief> {
+    (kind == Kind::Direct)
+        .then(|| members.iter().find(|m| m.id != me).cloned())
+        .flatten()
+}
+
+struct Sent {
+    message: Message,
+    conversation: Conversation,
+    members: Vec<UserBrief>,
+}
+
+impl Core {
+    /// Queue a message now, so messages from one client keep their order,
+    /// and resolve once it is committed and published.
+    pub fn send(
+        &self,
+        caller: &Caller,
+        req: SendRequest,
+    ) -> impl Future<Output = Result<Message>> + Send + 'static + use<> {
+        let queued = self.queue_send(caller, req);
+        async move { queued?.await }
+    }
+
+    fn queue_send(
+        &self,
+        caller: &Caller,
+        req: SendRequest,
+    ) -> Result<impl Future<Output = Result<Message>> + Send + 'static + use<>> {
+        let has_file = !matches!(req.attachment, Attachment::None);
+        validate::message(&req.text, self.limits.max_message_bytes, has_file)?;
+        if let Some(id) = &req.client_id {
+            validate::client_id(id)?;
+        }
+        let attachment = match req.attachment {
+            Attachment::Upload(up) => {
+                Attachment::Upload(prepare(up, self.limits.max_upload_bytes)?)
+            }
+            other => other,
+        };
+        self.sends.check(caller.user)?;
+        let me = caller.user;
+        let hub = self.hub.clone();
+        let SendRequest {
+            to,
+            text,
+            client_id,
+            origin,
+            ..
+        } = req;
+        let job = move |c: &Connection| -> Result<Sent> {
+            let conversation = resolve(c, &to, me)?;
+            require_member(c, &conversation, me)?;
+            let file = match &attachment {
+                Attachment::None => None,
+                Attachment::File(id) => {
+                    let f =
+                        db::files::by_uuid(c, id)?.ok_or_else(|| Error::not_found("attachment"))?;
+                    if f.owner != me {
+                        return Err(Error::forbidden("you can only attach files you uploaded"));
+                    }
+                    Some(f.id)
+                }
+                Attachment::Upload(up) => Some(
+                    db::files::insert(
+                        c,
+                        me,
+                        &up.name,
+                        up.content_type.as_deref().unwrap_or_default(),
+                        &up.data,
+                    )?
+                    .id,
+                ),
+            };
+            let id = db::messages::insert(c, conversation.id, me, &text, file)?;
+            let message = db::messages::by_id(c, id)?
+                .ok_or_else(|| Error::internal("inserted message vanished"))?;
+            let members = db::conversations::members(c, conversation.id)?;
+            Ok(Sent {
+                message,
+                conversation,
+                members,
+            })
+        };
+        let fut = self.db.writer().submit(job, move |sent: &Sent| {
+            let ids: Vec<UserId> = sent.members.iter().map(|m| m.id).collect();
+            let receiver = peer(
+                &sent.members,
+                sent.conversation.kind,
+                sent.message.sender.id,
+            );
+            let event = Event::new(EventKind::Message {
+                message: sent.message.clone(),
+                conversation: sent.conversation.clone(),
+                receiver,
+                client_id,
+                origin,
+            });
+            hub.publish(event, &ids);
+        });
+        Ok(async move { fut.await.map(|sent| sent.message) })
+    }
+
+    /// A page of a conversation's history, oldest first (members only).
+    pub async fn history(
+        &self,
+        caller: &Caller,
+        conv: Uuid,
+        page: Page,
+    ) -> Result<(Conversation, Vec<Message>)> {
+        let me = caller.user;
+        let page = Page {
+            limit: page.limit.clamp(1, MAX_PAGE),
+            ..page
+        };
+        self.db
+            .read(move |c| {
+                let conv = load_uuid(c, &conv)?;
+                require_member(c, &conv, me)?;
+                let messages = db::messages::page(c, conv.id, page)?;
+                Ok((conv, messages))
+            })
+            .await
+    }
+
+    /// The same, by the conversation's integer key.
+    pub async fn history_of(
+        &self,
+        caller: &Caller,
+        conv: ConversationId,
+        page: Page,
+    ) -> Result<Vec<Message>> {
+        let me = caller.user;
+        let page = Page {
+            limit: page.limit.clamp(1, MAX_PAGE),
+            ..page
+        };
+        self.db
+            .read(move |c| {
+                let conv = load(c, conv)?;
+                require_member(c, &conv, me)?;
+                db::messages::page(c, conv.id, page)
+            })
+            .await
+    }
+
+    /// Messages after `after` that a socket with `scope` would have been sent,
+    /// oldest first, at most `limit`.
+    pub async fn missed(
+        &self,
+        user: UserId,
+        scope: Scope,
+        after: MessageId,
+        limit: i64,
+    ) -> Result<Vec<Message>> {
+        self.db
+            .read(move |c| match scope {
+                Scope::All => db::messages::since_for_user(c, user, after, limit),
+                Scope::Conversation(conv) => db::messages::page(
+                    c,
+                    conv,
+                    Page {
+                        before: None,
+                        after: Some(after),
+                        limit,
+                    },
+                ),
+            })
+            .await
+    }
+
+    /// Change the text of one of the caller's own messages.
+    pub async fn edit_message(
+        &self,
+        caller: &Caller,
+        id: MessageId,
+        text: String,
+    ) -> Result<Message> {
+        validate::message(&text, self.limits.max_message_bytes, false)?;
+        self.change_message(caller, id, Some(text)).await
+    }
+
+    /// Soft-delete one of the caller's own messages.
+    pub async fn delete_message(&self, caller: &Caller, id: MessageId) -> Result<Message> {
+        self.change_message(caller, id, None).await
+    }
+
+    async fn change_message(
+        &self,
+        caller: &Caller,
+        id: MessageId,
+        text: Option<String>,
+    ) -> Result<Message> {
+        let me = caller.user;
+        let hub = self.hub.clone();
+        let deleting = text.is_none();
+        self.db
+            .writer()
+            .submit(
+                move |c| {
+                    let msg =
+                        db::messages::by_id(c, id)?.ok_or_else(|| Error::not_found("message"))?;
+                    let conv = load(c, msg.conversation)?;
+                    // Someone outside the conversation must not learn the message exists.
+                    require_member(c, &conv, me).map_err(|_| Error::not_found("message"))?;
+                    if msg.deleted {
+                        return Err(Error::not_found("message"));
+                    }
+                    if msg.sender.id != me {
+                        return Err(Error::forbidden("only the sender can change a message"));
+                    }
+                    match &text {
+                        Some(t) => db::messages::edit(c, id, t)?,
+                        None => db::messages::delete(c, id)?,
+                    }
+                    let msg =
+                        db::messages::by_id(c, id)?.ok_or_else(|| Error::not_found("message"))?;
+                    Ok((msg, db::conversations::member_ids(c, conv.id)?))
+                },
+                move |(msg, members)| {
+                    let kind = if deleting {
+                        EventKind::MessageDeleted {
+                            message: msg.clone(),
+                        }
+                    } else {
+                        EventKind::MessageUpdated {
+                            message: msg.clone(),
+                        }
+                    };
+                    hub.publish(Event::new(kind), members);
+                },
+            )
+            .await
+            .map(|(msg, _)| msg)
+    }
+
+    /// Move the caller's read mark forward to `upto` (a message of this
+    /// conversation, or 0); returns the new mark.
+    pub async fn mark_read(
+        &self,
+        caller: &Caller,
+        conv: Target,
+        upto: MessageId,
+    ) -> Result<MessageId> {
+        let me = caller.user;
+        let hub = self.hub.clone();
+        self.db
+            .writer()
+            .submit(
+                move |c| {
+                    let conv = resolve(c, &conv, me)?;
+                    require_member(c, &conv, me)?;
+                    if upto.0 != 0 {
+                        let msg = db::messages::by_id(c, upto)?;
+                        if msg.is_none_or(|m| m.conversation != conv.id) {
+                            return Err(Error::NotFound(
+                                "message not found in this conversation".into(),
+                            ));
+                        }
+                    }
+                    let mark = db::conversations::mark_read(c, conv.id, me, upto)?;
+                    let me_brief = db::conversations::members(c, conv.id)?;
+                    Ok((conv, mark, me_brief))
+                },
+                move |(conv, mark, members)| {
+                    let Some(user) = members.iter().find(|m| m.id == me).cloned() else {
+                        return;
+                    };
+                    let ids: Vec<UserId> = members.iter().map(|m| m.id).collect();
+                    hub.publish(
+                        Event::new(EventKind::Read {
+                            conversation: conv.clone(),
+                            user,
+                            upto: *mark,
+                        }),
+                        &ids,
+                    );
+                },
+            )
+            .await
+            .map(|(_, mark, _)| mark)
+    }
+
+    /// Tell the other members the caller is typing.
+    pub async fn typing(&self, caller: &Caller, conv: Target) -> Result<()> {
+        let me = caller.user;
+        let (conv, members) = self
+            .db
+            .read(move |c| {
+                let conv = match conv {
+                    Target::DirectWith(other) => {
+                        let other = db::users::by_uuid(c, &other)?
+                            .ok_or_else(|| Error::not_found("recipient"))?;
+                        db::conversations::direct_between(c, me, other.id)?
+                            .ok_or_else(|| Error::not_found("conversation"))?
+                    }
+                    Target::Conversation(id) => load(c, id)?,
+                    Target::ConversationUuid(id) => load_uuid(c, &id)?,
+                };
+                require_member(c, &conv, me)?;
+                Ok((conv.clone(), db::conversations::members(c, conv.id)?))
+            })
+            .await?;
+        let Some(user) = members.iter().find(|m| m.id == me).cloned() else {
+            return Ok(());
+        };
+        let others: Vec<UserId> = members.iter().map(|m| m.id).filter(|&u| u != me).collect();
+        self.hub.publish(
+            Event::new(EventKind::Typing {
+                conversation: conv,
+                user,
+            }),
+            &others,
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,84 @@
+//! The core: natter's rules, shared by every dialect.
+//!
+//! `Core` owns the database, the hub and the signing keys. Dialects call its
+//! methods with plain values and get model types back; the core checks who
+//! may do what, writes through the single writer, and publishes live events
+//! after each commit. Nothing here knows about HTTP or any wire format.
+
+mod auth;
+mod conversations;
+pub mod files;
+pub mod hub;
+mod limits;
+mod live;
+mod messages;
+mod social;
+mod users;
+mod validate;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use auth::{Caller, Registration, Tokens};
+pub use conversations::{NewConversation, RoomInfo};
+pub use files::{FileData, Upload};
+pub use hub::{ConnId, Event, EventKind, Hub, Scope, Subscription};
+pub use messages::{Attachment, DEFAULT_PAGE, MAX_PAGE, SendRequest, Target};
+pub use users::ProfileUpdate;
+
+use crate::config::Config;
+use crate::db::{Db, InitReport};
+use crate::error::Result;
+use limits::{Activity, LoginThrottle, SendLimiter};
+
+/// Sizes and rates the server enforces.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_message_bytes: usize,
+    pub max_upload_bytes: usize,
+    pub max_body_bytes: usize,
+}
+
+pub struct Core {
+    db: Db,
+    pub hub: Hub,
+    auth: auth::Keys,
+    pub limits: Limits,
+    sends: SendLimiter,
+    logins: LoginThrottle,
+    activity: Activity,
+}
+
+impl Core {
+    /// Open the database (creating or migrating it) and build the core.
+    pub async fn open(config: &Config) -> Result<(Arc<Core>, InitReport)> {
+        let path: &Path = &config.db;
+        let (db, report) = {
+            let path = path.to_owned();
+            let sync = config.sync;
+            tokio::task::spawn_blocking(move || Db::open(&path, sync))
+                .await
+                .map_err(crate::error::Error::internal)??
+        };
+        let auth = auth::Keys::load(&db, config).await?;
+        let core = Core {
+            db,
+            hub: Hub::default(),
+            auth,
+            limits: Limits {
+                max_message_bytes: config.max_message_bytes,
+                max_upload_bytes: config.max_upload_bytes,
+                max_body_bytes: config.max_body_bytes,
+            },
+            sends: SendLimiter::new(config.send_rate, config.send_burst),
+            logins: LoginThrottle::default(),
+            activity: Activity::default(),
+        };
+        Ok((Arc::new(core), report))
+    }
+
+    /// Commit what is queued and stop the writer: the last step of a shutdown.
+    pub async fn shutdown(&self) {
+        self.db.writer().stop().await;
+    }
+}

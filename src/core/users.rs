@@ -1,0 +1,168 @@
+//! Users: profiles, search, readiness and who is online.
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use super::{Caller, Core, validate};
+use crate::db;
+use crate::error::{Error, Result};
+use crate::model::{Timestamp, User, UserId};
+
+/// A whisper user counts as online this long after their last request.
+pub const ONLINE_WINDOW: Duration = Duration::from_secs(300);
+
+/// Changes to the caller's profile; `None` leaves a field alone.
+#[derive(Debug, Default, Clone)]
+pub struct ProfileUpdate {
+    pub name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// `Some(None)` or an empty string clears it.
+    pub email: Option<Option<String>>,
+    pub bio: Option<String>,
+    pub profile_picture: Option<String>,
+    pub public_key: Option<Option<String>>,
+    pub ready_to_chat: Option<bool>,
+    /// A new password; needs `old_password`.
+    pub password: Option<String>,
+    pub old_password: Option<String>,
+}
+
+impl Core {
+    /// Note that a user did something (for presence and `last_seen_at`).
+    pub(super) fn touch(&self, user: UserId) {
+        if self.activity.touch(user) {
+            let write = self.db.writer().submit(
+                move |c| db::users::touch_last_seen(c, user, Timestamp::now()),
+                |_| {},
+            );
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    if let Err(e) = write.await {
+                        tracing::debug!(error = %e, "could not record last_seen_at");
+                    }
+                });
+            }
+        }
+    }
+
+    pub fn is_online(&self, user: UserId) -> bool {
+        self.hub.is_online(user)
+    }
+
+    pub async fn user(&self, id: UserId) -> Result<User> {
+        self.db
+            .read(move |c| db::users::by_id(c, id))
+            .await?
+            .ok_or_else(|| Error::not_found("user"))
+    }
+
+    pub async fn user_by_uuid(&self, id: Uuid) -> Result<User> {
+        self.db
+            .read(move |c| db::users::by_uuid(c, &id))
+            .await?
+            .ok_or_else(|| Error::not_found("user"))
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> Result<User> {
+        let name = username.trim().to_owned();
+        self.db
+            .read(move |c| db::users::by_username(c, &name))
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("user `{}` not found", username.trim())))
+    }
+
+    /// Users whose username or name contains `q` (all users when empty).
+    pub async fn search_users(&self, q: Option<String>, limit: i64) -> Result<Vec<User>> {
+        self.db
+            .read(move |c| db::users::search(c, q.as_deref(), limit))
+            .await
+    }
+
+    pub async fn all_users(&self) -> Result<Vec<User>> {
+        self.db.read(db::users::all).await
+    }
+
+    pub async fn update_profile(&self, caller: &Caller, mut p: ProfileUpdate) -> Result<User> {
+        for (field, value) in [
+            ("name", &p.name),
+            ("first_name", &p.first_name),
+            ("last_name", &p.last_name),
+            ("bio", &p.bio),
+            ("profile_picture", &p.profile_picture),
+        ] {
+            if let Some(v) = value {
+                validate::text_field(field, v, if field == "bio" { 4096 } else { 2048 })?;
+            }
+        }
+        if let Some(Some(email)) = &p.email {
+            let email = email.trim();
+            if email.is_empty() {
+                p.email = Some(None);
+            } else {
+                validate::email(email)?;
+                p.email = Some(Some(email.to_owned()));
+            }
+        }
+        if let Some(Some(key)) = &p.public_key {
+            validate::text_field("public_key", key, 16 * 1024)?;
+        }
+        let mut password_hash = None;
+        if let Some(new) = &p.password {
+            validate::password(new)?;
+            let old = p
+                .old_password
+                .clone()
+                .ok_or_else(|| Error::invalid("old_password is required to change the password"))?;
+            let user = caller.user;
+            let stored = self
+                .db
+                .read(move |c| db::users::password_hash(c, user))
+                .await?;
+            let new = new.clone();
+            password_hash = Some(
+                self.auth
+                    .hash_blocking(move || {
+                        if super::auth::verify(&old, &stored) {
+                            Some(super::auth::hash(&new))
+                        } else {
+                            None
+                        }
+                    })
+                    .await?
+                    .ok_or_else(|| Error::forbidden("old_password is not correct"))??,
+            );
+        }
+        let patch = db::users::UserPatch {
+            name: p.name,
+            first_name: p.first_name,
+            last_name: p.last_name,
+            email: p.email,
+            bio: p.bio,
+            profile_picture: p.profile_picture,
+            public_key: p.public_key,
+            ready_to_chat: p.ready_to_chat,
+            password_hash,
+        };
+        let user = caller.user;
+        self.db
+            .writer()
+            .submit(move |c| db::users::update(c, user, &patch), |_| {})
+            .await
+    }
+
+    /// Public keys of the other users who are ready to chat and online: a live
+    /// socket, or any authenticated request in the last five minutes.
+    pub async fn online_public_keys(&self, caller: &Caller) -> Result<Vec<String>> {
+        let ready = self.db.read(db::users::ready_with_keys).await?;
+        Ok(ready
+            .into_iter()
+            .filter(|(id, _)| {
+                *id != caller.user
+                    && (self.hub.is_online(*id) || self.activity.active_within(*id, ONLINE_WINDOW))
+            })
+            .map(|(_, key)| key)
+            .collect())
+    }
+}

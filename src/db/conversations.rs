@@ -1,0 +1,282 @@
+//! Conversations (rooms, direct pairs, AI chats) and their members.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use uuid::Uuid;
+
+use super::users::{BRIEF_COLUMNS, brief_from_row, parse_uuid};
+use crate::error::{Error, Result};
+use crate::model::{
+    Conversation, ConversationId, ConversationSummary, Kind, MessageId, Timestamp, UserBrief,
+    UserId,
+};
+
+const COLUMNS: &str = "c.number, c.id, c.kind, c.name, c.created_by, c.created_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {
+    let kind: String = r.get(2)?;
+    Ok(Conversation {
+        id: r.get(0)?,
+        uuid: parse_uuid(&r.get::<_, String>(1)?)?,
+        kind: Kind::parse(&kind).unwrap_or(Kind::Room),
+        name: r.get(3)?,
+        created_by: r.get(4)?,
+        created_at: r.get(5)?,
+    })
+}
+
+fn direct_key(a: UserId, b: UserId) -> String {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    format!("{lo}:{hi}")
+}
+
+fn one(c: &Connection, clause: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<Conversation>> {
+    let sql = format!("SELECT {COLUMNS} FROM conversations c WHERE {clause}");
+    Ok(c.prepare_cached(&sql)?
+        .query_row([arg], from_row)
+        .optional()?)
+}
+
+pub fn by_id(c: &Connection, id: ConversationId) -> Result<Option<Conversation>> {
+    one(c, "c.number = ?1", &id)
+}
+
+pub fn by_uuid(c: &Connection, id: &Uuid) -> Result<Option<Conversation>> {
+    one(c, "c.id = ?1", &id.to_string())
+}
+
+pub fn room_by_name(c: &Connection, name: &str) -> Result<Option<Conversation>> {
+    one(c, "c.kind = 'room' AND c.name = ?1", &name)
+}
+
+pub fn direct_between(c: &Connection, a: UserId, b: UserId) -> Result<Option<Conversation>> {
+    one(c, "c.direct_key = ?1", &direct_key(a, b))
+}
+
+fn insert(
+    c: &Connection,
+    kind: Kind,
+    name: Option<&str>,
+    key: Option<&str>,
+    by: UserId,
+) -> Result<Conversation> {
+    let uuid = Uuid::new_v4();
+    let now = Timestamp::now();
+    c.prepare_cached(
+        "INSERT INTO conversations (id, kind, name, direct_key, created_by, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![uuid.to_string(), kind.as_str(), name, key, by, now])?;
+    Ok(Conversation {
+        id: ConversationId(c.last_insert_rowid()),
+        uuid,
+        kind,
+        name: name.map(str::to_owned),
+        created_by: Some(by),
+        created_at: now,
+    })
+}
+
+/// A new room with its creator and `others` as members.
+pub fn create_room(
+    c: &Connection,
+    name: &str,
+    creator: UserId,
+    others: &[UserId],
+) -> Result<Conversation> {
+    if room_by_name(c, name)?.is_some() {
+        return Err(Error::Conflict(format!(
+            "a room named `{name}` already exists"
+        )));
+    }
+    let conv = insert(c, Kind::Room, Some(name), None, creator)?;
+    add_member(c, conv.id, creator)?;
+    for &u in others {
+        add_member(c, conv.id, u)?;
+    }
+    Ok(conv)
+}
+
+/// The one direct conversation of a pair, created on first use; true if new.
+pub fn get_or_create_direct(c: &Connection, a: UserId, b: UserId) -> Result<(Conversation, bool)> {
+    if let Some(conv) = direct_between(c, a, b)? {
+        return Ok((conv, false));
+    }
+    let conv = insert(c, Kind::Direct, None, Some(&direct_key(a, b)), a)?;
+    add_member(c, conv.id, a)?;
+    add_member(c, conv.id, b)?;
+    Ok((conv, true))
+}
+
+/// An AI conversation: one user and the agent.
+pub fn create_ai(c: &Connection, user: UserId) -> Result<Conversation> {
+    let conv = insert(c, Kind::Ai, None, None, user)?;
+    add_member(c, conv.id, user)?;
+    Ok(conv)
+}
+
+/// Add a member (no-op if already one); true if added.
+pub fn add_member(c: &Connection, conv: ConversationId, user: UserId) -> Result<bool> {
+    // A new member starts with everything before joining marked read.
+    let n = c
+        .prepare_cached(
+            "INSERT OR IGNORE INTO members (conversation, user, last_read, joined_at)
+             VALUES (?1, ?2, COALESCE((SELECT MAX(id) FROM messages WHERE conversation = ?1), 0), ?3)",
+        )?
+        .execute(params![conv, user, Timestamp::now()])?;
+    Ok(n > 0)
+}
+
+pub fn remove_member(c: &Connection, conv: ConversationId, user: UserId) -> Result<bool> {
+    let n = c
+        .prepare_cached("DELETE FROM members WHERE conversation = ?1 AND user = ?2")?
+        .execute(params![conv, user])?;
+    Ok(n > 0)
+}
+
+/// The member's last-read id, or `None` if not a member.
+pub fn membership(c: &Connection, conv: ConversationId, user: UserId) -> Result<Option<MessageId>> {
+    Ok(
+        c.prepare_cached("SELECT last_read FROM members WHERE conversation = ?1 AND user = ?2")?
+            .query_row(params![conv, user], |r| r.get(0))
+            .optional()?,
+    )
+}
+
+pub fn member_ids(c: &Connection, conv: ConversationId) -> Result<Vec<UserId>> {
+    super::collect(
+        c,
+        "SELECT user FROM members WHERE conversation = ?1 ORDER BY user",
+        [conv],
+        |r| r.get(0),
+    )
+}
+
+pub fn members(c: &Connection, conv: ConversationId) -> Result<Vec<UserBrief>> {
+    let sql = format!(
+        "SELECT {BRIEF_COLUMNS} FROM members m JOIN users u ON u.number = m.user
+         WHERE m.conversation = ?1 ORDER BY u.number"
+    );
+    super::collect(c, &sql, [conv], |r| brief_from_row(r, 0))
+}
+
+/// Each member's last-read id.
+pub fn read_marks(c: &Connection, conv: ConversationId) -> Result<Vec<(UserId, MessageId)>> {
+    super::collect(
+        c,
+        "SELECT user, last_read FROM members WHERE conversation = ?1",
+        [conv],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
+/// Move a member's read mark forward (never back); returns the new mark.
+pub fn mark_read(
+    c: &Connection,
+    conv: ConversationId,
+    user: UserId,
+    upto: MessageId,
+) -> Result<MessageId> {
+    c.prepare_cached(
+        "UPDATE members SET last_read = MAX(last_read, ?3) WHERE conversation = ?1 AND user = ?2",
+    )?
+    .execute(params![conv, user, upto])?;
+    membership(c, conv, user)?.ok_or_else(|| Error::forbidden("not a member of this conversation"))
+}
+
+/// The user's conversations, newest activity first.
+pub fn for_user(c: &Connection, user: UserId) -> Result<Vec<ConversationSummary>> {
+    let sql = format!(
+        "SELECT {COLUMNS}, m.last_read,
+                (SELECT MAX(id) FROM messages WHERE conversation = c.number) AS last_id
+         FROM members m JOIN conversations c ON c.number = m.conversation
+         WHERE m.user = ?1
+         ORDER BY COALESCE(last_id, 0) DESC, c.number DESC"
+    );
+    let rows: Vec<(Conversation, MessageId, Option<MessageId>)> =
+        super::collect(c, &sql, [user], |r| {
+            Ok((from_row(r)?, r.get(6)?, r.get(7)?))
+        })?;
+    rows.into_iter()
+        .map(|(conversation, last_read, last_id)| {
+            summary(c, conversation, user, last_read, last_id)
+        })
+        .collect()
+}
+
+/// One conversation as `user` (a member, whose mark is `last_read`) sees it.
+pub fn summary(
+    c: &Connection,
+    conversation: Conversation,
+    user: UserId,
+    last_read: MessageId,
+    last_id: Option<MessageId>,
+) -> Result<ConversationSummary> {
+    let last_id = match last_id {
+        Some(id) => Some(id),
+        None => c
+            .prepare_cached("SELECT MAX(id) FROM messages WHERE conversation = ?1")?
+            .query_row([conversation.id], |r| r.get(0))?,
+    };
+    let last_message = match last_id {
+        Some(id) => super::messages::by_id(c, id)?,
+        None => None,
+    };
+    let unread: i64 = c
+        .prepare_cached(
+            "SELECT COUNT(*) FROM messages
+             WHERE conversation = ?1 AND id > ?2 AND sender != ?3 AND NOT deleted",
+        )?
+        .query_row(params![conversation.id, last_read, user], |r| r.get(0))?;
+    let members = members(c, conversation.id)?;
+    Ok(ConversationSummary {
+        conversation,
+        members,
+        last_message,
+        unread,
+        last_read,
+    })
+}
+
+/// Public rooms with their member counts and whether `user` is in each.
+pub fn rooms(c: &Connection, user: UserId) -> Result<Vec<(Conversation, i64, bool)>> {
+    let sql = format!(
+        "SELECT {COLUMNS},
+                (SELECT COUNT(*) FROM members WHERE conversation = c.number),
+                EXISTS (SELECT 1 FROM members WHERE conversation = c.number AND user = ?1)
+         FROM conversations c WHERE c.kind = 'room' ORDER BY c.name"
+    );
+    super::collect(c, &sql, [user], |r| {
+        Ok((from_row(r)?, r.get(6)?, r.get(7)?))
+    })
+}
+
+/// Everyone who shares a conversation with `user` (for presence).
+pub fn contacts(c: &Connection, user: UserId) -> Result<Vec<UserId>> {
+    super::collect(
+        c,
+        "SELECT DISTINCT b.user FROM members a JOIN members b ON b.conversation = a.conversation
+             WHERE a.user = ?1 AND b.user != ?1",
+        [user],
+        |r| r.get(0),
+    )
+}
+
+/// Direct conversations of a user, with the other member (threads dialect).
+pub fn directs_of(
+    c: &Connection,
+    user: UserId,
+) -> Result<Vec<(Conversation, UserBrief, Option<MessageId>)>> {
+    let sql = format!(
+        "SELECT {COLUMNS}, {BRIEF_COLUMNS},
+                (SELECT MAX(id) FROM messages WHERE conversation = c.number) AS last_id
+         FROM members me
+         JOIN conversations c ON c.number = me.conversation AND c.kind = 'direct'
+         JOIN members other ON other.conversation = c.number AND other.user != me.user
+         JOIN users u ON u.number = other.user
+         WHERE me.user = ?1
+         ORDER BY c.number"
+    );
+    super::collect(c, &sql, [user], |r| {
+        Ok((from_row(r)?, brief_from_row(r, 6)?, r.get(14)?))
+    })
+}

@@ -1,0 +1,77 @@
+//! Attachments, stored as BLOBs in the same file as everything else.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use uuid::Uuid;
+
+use super::users::parse_uuid;
+use crate::error::Result;
+use crate::model::{FileId, FileMeta, Timestamp, UserId};
+
+const COLUMNS: &str = "f.number, f.id, f.owner, f.name, f.content_type, f.size";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<FileMeta> {
+    Ok(FileMeta {
+        id: r.get(0)?,
+        uuid: parse_uuid(&r.get::<_, String>(1)?)?,
+        owner: r.get(2)?,
+        name: r.get(3)?,
+        content_type: r.get(4)?,
+        size: r.get(5)?,
+    })
+}
+
+pub fn insert(
+    c: &Connection,
+    owner: UserId,
+    name: &str,
+    content_type: &str,
+    data: &[u8],
+) -> Result<FileMeta> {
+    let uuid = Uuid::new_v4();
+    c.prepare_cached(
+        "INSERT INTO files (id, owner, name, content_type, size, data, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        uuid.to_string(),
+        owner,
+        name,
+        content_type,
+        data.len() as i64,
+        data,
+        Timestamp::now()
+    ])?;
+    Ok(FileMeta {
+        id: FileId(c.last_insert_rowid()),
+        uuid,
+        owner,
+        name: name.to_owned(),
+        content_type: content_type.to_owned(),
+        size: data.len() as i64,
+    })
+}
+
+pub fn by_uuid(c: &Connection, id: &Uuid) -> Result<Option<FileMeta>> {
+    let sql = format!("SELECT {COLUMNS} FROM files f WHERE f.id = ?1");
+    Ok(c.prepare_cached(&sql)?
+        .query_row([id.to_string()], from_row)
+        .optional()?)
+}
+
+/// May `user` read this file: the uploader, or a member of a conversation
+/// where a (not deleted) message carries it.
+pub fn can_read(c: &Connection, file: FileId, user: UserId) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM files WHERE number = ?1 AND owner = ?2)
+             OR EXISTS (SELECT 1 FROM messages m JOIN members mb ON mb.conversation = m.conversation
+                        WHERE m.file = ?1 AND mb.user = ?2)",
+    )?
+    .query_row(params![file, user], |r| r.get(0))?)
+}
+
+pub fn data(c: &Connection, file: FileId) -> Result<Vec<u8>> {
+    Ok(
+        c.prepare_cached("SELECT data FROM files WHERE number = ?1")?
+            .query_row([file], |r| r.get(0))?,
+    )
+}

@@ -1,0 +1,209 @@
+//! Storage: one SQLite file in WAL mode.
+//!
+//! Reads run on an r2d2 pool of read-only connections inside
+//! `spawn_blocking`. Every write goes to one writer thread (see `writer`),
+//! which owns the only writing connection and commits in batches. The
+//! functions in the submodules are plain synchronous SQL over a `&Connection`;
+//! nothing above this module writes SQL.
+
+pub mod conversations;
+pub mod files;
+pub mod messages;
+pub mod sessions;
+pub mod social;
+pub mod users;
+mod writer;
+
+use std::path::Path;
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::config::SyncMode;
+use crate::error::{Error, Result};
+pub use writer::Writer;
+
+/// The migrations, in order; `PRAGMA user_version` counts how many have run.
+const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql")];
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const JWT_SECRET_KEY: &str = "jwt_secret";
+
+/// What `init` found and did, for `--init-db` to print.
+#[derive(Debug, Default)]
+pub struct InitReport {
+    pub created_file: bool,
+    pub from_version: i64,
+    pub to_version: i64,
+    pub created_secret: bool,
+}
+
+impl InitReport {
+    pub fn lines(&self, path: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        let p = path.display();
+        if self.created_file {
+            out.push(format!("created database {p}"));
+        }
+        if self.from_version == self.to_version {
+            out.push(format!(
+                "database {p} is at schema version {} (up to date)",
+                self.to_version
+            ));
+        } else {
+            out.push(format!(
+                "migrated database {p} from schema version {} to {}",
+                self.from_version, self.to_version
+            ));
+        }
+        if self.created_secret {
+            out.push("created a new JWT signing secret".into());
+        } else {
+            out.push("kept the existing JWT signing secret".into());
+        }
+        out
+    }
+}
+
+fn apply_pragmas(conn: &Connection, sync: SyncMode) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.execute_batch(match sync {
+        SyncMode::Full => "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
+        SyncMode::Normal => "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+    })
+}
+
+/// Create or migrate the database at `path` and make sure it has a JWT secret.
+pub fn init(path: &Path) -> Result<InitReport> {
+    let mut report = InitReport {
+        created_file: !path.exists(),
+        ..Default::default()
+    };
+    let mut conn = Connection::open(path)
+        .map_err(|e| Error::Internal(format!("cannot open database {}: {e}", path.display())))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::Internal(format!(
+            "could not switch {} to WAL (got {mode})",
+            path.display()
+        )));
+    }
+    conn.execute_batch("PRAGMA foreign_keys = ON")?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::Internal(format!(
+            "database {} has schema version {version}, newer than this natter ({SCHEMA_VERSION}); \
+             upgrade natter",
+            path.display()
+        )));
+    }
+    report.from_version = version;
+    report.to_version = SCHEMA_VERSION;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    let has_secret: Option<i64> = tx
+        .query_row("SELECT 1 FROM meta WHERE key = ?1", [JWT_SECRET_KEY], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if has_secret.is_none() {
+        let secret: [u8; 32] = rand::random();
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+            params![JWT_SECRET_KEY, &secret[..]],
+        )?;
+        report.created_secret = true;
+    }
+    tx.commit()?;
+    Ok(report)
+}
+
+/// The open database: a pool for reads, a writer for writes.
+pub struct Db {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+    writer: Writer,
+}
+
+impl Db {
+    /// Open (creating or migrating as needed) and start the writer thread.
+    pub fn open(path: &Path, sync: SyncMode) -> Result<(Db, InitReport)> {
+        let report = init(path)?;
+        let manager = SqliteConnectionManager::file(path)
+            .with_flags(
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+            )
+            .with_init(move |c| apply_pragmas(c, sync));
+        let pool = r2d2::Pool::builder()
+            .max_size(8)
+            .min_idle(Some(1))
+            .build(manager)
+            .map_err(|e| Error::Internal(format!("cannot open read pool: {e}")))?;
+        let conn = Connection::open(path)?;
+        apply_pragmas(&conn, sync)?;
+        let writer = Writer::start(conn)?;
+        Ok((Db { pool, writer }, report))
+    }
+
+    /// Run a read on a pooled connection, off the async runtime.
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get()?;
+            f(&conn)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("read task failed: {e}")))?
+    }
+
+    /// The writer: all writes go through it.
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// The JWT secret created by `init`.
+    pub async fn jwt_secret(&self) -> Result<Vec<u8>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [JWT_SECRET_KEY],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+}
+
+/// `LIKE` pattern for a user-supplied search text, with its wildcards escaped.
+pub(crate) fn like_pattern(q: &str) -> String {
+    let mut p = String::with_capacity(q.len() + 2);
+    p.push('%');
+    for ch in q.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
+}
+
+/// Run a cached query and collect its rows.
+pub(crate) fn collect<T, P, F>(c: &Connection, sql: &str, params: P, f: F) -> Result<Vec<T>>
+where
+    P: rusqlite::Params,
+    F: FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+{
+    let mut stmt = c.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, f)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,0 +1,68 @@
+//! Friends and posts (the messenger dialect's social features).
+
+use rusqlite::{Connection, Row, params};
+
+use crate::error::Result;
+use crate::model::{Post, PostId, Timestamp, User, UserId};
+
+/// Add `friend` to `user`'s friends; false if already there.
+pub fn add_friend(c: &Connection, user: UserId, friend: UserId) -> Result<bool> {
+    let n = c
+        .prepare_cached(
+            "INSERT OR IGNORE INTO friends (user, friend, created_at) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![user, friend, Timestamp::now()])?;
+    Ok(n > 0)
+}
+
+/// Remove `friend` from `user`'s friends; false if not there.
+pub fn remove_friend(c: &Connection, user: UserId, friend: UserId) -> Result<bool> {
+    let n = c
+        .prepare_cached("DELETE FROM friends WHERE user = ?1 AND friend = ?2")?
+        .execute(params![user, friend])?;
+    Ok(n > 0)
+}
+
+pub fn friends(c: &Connection, user: UserId) -> Result<Vec<User>> {
+    let sql = format!(
+        "SELECT {} FROM friends fr JOIN users u ON u.number = fr.friend WHERE fr.user = ?1 ORDER BY u.number",
+        super::users::COLUMNS
+    );
+    super::collect(c, &sql, [user], super::users::from_row)
+}
+
+fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
+    Ok(Post {
+        id: r.get(0)?,
+        author: r.get(1)?,
+        title: r.get(2)?,
+        content: r.get(3)?,
+        created_at: r.get(4)?,
+    })
+}
+
+pub fn add_post(c: &Connection, author: UserId, title: &str, content: &str) -> Result<Post> {
+    let now = Timestamp::now();
+    c.prepare_cached(
+        "INSERT INTO posts (author, title, content, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![author, title, content, now])?;
+    Ok(Post {
+        id: PostId(c.last_insert_rowid()),
+        author,
+        title: title.to_owned(),
+        content: content.to_owned(),
+        created_at: now,
+    })
+}
+
+/// Posts by one author, or by everyone, oldest first.
+pub fn posts(c: &Connection, author: Option<UserId>) -> Result<Vec<Post>> {
+    super::collect(
+        c,
+        "SELECT id, author, title, content, created_at FROM posts
+             WHERE ?1 IS NULL OR author = ?1 ORDER BY id",
+        [author],
+        post_from_row,
+    )
+}

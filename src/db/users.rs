@@ -1,0 +1,229 @@
+//! Users: accounts, profiles, lookups.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::model::{Timestamp, User, UserBrief, UserId};
+
+pub(crate) const COLUMNS: &str = "u.number, u.id, u.username, u.email, u.name, u.first_name, \
+     u.last_name, u.bio, u.profile_picture, u.public_key, u.ready_to_chat, u.created_at, u.last_seen_at";
+
+/// The columns `brief_from_row` reads, for joins.
+pub(crate) const BRIEF_COLUMNS: &str =
+    "u.number, u.id, u.username, u.email, u.name, u.first_name, u.last_name, u.profile_picture";
+
+pub(crate) fn parse_uuid(text: &str) -> rusqlite::Result<Uuid> {
+    Uuid::parse_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get(0)?,
+        uuid: parse_uuid(&r.get::<_, String>(1)?)?,
+        username: r.get(2)?,
+        email: r.get(3)?,
+        name: r.get(4)?,
+        first_name: r.get(5)?,
+        last_name: r.get(6)?,
+        bio: r.get(7)?,
+        profile_picture: r.get(8)?,
+        public_key: r.get(9)?,
+        ready_to_chat: r.get(10)?,
+        created_at: r.get(11)?,
+        last_seen_at: r.get(12)?,
+    })
+}
+
+/// Read a `UserBrief` from `BRIEF_COLUMNS` starting at column `at`.
+pub(crate) fn brief_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<UserBrief> {
+    Ok(UserBrief {
+        id: r.get(at)?,
+        uuid: parse_uuid(&r.get::<_, String>(at + 1)?)?,
+        username: r.get(at + 2)?,
+        email: r.get(at + 3)?,
+        name: r.get(at + 4)?,
+        first_name: r.get(at + 5)?,
+        last_name: r.get(at + 6)?,
+        profile_picture: r.get(at + 7)?,
+    })
+}
+
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub email: Option<&'a str>,
+    pub password_hash: &'a str,
+    pub name: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub public_key: Option<&'a str>,
+}
+
+pub fn insert(c: &Connection, new: &NewUser<'_>) -> Result<User> {
+    if by_username(c, new.username)?.is_some() {
+        return Err(Error::Conflict(format!(
+            "username `{}` is already taken",
+            new.username
+        )));
+    }
+    if let Some(email) = new.email
+        && by_email(c, email)?.is_some()
+    {
+        return Err(Error::Conflict(format!(
+            "email `{email}` is already registered"
+        )));
+    }
+    let uuid = Uuid::new_v4();
+    let now = Timestamp::now();
+    c.prepare_cached(
+        "INSERT INTO users (id, username, email, password_hash, name, first_name, last_name, public_key, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        uuid.to_string(),
+        new.username,
+        new.email,
+        new.password_hash,
+        new.name,
+        new.first_name,
+        new.last_name,
+        new.public_key,
+        now
+    ])?;
+    by_id(c, UserId(c.last_insert_rowid()))?
+        .ok_or_else(|| Error::internal("inserted user vanished"))
+}
+
+fn one(c: &Connection, clause: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<User>> {
+    let sql = format!("SELECT {COLUMNS} FROM users u WHERE {clause}");
+    Ok(c.prepare_cached(&sql)?
+        .query_row([arg], from_row)
+        .optional()?)
+}
+
+pub fn by_id(c: &Connection, id: UserId) -> Result<Option<User>> {
+    one(c, "u.number = ?1", &id)
+}
+
+pub fn by_uuid(c: &Connection, id: &Uuid) -> Result<Option<User>> {
+    one(c, "u.id = ?1", &id.to_string())
+}
+
+pub fn by_username(c: &Connection, username: &str) -> Result<Option<User>> {
+    one(c, "u.username = ?1", &username)
+}
+
+pub fn by_email(c: &Connection, email: &str) -> Result<Option<User>> {
+    one(c, "u.email = ?1", &email)
+}
+
+/// The user and stored hash for a login name (username, or else email).
+pub fn credentials(c: &Connection, login: &str) -> Result<Option<(User, String)>> {
+    let sql = format!(
+        "SELECT {COLUMNS}, u.password_hash FROM users u
+         WHERE u.username = ?1 OR u.email = ?1 ORDER BY u.username = ?1 DESC LIMIT 1"
+    );
+    Ok(c.prepare_cached(&sql)?
+        .query_row([login], |r| Ok((from_row(r)?, r.get(13)?)))
+        .optional()?)
+}
+
+pub fn password_hash(c: &Connection, id: UserId) -> Result<String> {
+    Ok(
+        c.prepare_cached("SELECT password_hash FROM users WHERE number = ?1")?
+            .query_row([id], |r| r.get(0))?,
+    )
+}
+
+/// Users by username or name, or all when `q` is empty, in username order.
+pub fn search(c: &Connection, q: Option<&str>, limit: i64) -> Result<Vec<User>> {
+    let q = q.map(str::trim).filter(|q| !q.is_empty());
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users u
+         WHERE ?1 IS NULL OR u.username LIKE ?1 ESCAPE '\\' OR u.name LIKE ?1 ESCAPE '\\'
+            OR (u.first_name || ' ' || u.last_name) LIKE ?1 ESCAPE '\\'
+         ORDER BY u.username LIMIT ?2"
+    );
+    let pattern = q.map(super::like_pattern);
+    super::collect(c, &sql, params![pattern, limit], from_row)
+}
+
+/// Every user, in number order (the dialects that list all users).
+pub fn all(c: &Connection) -> Result<Vec<User>> {
+    let sql = format!("SELECT {COLUMNS} FROM users u ORDER BY u.number");
+    super::collect(c, &sql, [], from_row)
+}
+
+/// Profile fields to change; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone)]
+pub struct UserPatch {
+    pub name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// `Some(None)` clears the email.
+    pub email: Option<Option<String>>,
+    pub bio: Option<String>,
+    pub profile_picture: Option<String>,
+    /// `Some(None)` clears the key.
+    pub public_key: Option<Option<String>>,
+    pub ready_to_chat: Option<bool>,
+    pub password_hash: Option<String>,
+}
+
+pub fn update(c: &Connection, id: UserId, p: &UserPatch) -> Result<User> {
+    if let Some(Some(email)) = &p.email
+        && let Some(other) = by_email(c, email)?
+        && other.id != id
+    {
+        return Err(Error::Conflict(format!(
+            "email `{email}` is already registered"
+        )));
+    }
+    c.prepare_cached(
+        "UPDATE users SET
+            name = COALESCE(?2, name),
+            first_name = COALESCE(?3, first_name),
+            last_name = COALESCE(?4, last_name),
+            email = CASE WHEN ?5 THEN ?6 ELSE email END,
+            bio = COALESCE(?7, bio),
+            profile_picture = COALESCE(?8, profile_picture),
+            public_key = CASE WHEN ?9 THEN ?10 ELSE public_key END,
+            ready_to_chat = COALESCE(?11, ready_to_chat),
+            password_hash = COALESCE(?12, password_hash)
+         WHERE number = ?1",
+    )?
+    .execute(params![
+        id,
+        p.name,
+        p.first_name,
+        p.last_name,
+        p.email.is_some(),
+        p.email.clone().flatten(),
+        p.bio,
+        p.profile_picture,
+        p.public_key.is_some(),
+        p.public_key.clone().flatten(),
+        p.ready_to_chat,
+        p.password_hash,
+    ])?;
+    by_id(c, id)?.ok_or_else(|| Error::not_found("user"))
+}
+
+pub fn touch_last_seen(c: &Connection, id: UserId, at: Timestamp) -> Result<()> {
+    c.prepare_cached("UPDATE users SET last_seen_at = ?2 WHERE number = ?1")?
+        .execute(params![id, at])?;
+    Ok(())
+}
+
+/// Users who are ready to chat and have a public key, with that key.
+pub fn ready_with_keys(c: &Connection) -> Result<Vec<(UserId, String)>> {
+    super::collect(
+        c,
+        "SELECT number, public_key FROM users
+             WHERE ready_to_chat AND public_key IS NOT NULL ORDER BY number",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}

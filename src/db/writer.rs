@@ -1,0 +1,167 @@
+//! The single writer: one thread, one connection, group commit.
+//!
+//! Writes arrive as jobs over a channel in the order they were submitted. The
+//! thread opens an IMMEDIATE transaction, runs every job that is waiting (each
+//! in its own savepoint, so one failing job does not undo the others), commits
+//! once, and only then completes the jobs, in order: each job's
+//! `after_commit` runs (the core publishes live events there) and its caller
+//! is answered. A hundred concurrent sends therefore cost one fsync, not a
+//! hundred, and nobody hears of a write before it is durable.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc;
+use std::thread;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use crate::error::{Error, Result};
+
+/// Most jobs in one transaction: bounds how long the first caller waits.
+const MAX_BATCH: usize = 512;
+
+/// Runs after the batch's commit; gets the commit error, if any.
+type Completion = Box<dyn FnOnce(Option<&str>) + Send>;
+/// Runs inside the transaction; says whether it succeeded (else its savepoint is undone).
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+
+enum Msg {
+    Job(Job),
+    Stop(oneshot::Sender<()>),
+}
+
+pub struct Writer {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl Writer {
+    pub fn start(conn: Connection) -> Result<Writer> {
+        let (tx, rx) = mpsc::channel();
+        thread::Builder::new()
+            .name("natter-writer".into())
+            .spawn(move || run(conn, rx))
+            .map_err(|e| Error::Internal(format!("cannot start writer thread: {e}")))?;
+        Ok(Writer { tx })
+    }
+
+    /// Queue `op` now (so writes keep the order they were submitted in) and
+    /// return a future that resolves once it is committed. `after_commit` runs
+    /// on the writer thread right after the commit, before later jobs'
+    /// completions: events published there go out in commit order.
+    pub fn submit<T, F, P>(
+        &self,
+        op: F,
+        after_commit: P,
+    ) -> impl Future<Output = Result<T>> + Send + 'static + use<T, F, P>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        P: FnOnce(&T) + Send + 'static,
+    {
+        let (done_tx, done_rx) = oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |conn| {
+            let result = op(conn);
+            let ok = result.is_ok();
+            let completion: Completion = Box::new(move |commit_error| {
+                let result = match (commit_error, result) {
+                    (None, Ok(value)) => {
+                        after_commit(&value);
+                        Ok(value)
+                    }
+                    (Some(e), Ok(_)) => Err(Error::Internal(format!("commit failed: {e}"))),
+                    (_, Err(e)) => Err(e),
+                };
+                let _ = done_tx.send(result);
+            });
+            (ok, completion)
+        });
+        let queued = self.tx.send(Msg::Job(job)).is_ok();
+        async move {
+            if !queued {
+                return Err(Error::Unavailable("the server is shutting down".into()));
+            }
+            done_rx
+                .await
+                .map_err(|_| Error::Internal("the write could not be completed".into()))?
+        }
+    }
+
+    /// Commit what is queued, then stop the thread.
+    pub async fn stop(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Stop(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+fn run(conn: Connection, rx: mpsc::Receiver<Msg>) {
+    let mut stop: Option<oneshot::Sender<()>> = None;
+    while stop.is_none() {
+        let first = match rx.recv() {
+            Ok(Msg::Job(job)) => job,
+            Ok(Msg::Stop(ack)) => {
+                stop = Some(ack);
+                break;
+            }
+            Err(_) => break,
+        };
+        let mut completions: Vec<Completion> = Vec::new();
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            // Dropping the job drops its caller's channel: the caller gets an error.
+            tracing::error!(error = %e, "cannot begin a write transaction");
+            drop(first);
+            continue;
+        }
+        completions.push(run_job(&conn, first));
+        // Keep taking jobs while they are waiting: everything that arrived
+        // during this batch shares its commit.
+        while completions.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(Msg::Job(job)) => completions.push(run_job(&conn, job)),
+                Ok(Msg::Stop(ack)) => {
+                    stop = Some(ack);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let commit_error = conn.execute_batch("COMMIT").err().map(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            tracing::error!(error = %e, jobs = completions.len(), "commit failed");
+            e.to_string()
+        });
+        for completion in completions {
+            if catch_unwind(AssertUnwindSafe(|| completion(commit_error.as_deref()))).is_err() {
+                tracing::error!("a write's completion panicked");
+            }
+        }
+    }
+    if let Some(ack) = stop {
+        let _ = ack.send(());
+    }
+}
+
+/// Run one job inside a savepoint, undoing it if it fails or panics.
+fn run_job(conn: &Connection, job: Job) -> Completion {
+    if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        tracing::error!(error = %e, "savepoint failed");
+    }
+    match catch_unwind(AssertUnwindSafe(|| job(conn))) {
+        Ok((true, completion)) => {
+            let _ = conn.execute_batch("RELEASE job");
+            completion
+        }
+        Ok((false, completion)) => {
+            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            completion
+        }
+        Err(_) => {
+            tracing::error!("a write panicked; it was rolled back");
+            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            // Its caller's channel was dropped with the job: it sees an error.
+            Box::new(|_| {})
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! `/api/conversations/*` and `/api/rooms/*`: lists, creation, history,
+//! read marks, joining and leaving.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use uuid::Uuid;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+
+use super::dto::{
+    ConversationOut, CreateConversationIn, HistoryQuery, MessageOut, ReadIn, RoomOut,
+};
+use super::reply;
+use crate::core::{Caller, Core, NewConversation, Target};
+use crate::db::messages::Page;
+use crate::error::Error;
+use crate::http::filters::{caller, json as body, query, with_core};
+use crate::http::{Response, json, status};
+use crate::model::{Kind, MessageId};
+
+fn conversation_id(id: &str) -> Result<Uuid, Error> {
+    Uuid::parse_str(id).map_err(|_| Error::not_found("conversation"))
+}
+
+fn out(core: &Core, s: crate::model::ConversationSummary) -> ConversationOut {
+    ConversationOut::new(s, |m| core.is_online(m.id))
+}
+
+async fn list(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+    let list = core.conversations(&caller).await?;
+    let out: Vec<ConversationOut> = list.into_iter().map(|s| out(&core, s)).collect();
+    Ok(json(StatusCode::OK, &out))
+}
+
+async fn create(
+    core: Arc<Core>,
+    caller: Caller,
+    r: CreateConversationIn,
+) -> Result<Response, Error> {
+    let kind = match r.kind.as_deref() {
+        None => None,
+        Some(k) => Some(Kind::parse(k).ok_or_else(|| {
+            Error::invalid(format!("unknown kind `{k}`: use room, direct or ai"))
+        })?),
+    };
+    let mut participants = r.participant_ids.unwrap_or_default();
+    if let Some(p) = r.participant_id {
+        participants.insert(0, p);
+    }
+    participants.dedup();
+    let (summary, created) = core
+        .create_conversation(
+            &caller,
+            NewConversation {
+                participants,
+                name: r.name,
+                kind,
+                is_ai: r.is_ai,
+            },
+        )
+        .await?;
+    let code = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json(code, &out(&core, summary)))
+}
+
+async fn history(
+    id: String,
+    core: Arc<Core>,
+    caller: Caller,
+    q: HistoryQuery,
+) -> Result<Response, Error> {
+    let id = conversation_id(&id)?;
+    let page = Page {
+        before: q.before.map(MessageId),
+        after: q.after.map(MessageId),
+        limit: q.limit.unwrap_or(crate::core::DEFAULT_PAGE),
+    };
+    let (_, messages) = core.history(&caller, id, page).await?;
+    let out: Vec<MessageOut> = messages.iter().map(MessageOut::from).collect();
+    Ok(json(StatusCode::OK, &out))
+}
+
+async fn read(id: String, core: Arc<Core>, caller: Caller, r: ReadIn) -> Result<Response, Error> {
+    let id = conversation_id(&id)?;
+    let mark = core
+        .mark_read(
+            &caller,
+            Target::ConversationUuid(id),
+            MessageId(r.message_id),
+        )
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "conversation_id": id, "last_read_id": mark.0 }),
+    ))
+}
+
+async fn leave(id: String, core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+    core.leave(&caller, conversation_id(&id)?).await?;
+    Ok(status(StatusCode::NO_CONTENT))
+}
+
+async fn rooms(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+    let rooms: Vec<RoomOut> = core
+        .rooms(&caller)
+        .await?
+        .into_iter()
+        .map(RoomOut::from)
+        .collect();
+    Ok(json(StatusCode::OK, &rooms))
+}
+
+async fn join(id: String, core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+    let room = core.join_room_uuid(&caller, conversation_id(&id)?).await?;
+    let summary = core.conversation(&caller, room.uuid).await?;
+    Ok(json(StatusCode::OK, &out(&core, summary)))
+}
+
+pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
+    let limit = core.limits.max_body_bytes;
+    let auth = || with_core(core.clone()).and(caller(core.clone()));
+    let list = warp::path!("conversations")
+        .and(warp::get())
+        .and(auth())
+        .then(list)
+        .map(reply);
+    let create = warp::path!("conversations")
+        .and(warp::post())
+        .and(auth())
+        .and(body(limit))
+        .then(create)
+        .map(reply);
+    let history = warp::path!("conversations" / String)
+        .and(warp::get())
+        .and(auth())
+        .and(query::<HistoryQuery>())
+        .then(history)
+        .map(reply);
+    let read = warp::path!("conversations" / String / "read")
+        .and(warp::post())
+        .and(auth())
+        .and(body(limit))
+        .then(read)
+        .map(reply);
+    let leave = warp::path!("conversations" / String / "members" / "me")
+        .and(warp::delete())
+        .and(auth())
+        .then(leave)
+        .map(reply);
+    let rooms = warp::path!("rooms")
+        .and(warp::get())
+        .and(auth())
+        .then(rooms)
+        .map(reply);
+    let join = warp::path!("rooms" / String / "join")
+        .and(warp::post())
+        .and(auth())
+        .then(join)
+        .map(reply);
+    list.or(create)
+        .unify()
+        .or(history)
+        .unify()
+        .or(read)
+        .unify()
+        .or(leave)
+        .unify()
+        .or(rooms)
+        .unify()
+        .or(join)
+        .unify()
+        .boxed()
+}

@@ -1,0 +1,332 @@
+//! Wire types of the native `/api` dialect.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use uuid::Uuid;
+
+use crate::core::{RoomInfo, Tokens};
+use crate::model::{ConversationSummary, FileMeta, Kind, Message, User, UserBrief};
+
+/// Absent → `None`; `null` → `Some(None)`; a value → `Some(Some(v))`.
+pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+// ----- requests -----
+
+#[derive(Debug, Deserialize)]
+pub struct RegisterIn {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub password: String,
+    pub name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub public_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginIn {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RefreshIn {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PatchMeIn {
+    pub name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub email: Option<Option<String>>,
+    pub bio: Option<String>,
+    pub profile_picture: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub public_key: Option<Option<String>>,
+    pub ready_to_chat: Option<bool>,
+    pub password: Option<String>,
+    pub old_password: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateConversationIn {
+    pub participant_id: Option<Uuid>,
+    pub participant_ids: Option<Vec<Uuid>>,
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub is_ai: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SendIn {
+    pub conversation_id: Uuid,
+    pub sender_id: Option<Uuid>,
+    #[serde(default)]
+    pub message: String,
+    pub attachment_id: Option<Uuid>,
+    pub client_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EditIn {
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReadIn {
+    pub message_id: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    pub before: Option<i64>,
+    pub after: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UsersQuery {
+    pub q: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UploadQuery {
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SocketQuery {
+    pub since: Option<i64>,
+}
+
+/// A client frame on the native sockets.
+#[derive(Debug, Deserialize)]
+pub struct ClientFrame {
+    pub action: Option<String>,
+    pub conversation_id: Option<Uuid>,
+    pub message: Option<String>,
+    pub message_id: Option<i64>,
+    pub client_id: Option<String>,
+    pub attachment_id: Option<Uuid>,
+}
+
+// ----- responses -----
+
+#[derive(Debug, Serialize)]
+pub struct TokensOut {
+    pub user_id: Uuid,
+    pub username: String,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+}
+
+impl From<Tokens> for TokensOut {
+    fn from(t: Tokens) -> Self {
+        TokensOut {
+            user_id: t.user.uuid,
+            username: t.user.username,
+            access_token: t.access,
+            refresh_token: t.refresh,
+            token_type: "Bearer",
+            expires_in: t.expires_in,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct UserOut {
+    pub user_id: Uuid,
+    pub username: String,
+    pub email: Option<String>,
+    pub name: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub bio: String,
+    pub profile_picture: String,
+    pub public_key: Option<String>,
+    pub ready_to_chat: bool,
+    pub online: bool,
+    pub created_at: String,
+    pub last_seen_at: Option<String>,
+}
+
+impl UserOut {
+    pub fn new(u: User, online: bool) -> Self {
+        UserOut {
+            user_id: u.uuid,
+            username: u.username,
+            email: u.email,
+            name: u.name,
+            first_name: u.first_name,
+            last_name: u.last_name,
+            bio: u.bio,
+            profile_picture: u.profile_picture,
+            public_key: u.public_key,
+            ready_to_chat: u.ready_to_chat,
+            online,
+            created_at: u.created_at.rfc3339(),
+            last_seen_at: u.last_seen_at.map(|t| t.rfc3339()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ParticipantOut {
+    pub user_id: Uuid,
+    pub username: String,
+    pub name: String,
+    pub profile_picture: String,
+    pub online: bool,
+}
+
+impl ParticipantOut {
+    pub fn new(u: UserBrief, online: bool) -> Self {
+        ParticipantOut {
+            user_id: u.uuid,
+            username: u.username,
+            name: u.name,
+            profile_picture: u.profile_picture,
+            online,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct FileOut {
+    pub file_id: Uuid,
+    pub name: String,
+    pub size: i64,
+    pub content_type: String,
+    pub url: String,
+}
+
+impl From<FileMeta> for FileOut {
+    fn from(f: FileMeta) -> Self {
+        FileOut {
+            url: format!("/api/files/{}", f.uuid),
+            file_id: f.uuid,
+            name: f.name,
+            size: f.size,
+            content_type: f.content_type,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct MessageOut {
+    pub message_id: i64,
+    pub conversation_id: Uuid,
+    pub sender_id: Uuid,
+    pub sender_username: String,
+    pub message: String,
+    pub timestamp: String,
+    pub updated_at: String,
+    pub edited: bool,
+    pub deleted: bool,
+    pub seen: bool,
+    pub attachment: Option<FileOut>,
+}
+
+impl From<&Message> for MessageOut {
+    fn from(m: &Message) -> Self {
+        MessageOut {
+            message_id: m.id.0,
+            conversation_id: m.conversation_uuid,
+            sender_id: m.sender.uuid,
+            sender_username: m.sender.username.clone(),
+            message: m.text.clone(),
+            timestamp: m.created_at.rfc3339(),
+            updated_at: m.updated_at.rfc3339(),
+            edited: !m.deleted && m.updated_at != m.created_at,
+            deleted: m.deleted,
+            seen: m.seen,
+            attachment: m.file.clone().map(FileOut::from),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConversationOut {
+    pub conversation_id: Uuid,
+    pub kind: &'static str,
+    pub is_ai: bool,
+    pub name: Option<String>,
+    pub participants: Vec<ParticipantOut>,
+    pub last_message: Option<MessageOut>,
+    pub unread_count: i64,
+    pub last_read_id: i64,
+    pub created_at: String,
+}
+
+impl ConversationOut {
+    pub fn new(s: ConversationSummary, online: impl Fn(&UserBrief) -> bool) -> Self {
+        let c = s.conversation;
+        ConversationOut {
+            conversation_id: c.uuid,
+            kind: c.kind.as_str(),
+            is_ai: c.kind == Kind::Ai,
+            name: c.name,
+            participants: s
+                .members
+                .into_iter()
+                .map(|m| {
+                    let on = online(&m);
+                    ParticipantOut::new(m, on)
+                })
+                .collect(),
+            last_message: s.last_message.as_ref().map(MessageOut::from),
+            unread_count: s.unread,
+            last_read_id: s.last_read.0,
+            created_at: c.created_at.rfc3339(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RoomOut {
+    pub conversation_id: Uuid,
+    pub name: Option<String>,
+    pub member_count: i64,
+    pub joined: bool,
+    pub created_at: String,
+}
+
+impl From<RoomInfo> for RoomOut {
+    fn from(r: RoomInfo) -> Self {
+        RoomOut {
+            conversation_id: r.conversation.uuid,
+            name: r.conversation.name,
+            member_count: r.member_count,
+            joined: r.joined,
+            created_at: r.conversation.created_at.rfc3339(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnectOut {
+    pub status: &'static str,
+    pub conversation_id: Uuid,
+    pub ws_url: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorInner<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorInner<'a> {
+    pub message: &'a str,
+    pub status: u16,
+}

@@ -1,0 +1,75 @@
+//! `/api/messages/*`: send, edit, delete.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+
+use super::dto::{EditIn, MessageOut, SendIn};
+use super::reply;
+use crate::core::{Attachment, Caller, Core, SendRequest, Target};
+use crate::error::Error;
+use crate::http::filters::{caller, json as body, with_core};
+use crate::http::{Response, json, status};
+use crate::model::MessageId;
+
+async fn send(core: Arc<Core>, caller: Caller, r: SendIn) -> Result<Response, Error> {
+    if r.sender_id.is_some_and(|s| s != caller.uuid) {
+        return Err(Error::forbidden("sender_id must be your own user id"));
+    }
+    let message = core
+        .send(
+            &caller,
+            SendRequest {
+                to: Target::ConversationUuid(r.conversation_id),
+                text: r.message,
+                attachment: r.attachment_id.map_or(Attachment::None, Attachment::File),
+                client_id: r.client_id,
+                origin: None,
+            },
+        )
+        .await?;
+    Ok(json(StatusCode::OK, &MessageOut::from(&message)))
+}
+
+fn message_id(id: &str) -> Result<MessageId, Error> {
+    id.parse()
+        .map(MessageId)
+        .map_err(|_| Error::not_found("message"))
+}
+
+async fn edit(id: String, core: Arc<Core>, caller: Caller, r: EditIn) -> Result<Response, Error> {
+    let message = core
+        .edit_message(&caller, message_id(&id)?, r.message)
+        .await?;
+    Ok(json(StatusCode::OK, &MessageOut::from(&message)))
+}
+
+async fn delete(id: String, core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+    core.delete_message(&caller, message_id(&id)?).await?;
+    Ok(status(StatusCode::NO_CONTENT))
+}
+
+pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
+    let limit = core.limits.max_body_bytes;
+    let auth = || with_core(core.clone()).and(caller(core.clone()));
+    let send = warp::path!("messages")
+        .and(warp::post())
+        .and(auth())
+        .and(body(limit))
+        .then(send)
+        .map(reply);
+    let edit = warp::path!("messages" / String)
+        .and(warp::patch())
+        .and(auth())
+        .and(body(limit))
+        .then(edit)
+        .map(reply);
+    let delete = warp::path!("messages" / String)
+        .and(warp::delete())
+        .and(auth())
+        .then(delete)
+        .map(reply);
+    send.or(edit).unify().or(delete).unify().boxed()
+}

@@ -1,0 +1,61 @@
+//! The native API, `/api/...` (seed 002, extended): what the bundled page
+//! uses. Errors are `{"error": {"message", "status"}}`.
+
+mod auth;
+mod conversations;
+pub mod dto;
+mod files;
+mod messages;
+mod socket;
+mod users;
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+
+use crate::core::Core;
+use crate::error::Error;
+use crate::http::{ErrorShape, Response, json, recover};
+
+pub struct Native;
+
+impl ErrorShape for Native {
+    fn render(status: StatusCode, message: &str) -> Response {
+        json(
+            status,
+            &dto::ErrorBody {
+                error: dto::ErrorInner {
+                    message,
+                    status: status.as_u16(),
+                },
+            },
+        )
+    }
+}
+
+/// A handler's result as a response.
+pub(crate) fn reply(r: Result<Response, Error>) -> Response {
+    r.unwrap_or_else(|e| Native::error(&e))
+}
+
+pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
+    warp::path("api")
+        .and(
+            auth::routes(core.clone())
+                .or(users::routes(core.clone()))
+                .unify()
+                .or(conversations::routes(core.clone()))
+                .unify()
+                .or(messages::routes(core.clone()))
+                .unify()
+                .or(files::routes(core.clone()))
+                .unify()
+                .or(socket::routes(core))
+                .unify(),
+        )
+        .recover(recover::<Native>)
+        .unify()
+        .boxed()
+}

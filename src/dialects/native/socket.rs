@@ -1,0 +1,357 @@
+//! The native sockets: `/api/ws` (every conversation of the user) and
+//! `/api/conversations/{id}/connect` (one conversation).
+//!
+//! Client frames: `send`, `typing`, `read`, `ping` (a bare `{"message": …}`
+//! is a `send`). Server frames: `message` (its `client_id` is the sender's
+//! ack), `message_updated`, `message_deleted`, `typing`, `read`, `presence`,
+//! `error`, `pong`. `?since=ID` replays what was missed before going live.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+use serde::Serialize;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use uuid::Uuid;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+
+use super::dto::{ClientFrame, ConnectOut, MessageOut, SocketQuery};
+use super::reply;
+use crate::core::{Attachment, Caller, ConnId, Core, Event, EventKind, Scope, SendRequest, Target};
+use crate::dialects::SLOT_NATIVE;
+use crate::error::Error;
+use crate::http::filters::{Via, caller, query, socket_caller, with_core};
+use crate::http::ws::{Handled, Protocol, Upgrade, drive, upgrade};
+use crate::http::{Response, json};
+use crate::model::{ConversationId, Message, MessageId};
+
+const TYPING_EVERY: Duration = Duration::from_millis(1000);
+
+#[derive(Serialize)]
+struct MessageFrame<'a> {
+    action: &'static str,
+    message: MessageOut,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct TypingFrame<'a> {
+    action: &'static str,
+    conversation_id: Uuid,
+    user_id: Uuid,
+    username: &'a str,
+}
+
+#[derive(Serialize)]
+struct ReadFrame {
+    action: &'static str,
+    conversation_id: Uuid,
+    user_id: Uuid,
+    message_id: i64,
+}
+
+#[derive(Serialize)]
+struct PresenceFrame {
+    action: &'static str,
+    user_id: Uuid,
+    online: bool,
+}
+
+#[derive(Serialize)]
+struct ErrorFrame<'a> {
+    action: &'static str,
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
+}
+
+fn to_frame<T: Serialize>(v: &T) -> Option<String> {
+    serde_json::to_string(v).ok()
+}
+
+fn encode(kind: &EventKind) -> Option<String> {
+    match kind {
+        EventKind::Message {
+            message, client_id, ..
+        } => to_frame(&MessageFrame {
+            action: "message",
+            message: MessageOut::from(message),
+            client_id: client_id.as_deref(),
+        }),
+        EventKind::MessageUpdated { message } => to_frame(&MessageFrame {
+            action: "message_updated",
+            message: MessageOut::from(message),
+            client_id: None,
+        }),
+        EventKind::MessageDeleted { message } => to_frame(&MessageFrame {
+            action: "message_deleted",
+            message: MessageOut::from(message),
+            client_id: None,
+        }),
+        EventKind::Typing { conversation, user } => to_frame(&TypingFrame {
+            action: "typing",
+            conversation_id: conversation.uuid,
+            user_id: user.uuid,
+            username: &user.username,
+        }),
+        EventKind::Read {
+            conversation,
+            user,
+            upto,
+        } => to_frame(&ReadFrame {
+            action: "read",
+            conversation_id: conversation.uuid,
+            user_id: user.uuid,
+            message_id: upto.0,
+        }),
+        EventKind::Presence { user, online } => to_frame(&PresenceFrame {
+            action: "presence",
+            user_id: *user,
+            online: *online,
+        }),
+    }
+}
+
+pub fn error_frame(err: &Error, client_id: Option<&str>) -> Utf8Bytes {
+    let frame = ErrorFrame {
+        action: "error",
+        code: err.code(),
+        message: err.public_message(),
+        client_id,
+    };
+    Utf8Bytes::from(serde_json::to_string(&frame).unwrap_or_default())
+}
+
+struct NativeSocket {
+    /// The conversation this socket is bound to, if it is a conversation socket.
+    bound: Option<(ConversationId, Uuid)>,
+    last_typing: Option<Instant>,
+}
+
+impl NativeSocket {
+    fn target(&self, requested: Option<Uuid>) -> Result<Target, Error> {
+        match (self.bound, requested) {
+            (Some((_, uuid)), Some(req)) if req != uuid => Err(Error::invalid(format!(
+                "this socket is bound to conversation {uuid}; use /api/ws for other conversations"
+            ))),
+            (Some((id, _)), _) => Ok(Target::Conversation(id)),
+            (None, Some(req)) => Ok(Target::ConversationUuid(req)),
+            (None, None) => Err(Error::invalid("conversation_id is required")),
+        }
+    }
+
+    fn handle(
+        &mut self,
+        core: &Arc<Core>,
+        caller: &Caller,
+        me: ConnId,
+        f: ClientFrame,
+    ) -> Result<Handled, Error> {
+        let action = f
+            .action
+            .as_deref()
+            .unwrap_or(if f.message.is_some() { "send" } else { "" });
+        match action {
+            "send" => {
+                let to = self.target(f.conversation_id)?;
+                let client_id = f.client_id.clone();
+                let sent = core.send(
+                    caller,
+                    SendRequest {
+                        to,
+                        text: f.message.unwrap_or_default(),
+                        attachment: f.attachment_id.map_or(Attachment::None, Attachment::File),
+                        client_id: f.client_id,
+                        origin: Some(me),
+                    },
+                );
+                Ok(Handled::Pending(Box::pin(async move {
+                    sent.await
+                        .err()
+                        .map(|e| error_frame(&e, client_id.as_deref()))
+                })))
+            }
+            "typing" => {
+                let to = self.target(f.conversation_id)?;
+                if self.last_typing.is_some_and(|t| t.elapsed() < TYPING_EVERY) {
+                    return Ok(Handled::Nothing);
+                }
+                self.last_typing = Some(Instant::now());
+                let (core, caller) = (core.clone(), caller.clone());
+                Ok(Handled::Pending(Box::pin(async move {
+                    core.typing(&caller, to)
+                        .await
+                        .err()
+                        .map(|e| error_frame(&e, None))
+                })))
+            }
+            "read" => {
+                let to = self.target(f.conversation_id)?;
+                let upto = f
+                    .message_id
+                    .ok_or_else(|| Error::invalid("message_id is required"))?;
+                let (core, caller) = (core.clone(), caller.clone());
+                let client_id = f.client_id;
+                Ok(Handled::Pending(Box::pin(async move {
+                    core.mark_read(&caller, to, MessageId(upto))
+                        .await
+                        .err()
+                        .map(|e| error_frame(&e, client_id.as_deref()))
+                })))
+            }
+            "ping" => Ok(Handled::Reply(Utf8Bytes::from_static(
+                r#"{"action":"pong"}"#,
+            ))),
+            "" => Err(Error::invalid(
+                "frame has no action: use send, typing, read or ping",
+            )),
+            other => Err(Error::invalid(format!(
+                "unknown action `{other}`: use send, typing, read or ping"
+            ))),
+        }
+    }
+}
+
+impl Protocol for NativeSocket {
+    fn scope(&self) -> Scope {
+        self.bound
+            .map_or(Scope::All, |(id, _)| Scope::Conversation(id))
+    }
+
+    fn frame(&self, event: &Event, _me: ConnId) -> Option<Utf8Bytes> {
+        event.frame(SLOT_NATIVE, encode)
+    }
+
+    fn replay(&self, message: &Message) -> Option<Utf8Bytes> {
+        to_frame(&MessageFrame {
+            action: "message",
+            message: MessageOut::from(message),
+            client_id: None,
+        })
+        .map(Utf8Bytes::from)
+    }
+
+    fn on_text(&mut self, core: &Arc<Core>, caller: &Caller, me: ConnId, text: &str) -> Handled {
+        let frame = match serde_json::from_str::<ClientFrame>(text) {
+            Ok(f) => f,
+            Err(e) => {
+                let client_id = serde_json::from_str::<serde_json::Value>(text)
+                    .ok()
+                    .and_then(|v| {
+                        v.get("client_id")
+                            .and_then(|c| c.as_str())
+                            .map(str::to_owned)
+                    });
+                return Handled::Reply(error_frame(
+                    &Error::invalid(format!("malformed frame: {e}")),
+                    client_id.as_deref(),
+                ));
+            }
+        };
+        let client_id = frame.client_id.clone();
+        self.handle(core, caller, me, frame)
+            .unwrap_or_else(|e| Handled::Reply(error_frame(&e, client_id.as_deref())))
+    }
+
+    fn error_frame(&self, err: &Error, client_id: Option<&str>) -> Utf8Bytes {
+        error_frame(err, client_id)
+    }
+}
+
+async fn user_socket(
+    up: Upgrade,
+    core: Arc<Core>,
+    who: (Caller, Via),
+    q: SocketQuery,
+) -> Result<Response, Error> {
+    let (caller, _) = who;
+    let proto = NativeSocket {
+        bound: None,
+        last_typing: None,
+    };
+    let since = q.since.map(MessageId);
+    let max = proto.max_frame(&core);
+    Ok(up.reply(max, move |ws| drive(core, caller, proto, since, ws)))
+}
+
+fn conversation_uuid(id: &str) -> Result<Uuid, Error> {
+    Uuid::parse_str(id).map_err(|_| Error::not_found("conversation"))
+}
+
+async fn conversation_socket(
+    id: String,
+    up: Upgrade,
+    core: Arc<Core>,
+    who: (Caller, Via),
+    q: SocketQuery,
+) -> Result<Response, Error> {
+    let (caller, _) = who;
+    let conv = core
+        .conversation(&caller, conversation_uuid(&id)?)
+        .await?
+        .conversation;
+    let proto = NativeSocket {
+        bound: Some((conv.id, conv.uuid)),
+        last_typing: None,
+    };
+    let since = q.since.map(MessageId);
+    let max = proto.max_frame(&core);
+    Ok(up.reply(max, move |ws| drive(core, caller, proto, since, ws)))
+}
+
+/// `POST …/connect` without an upgrade: where the socket is.
+async fn connect_info(
+    id: String,
+    core: Arc<Core>,
+    caller: Caller,
+    host: Option<String>,
+    proto: Option<String>,
+) -> Result<Response, Error> {
+    let conv = core
+        .conversation(&caller, conversation_uuid(&id)?)
+        .await?
+        .conversation;
+    let scheme = if proto.as_deref() == Some("https") {
+        "wss"
+    } else {
+        "ws"
+    };
+    let host = host.unwrap_or_else(|| "localhost".into());
+    Ok(json(
+        StatusCode::OK,
+        &ConnectOut {
+            status: "WebSocket connected",
+            conversation_id: conv.uuid,
+            ws_url: format!("{scheme}://{host}/api/conversations/{}/connect", conv.uuid),
+        },
+    ))
+}
+
+pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
+    let user = warp::path!("ws")
+        .and(upgrade())
+        .and(with_core(core.clone()))
+        .and(socket_caller(core.clone()))
+        .and(query::<SocketQuery>())
+        .then(user_socket)
+        .map(reply);
+    let conversation = warp::path!("conversations" / String / "connect")
+        .and(upgrade())
+        .and(with_core(core.clone()))
+        .and(socket_caller(core.clone()))
+        .and(query::<SocketQuery>())
+        .then(conversation_socket)
+        .map(reply);
+    let info = warp::path!("conversations" / String / "connect")
+        .and(warp::post())
+        .and(with_core(core.clone()))
+        .and(caller(core))
+        .and(warp::header::optional::<String>("host"))
+        .and(warp::header::optional::<String>("x-forwarded-proto"))
+        .then(connect_info)
+        .map(reply);
+    user.or(conversation).unify().or(info).unify().boxed()
+}

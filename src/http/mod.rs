@@ -1,0 +1,116 @@
+//! The HTTP side: shared filters, the socket upgrade, the bundled page, and
+//! `routes`, which puts every dialect behind one warp filter.
+
+pub mod filters;
+pub mod page;
+pub mod ws;
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use serde::Serialize;
+use warp::filters::BoxedFilter;
+use warp::{Filter, Rejection, Reply};
+
+use crate::core::Core;
+use crate::dialects;
+use filters::Problem;
+
+pub type Response = warp::reply::Response;
+
+/// Serialize `body` as a JSON response.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let mut res = http::Response::new(bytes.into());
+            *res.status_mut() = status;
+            res.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            res
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not encode a response");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+pub fn status(status: StatusCode) -> Response {
+    status.into_response()
+}
+
+/// How one dialect shows an error.
+pub trait ErrorShape {
+    fn render(status: StatusCode, message: &str) -> Response;
+
+    fn error(err: &crate::error::Error) -> Response {
+        let status =
+            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Self::render(status, &err.public_message())
+    }
+}
+
+/// The status and message for a rejection, or `None` when no route matched
+/// (so the next dialect gets its turn).
+pub fn classify(r: &Rejection) -> Option<(StatusCode, String)> {
+    if r.is_not_found() {
+        return None;
+    }
+    if let Some(Problem(err)) = r.find::<Problem>() {
+        let status =
+            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return Some((status, err.public_message()));
+    }
+    if r.find::<warp::reject::MethodNotAllowed>().is_some() {
+        return Some((
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed on this path".into(),
+        ));
+    }
+    if r.find::<warp::reject::PayloadTooLarge>().is_some() {
+        return Some((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body is too large".into(),
+        ));
+    }
+    if let Some(e) = r.find::<warp::reject::InvalidHeader>() {
+        return Some((
+            StatusCode::BAD_REQUEST,
+            format!("invalid header: {}", e.name()),
+        ));
+    }
+    if let Some(e) = r.find::<warp::reject::MissingHeader>() {
+        return Some((
+            StatusCode::BAD_REQUEST,
+            format!("missing header: {}", e.name()),
+        ));
+    }
+    if r.find::<warp::reject::InvalidQuery>().is_some() {
+        return Some((StatusCode::BAD_REQUEST, "invalid query string".into()));
+    }
+    tracing::warn!(rejection = ?r, "unexpected rejection");
+    Some((StatusCode::BAD_REQUEST, "bad request".into()))
+}
+
+/// A dialect's `recover`: render what went wrong in its shape, but pass
+/// "no such route" on so it never swallows another dialect's paths.
+pub async fn recover<S: ErrorShape>(r: Rejection) -> Result<Response, Rejection> {
+    match classify(&r) {
+        Some((status, message)) => Ok(S::render(status, &message)),
+        None => Err(r),
+    }
+}
+
+/// Every route natter serves.
+pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
+    let fallback =
+        warp::path::full().map(|path: warp::path::FullPath| dialects::not_found(path.as_str()));
+    page::routes()
+        .or(dialects::routes(core))
+        .unify()
+        .or(fallback)
+        .unify()
+        .boxed()
+}

@@ -1,0 +1,339 @@
+//! WebSockets: the upgrade, done by hand, and the loop that drives a socket.
+//!
+//! warp's own `ws()` cannot change tungstenite's buffers, and their 128 KiB
+//! default read buffer stays resident for every idle socket. So we answer
+//! the upgrade ourselves (hyper leaves `OnUpgrade` in the request) and build
+//! the stream with small, deliberate buffers.
+//!
+//! One task runs each socket: it forwards hub events (frames encoded once per
+//! event per format and shared), reads client frames and hands them to the
+//! dialect's `Protocol`, keeps a bounded number of sends in flight, and pings
+//! idle peers. Sends from one socket are queued to the writer in the order
+//! they arrive, so they are stored and delivered in that order.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::FuturesOrdered;
+use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio::time::{Instant, interval_at};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use warp::{Filter, Rejection};
+
+use super::Response;
+use super::filters::problem;
+use crate::core::{Caller, ConnId, Core, Event, Scope};
+use crate::error::Error;
+use crate::model::{Message as ChatMessage, MessageId};
+
+/// Read buffer per socket: chat frames are small; bigger ones still arrive,
+/// in more reads.
+const READ_BUFFER: usize = 4 * 1024;
+/// Outgoing frames are gathered up to this size before a write syscall.
+const WRITE_BUFFER: usize = 8 * 1024;
+/// Client frames being processed at once per socket before reading pauses.
+const MAX_IN_FLIGHT: usize = 64;
+/// Hub events written per flush.
+const MAX_BATCH: usize = 256;
+const PING_EVERY: Duration = Duration::from_secs(30);
+/// A peer silent this long (no frame, no pong) is gone.
+const IDLE_LIMIT: Duration = Duration::from_secs(75);
+/// Messages replayed per database read on `?since=`.
+const REPLAY_PAGE: i64 = 1000;
+
+/// A WebSocket handshake, accepted but not yet answered.
+pub struct Upgrade {
+    on_upgrade: OnUpgrade,
+    accept: String,
+}
+
+fn header_has_token(
+    headers: &http::HeaderMap,
+    name: http::header::HeaderName,
+    token: &str,
+) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// Match a WebSocket upgrade request (GET with the upgrade headers).
+pub fn upgrade() -> impl Filter<Extract = (Upgrade,), Error = Rejection> + Clone {
+    warp::get()
+        .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<OnUpgrade>())
+        .and_then(
+            |headers: http::HeaderMap, on_upgrade: Option<OnUpgrade>| async move {
+                let is_upgrade = header_has_token(&headers, http::header::CONNECTION, "upgrade")
+                    && header_has_token(&headers, http::header::UPGRADE, "websocket");
+                let key = headers.get(http::header::SEC_WEBSOCKET_KEY);
+                let (true, Some(key), Some(on_upgrade)) = (is_upgrade, key, on_upgrade) else {
+                    return Err(problem(Error::invalid(
+                        "this endpoint is a WebSocket: connect with a WebSocket client",
+                    )));
+                };
+                if headers
+                    .get(http::header::SEC_WEBSOCKET_VERSION)
+                    .is_none_or(|v| v != "13")
+                {
+                    return Err(problem(Error::invalid(
+                        "unsupported WebSocket version: use 13",
+                    )));
+                }
+                Ok(Upgrade {
+                    on_upgrade,
+                    accept: derive_accept_key(key.as_bytes()),
+                })
+            },
+        )
+}
+
+impl Upgrade {
+    /// Answer 101 and run `f` on the socket once the connection is handed over.
+    pub fn reply<F, Fut>(self, max_frame: usize, f: F) -> Response
+    where
+        F: FnOnce(WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let on_upgrade = self.on_upgrade;
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => {
+                    let config = WebSocketConfig::default()
+                        .read_buffer_size(READ_BUFFER)
+                        .write_buffer_size(WRITE_BUFFER)
+                        .max_write_buffer_size(WRITE_BUFFER + max_frame.max(1 << 20) * 2)
+                        .max_message_size(Some(max_frame))
+                        .max_frame_size(Some(max_frame));
+                    let ws = WebSocketStream::from_raw_socket(
+                        TokioIo::new(upgraded),
+                        Role::Server,
+                        Some(config),
+                    )
+                    .await;
+                    f(ws).await;
+                }
+                Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
+            }
+        });
+        let mut res = http::Response::new(warp::hyper::body::Bytes::new().into());
+        *res.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
+        let h = res.headers_mut();
+        h.insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("upgrade"),
+        );
+        h.insert(
+            http::header::UPGRADE,
+            http::HeaderValue::from_static("websocket"),
+        );
+        if let Ok(v) = http::HeaderValue::from_str(&self.accept) {
+            h.insert(http::header::SEC_WEBSOCKET_ACCEPT, v);
+        }
+        res
+    }
+}
+
+pub type Pending = Pin<Box<dyn Future<Output = Option<Utf8Bytes>> + Send>>;
+
+/// What to do with a client frame.
+pub enum Handled {
+    Nothing,
+    /// Answer at once.
+    Reply(Utf8Bytes),
+    /// Work under way (a send, a read mark): may end in a frame (an error).
+    Pending(Pending),
+}
+
+/// A dialect's socket: which events it shows, how, and what clients may say.
+pub trait Protocol: Send + 'static {
+    /// Which conversations this socket hears.
+    fn scope(&self) -> Scope;
+
+    /// Largest client frame accepted, in bytes.
+    fn max_frame(&self, core: &Core) -> usize {
+        core.limits.max_body_bytes
+    }
+
+    /// The frame for a hub event, or `None` if this socket does not show it.
+    /// `me` is this socket's id (to tell its own sends apart).
+    fn frame(&self, event: &Event, me: ConnId) -> Option<Utf8Bytes>;
+
+    /// A stored message being replayed after `?since=`.
+    fn replay(&self, _message: &ChatMessage) -> Option<Utf8Bytes> {
+        None
+    }
+
+    /// A text frame from the client.
+    fn on_text(&mut self, core: &Arc<Core>, caller: &Caller, me: ConnId, text: &str) -> Handled;
+
+    /// The frame telling the client something it sent was refused.
+    fn error_frame(&self, err: &Error, client_id: Option<&str>) -> Utf8Bytes;
+}
+
+/// Run a socket until either side closes it.
+pub async fn drive<P: Protocol, S>(
+    core: Arc<Core>,
+    caller: Caller,
+    mut proto: P,
+    since: Option<MessageId>,
+    mut ws: WebSocketStream<S>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut sub = core.connect(&caller, proto.scope());
+    let me = sub.id;
+    // Replay what was missed; events published meanwhile wait in the queue
+    // and are skipped below if the replay already covered them.
+    let mut replayed = MessageId(0);
+    if let Some(mut cursor) = since {
+        loop {
+            let batch = match core
+                .missed(caller.user, proto.scope(), cursor, REPLAY_PAGE)
+                .await
+            {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = ws.send(Message::Text(proto.error_frame(&e, None))).await;
+                    break;
+                }
+            };
+            let full = batch.len() as i64 == REPLAY_PAGE;
+            for m in &batch {
+                if let Some(frame) = proto.replay(m)
+                    && ws.feed(Message::Text(frame)).await.is_err()
+                {
+                    core.disconnect(&caller, sub);
+                    return;
+                }
+                cursor = m.id;
+            }
+            replayed = cursor;
+            if ws.flush().await.is_err() {
+                core.disconnect(&caller, sub);
+                return;
+            }
+            if !full {
+                break;
+            }
+        }
+    }
+
+    let mut pending: FuturesOrdered<Pending> = FuturesOrdered::new();
+    let mut heartbeat = interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+    let mut last_heard = Instant::now();
+    let close = loop {
+        tokio::select! {
+            event = sub.rx.recv() => {
+                let Some(event) = event else {
+                    break if sub.was_cut() {
+                        Some(CloseFrame { code: CloseCode::Again, reason: "too slow: reconnect with ?since=<last message id>".into() })
+                    } else {
+                        Some(CloseFrame { code: CloseCode::Away, reason: "server shutting down".into() })
+                    };
+                };
+                let mut ok = send_event(&mut ws, &proto, &event, me, replayed).await;
+                let mut n = 1;
+                while ok && n < MAX_BATCH {
+                    let Ok(event) = sub.rx.try_recv() else { break };
+                    ok = send_event(&mut ws, &proto, &event, me, replayed).await;
+                    n += 1;
+                }
+                if !ok || ws.flush().await.is_err() {
+                    break None;
+                }
+            }
+            Some(answer) = pending.next(), if !pending.is_empty() => {
+                if let Some(frame) = answer
+                    && ws.send(Message::Text(frame)).await.is_err()
+                {
+                    break None;
+                }
+            }
+            incoming = ws.next(), if pending.len() < MAX_IN_FLIGHT => {
+                last_heard = Instant::now();
+                let reply = match incoming {
+                    Some(Ok(Message::Text(text))) => match proto.on_text(&core, &caller, me, &text) {
+                        Handled::Nothing => None,
+                        Handled::Reply(frame) => Some(frame),
+                        Handled::Pending(fut) => {
+                            pending.push_back(fut);
+                            None
+                        }
+                    },
+                    Some(Ok(Message::Binary(_))) => Some(proto.error_frame(&Error::invalid("binary frames are not supported: send JSON text"), None)),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => None,
+                    Some(Ok(Message::Close(_))) | None => break None,
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "socket read failed");
+                        let reason = match e {
+                            tokio_tungstenite::tungstenite::Error::Capacity(_) => Some(CloseFrame {
+                                code: CloseCode::Size,
+                                reason: "frame too large".into(),
+                            }),
+                            _ => None,
+                        };
+                        break reason;
+                    }
+                };
+                if let Some(frame) = reply
+                    && ws.send(Message::Text(frame)).await.is_err()
+                {
+                    break None;
+                }
+            }
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() > IDLE_LIMIT {
+                    break Some(CloseFrame { code: CloseCode::Away, reason: "no answer to pings".into() });
+                }
+                if ws.send(Message::Ping(Default::default())).await.is_err() {
+                    break None;
+                }
+            }
+        }
+    };
+    // Let sends already queued finish: they are committed either way.
+    while let Some(answer) = pending.next().await {
+        if let Some(frame) = answer {
+            let _ = ws.feed(Message::Text(frame)).await;
+        }
+    }
+    core.disconnect(&caller, sub);
+    if let Some(frame) = close {
+        let _ = ws.close(Some(frame)).await;
+    } else {
+        let _ = ws.close(None).await;
+    }
+}
+
+async fn send_event<P: Protocol, S>(
+    ws: &mut WebSocketStream<S>,
+    proto: &P,
+    event: &Event,
+    me: ConnId,
+    replayed: MessageId,
+) -> bool
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    if let crate::core::EventKind::Message { message, .. } = &event.kind
+        && message.id <= replayed
+    {
+        return true;
+    }
+    match proto.frame(event, me) {
+        Some(frame) => ws.feed(Message::Text(frame)).await.is_ok(),
+        None => true,
+    }
+}

@@ -1,0 +1,128 @@
+//! natter: a self-hosted chat server in one binary.
+//!
+//! `serve` is everything a caller (the binary, a test, the benchmark) needs:
+//! hand it a config and a bound listener and it serves until the shutdown
+//! future resolves.
+
+pub mod config;
+pub mod core;
+pub mod db;
+pub mod dialects;
+pub mod error;
+pub mod http;
+pub mod model;
+
+use std::future::Future;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+pub use crate::config::Config;
+pub use crate::core::Core;
+pub use crate::error::{Error, Result};
+
+/// Bind `addr` with TCP_NODELAY set on the listening socket: Linux hands it
+/// on to every accepted socket, so small frames are not held back waiting
+/// for delayed ACKs.
+pub fn bind(addr: &str) -> std::io::Result<std::net::TcpListener> {
+    let addr: SocketAddr = addr.to_socket_addrs()?.next().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("cannot resolve {addr}"),
+        )
+    })?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_tcp_nodelay(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Open the database and serve on `listener` until `shutdown` resolves;
+/// then stop accepting, close the sockets and commit what is queued.
+pub async fn serve(
+    config: Config,
+    listener: std::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let (core, _) = Core::open(&config).await?;
+    serve_core(core, listener, shutdown).await
+}
+
+/// `serve` with a core that is already open.
+pub async fn serve_core(
+    core: Arc<Core>,
+    listener: std::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let listener = TcpListener::from_std(listener).map_err(Error::internal)?;
+    let service = warp::service(http::routes(core.clone()));
+    let mut shutdown = std::pin::pin!(shutdown);
+    // Connections watch `stop`; each holds a clone of `alive`, so when all
+    // have finished, `done` sees the channel close.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (alive, mut done) = tokio::sync::mpsc::channel::<()>(1);
+    loop {
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, don't spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(30))
+            .max_buf_size(64 * 1024)
+            .serve_connection(
+                TokioIo::new(stream),
+                TowerToHyperService::new(service.clone()),
+            )
+            .with_upgrades();
+        let mut stop = stop_rx.clone();
+        let alive = alive.clone();
+        tokio::spawn(async move {
+            let _alive = alive;
+            let mut conn = std::pin::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                () = stopped(&mut stop) => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    core.hub.close_all();
+    drop(alive);
+    // Requests in flight get a few seconds to finish; their writes still commit.
+    let _ = tokio::time::timeout(Duration::from_secs(5), done.recv()).await;
+    core.shutdown().await;
+    Ok(())
+}
+
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}

@@ -1,0 +1,273 @@
+//! The nouns every layer shares: ids, users, conversations, messages, files.
+//!
+//! These are plain data. The `db` layer builds them from rows, the core hands
+//! them to dialects, and each dialect's `dto.rs` turns them into its own wire
+//! shapes. No serde wire names live here.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use uuid::Uuid;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl rusqlite::ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                self.0.to_sql()
+            }
+        }
+
+        impl rusqlite::types::FromSql for $name {
+            fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+                i64::column_result(v).map($name)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A user's integer key (`number` in the dialects that show integers).
+    UserId
+);
+id_type!(
+    /// A conversation's integer key.
+    ConversationId
+);
+id_type!(
+    /// A message id: strictly increasing across the server, the sync cursor.
+    MessageId
+);
+id_type!(
+    /// A file's integer key.
+    FileId
+);
+id_type!(
+    /// A post's id (messenger dialect).
+    PostId
+);
+
+/// Microseconds since the Unix epoch, UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        let d = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp(d.as_micros() as i64)
+    }
+
+    pub fn plus_secs(self, secs: u64) -> Self {
+        Timestamp(
+            self.0
+                .saturating_add((secs as i64).saturating_mul(1_000_000)),
+        )
+    }
+
+    pub fn unix_secs(self) -> i64 {
+        self.0.div_euclid(1_000_000)
+    }
+
+    /// RFC 3339 with microseconds, as the seeds show: `2024-06-17T11:28:21.902531Z`.
+    pub fn rfc3339(self) -> String {
+        let secs = self.0.div_euclid(1_000_000);
+        let micros = self.0.rem_euclid(1_000_000);
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+            rem / 3600,
+            (rem / 60) % 60,
+            rem % 60
+        )
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.rfc3339())
+    }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+impl rusqlite::ToSql for Timestamp {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        self.0.to_sql()
+    }
+}
+
+impl rusqlite::types::FromSql for Timestamp {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        i64::column_result(v).map(Timestamp)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: UserId,
+    pub uuid: Uuid,
+    pub username: String,
+    pub email: Option<String>,
+    pub name: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub bio: String,
+    pub profile_picture: String,
+    pub public_key: Option<String>,
+    pub ready_to_chat: bool,
+    pub created_at: Timestamp,
+    pub last_seen_at: Option<Timestamp>,
+}
+
+/// The part of a user that travels with every message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserBrief {
+    pub id: UserId,
+    pub uuid: Uuid,
+    pub username: String,
+    pub email: Option<String>,
+    pub name: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub profile_picture: String,
+}
+
+impl From<&User> for UserBrief {
+    fn from(u: &User) -> Self {
+        UserBrief {
+            id: u.id,
+            uuid: u.uuid,
+            username: u.username.clone(),
+            email: u.email.clone(),
+            name: u.name.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            profile_picture: u.profile_picture.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Room,
+    Direct,
+    Ai,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Room => "room",
+            Kind::Direct => "direct",
+            Kind::Ai => "ai",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "room" => Some(Kind::Room),
+            "direct" => Some(Kind::Direct),
+            "ai" => Some(Kind::Ai),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub uuid: Uuid,
+    pub kind: Kind,
+    /// Rooms only.
+    pub name: Option<String>,
+    pub created_by: Option<UserId>,
+    pub created_at: Timestamp,
+}
+
+/// A conversation as one member sees it in a list.
+#[derive(Debug, Clone)]
+pub struct ConversationSummary {
+    pub conversation: Conversation,
+    pub members: Vec<UserBrief>,
+    pub last_message: Option<Message>,
+    pub unread: i64,
+    pub last_read: MessageId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMeta {
+    pub id: FileId,
+    pub uuid: Uuid,
+    pub owner: UserId,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation: ConversationId,
+    pub conversation_uuid: Uuid,
+    pub sender: UserBrief,
+    pub text: String,
+    pub file: Option<FileMeta>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub deleted: bool,
+    /// Direct conversations: the other member has read up to this message.
+    pub seen: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Post {
+    pub id: PostId,
+    pub author: UserId,
+    pub title: String,
+    pub content: String,
+    pub created_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_with_micros() {
+        assert_eq!(Timestamp(0).rfc3339(), "1970-01-01T00:00:00.000000Z");
+        // 2024-06-17T11:28:21.902531Z
+        assert_eq!(
+            Timestamp(1_718_623_701_902_531).rfc3339(),
+            "2024-06-17T11:28:21.902531Z"
+        );
+        assert_eq!(
+            Timestamp(951_782_400_000_001).rfc3339(),
+            "2000-02-29T00:00:00.000001Z"
+        );
+    }
+}

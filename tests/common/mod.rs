@@ -1,0 +1,309 @@
+//! The test fixture: a real natter server on 127.0.0.1:0 with a fresh
+//! database in a temp directory, plus small HTTP and WebSocket clients.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use natter::Config;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+/// How long a test waits for something that should happen.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub dir: TempDir,
+    pub config: Config,
+    stop: Option<oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Start with the defaults changed by `tweak` (limits, TTLs, …).
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::with_db(dir.path().join("natter.db"));
+        // Tests send in bursts; the rate limit has its own test.
+        config.send_rate = 0;
+        tweak(&mut config);
+        Self::start_in(dir, config).await
+    }
+
+    /// Start on an existing directory and config (e.g. to restart).
+    pub async fn start_in(dir: TempDir, config: Config) -> TestServer {
+        let listener = natter::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let cfg = config.clone();
+        let done = tokio::spawn(async move {
+            natter::serve(cfg, listener, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("server failed");
+        });
+        TestServer {
+            addr,
+            base: format!("http://{addr}"),
+            dir,
+            config,
+            stop: Some(stop),
+            done: Some(done),
+        }
+    }
+
+    /// Stop the server and wait until it has committed everything.
+    pub async fn stop(mut self) -> (TempDir, Config) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(done) = self.done.take() {
+            done.await.expect("server task");
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = std::mem::replace(&mut self.dir, dir);
+        (dir, self.config.clone())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{path}", self.addr)
+    }
+
+    /// A client that is not logged in.
+    pub fn anonymous(&self) -> Client {
+        Client {
+            http: reqwest::Client::new(),
+            base: self.base.clone(),
+            token: None,
+            ..Client::default()
+        }
+    }
+
+    /// Register `username` (password `password1`) through the native API.
+    pub async fn register(&self, username: &str) -> Client {
+        let mut c = self.anonymous();
+        let (status, body) = c
+            .post(
+                "/api/auth/register",
+                json!({"username": username, "password": "password1"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "register {username}: {body}");
+        c.token = Some(body["access_token"].as_str().unwrap().to_owned());
+        c.refresh = body["refresh_token"].as_str().unwrap().to_owned();
+        c.user_id = body["user_id"].as_str().unwrap().to_owned();
+        c.username = username.to_owned();
+        c
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+#[derive(Default, Clone)]
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub token: Option<String>,
+    pub refresh: String,
+    pub user_id: String,
+    pub username: String,
+}
+
+impl Client {
+    pub fn token(&self) -> &str {
+        self.token.as_deref().expect("logged in")
+    }
+
+    fn auth(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let res = self.auth(req).send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, body)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(&body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(self.http.patch(format!("{}{path}", self.base)).json(&body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.send(self.http.delete(format!("{}{path}", self.base)))
+            .await
+    }
+
+    /// Create a room (201) and return its id.
+    pub async fn room(&self, name: &str) -> String {
+        let (s, b) = self.post("/api/conversations", json!({"name": name})).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        b["conversation_id"].as_str().unwrap().to_owned()
+    }
+
+    /// The direct conversation with `other`.
+    pub async fn direct(&self, other: &Client) -> String {
+        let (s, b) = self
+            .post(
+                "/api/conversations",
+                json!({"participant_id": other.user_id}),
+            )
+            .await;
+        assert!(s == StatusCode::CREATED || s == StatusCode::OK, "{s} {b}");
+        b["conversation_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn say(&self, conversation: &str, text: &str) -> Value {
+        let (s, b) = self
+            .post(
+                "/api/messages/",
+                json!({"conversation_id": conversation, "message": text}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b
+    }
+
+    pub async fn history(&self, conversation: &str) -> Vec<Value> {
+        let (s, b) = self
+            .get(&format!("/api/conversations/{conversation}?limit=500"))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b.as_array().unwrap().clone()
+    }
+}
+
+pub struct Ws {
+    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    /// Open a socket at `url` (a `ws://` URL with any `?token=`).
+    pub async fn connect(url: &str) -> Ws {
+        let (stream, _) = connect_async(url)
+            .await
+            .unwrap_or_else(|e| panic!("connect {url}: {e}"));
+        Ws { stream }
+    }
+
+    /// The HTTP status a refused upgrade answers with.
+    pub async fn refused(url: &str) -> u16 {
+        match connect_async(url).await {
+            Ok(_) => panic!("{url} accepted the upgrade"),
+            Err(tokio_tungstenite::tungstenite::Error::Http(res)) => res.status().as_u16(),
+            Err(e) => panic!("{url}: unexpected error {e}"),
+        }
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.stream
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .expect("ws send");
+    }
+
+    pub async fn send_text(&mut self, t: &str) {
+        self.stream
+            .send(Message::Text(t.to_owned().into()))
+            .await
+            .expect("ws send");
+    }
+
+    /// The next JSON text frame (pings and pongs skipped); panics after PATIENCE.
+    pub async fn next(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(PATIENCE, self.stream.next())
+                .await
+                .expect("timed out waiting for a frame")
+                .expect("socket closed")
+                .expect("socket error");
+            match msg {
+                Message::Text(t) => return serde_json::from_str(&t).expect("frame is JSON"),
+                Message::Close(f) => panic!("socket closed by server: {f:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next frame whose `action` is `action`, skipping others (presence, typing…).
+    pub async fn next_action(&mut self, action: &str) -> Value {
+        loop {
+            let v = self.next().await;
+            if v["action"] == action {
+                return v;
+            }
+        }
+    }
+
+    /// Skip frames until a pong: proves nothing else is queued for us.
+    /// Returns the frames seen before the pong.
+    pub async fn drain(&mut self) -> Vec<Value> {
+        self.send(json!({"action": "ping"})).await;
+        let mut seen = Vec::new();
+        loop {
+            let v = self.next().await;
+            if v["action"] == "pong" {
+                return seen;
+            }
+            seen.push(v);
+        }
+    }
+
+    /// The close frame the server sends next (skipping other frames).
+    pub async fn closed(&mut self) -> Option<(u16, String)> {
+        loop {
+            match tokio::time::timeout(PATIENCE, self.stream.next())
+                .await
+                .expect("timed out waiting for close")
+            {
+                Some(Ok(Message::Close(f))) => {
+                    return f.map(|f| (u16::from(f.code), f.reason.to_string()));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+}

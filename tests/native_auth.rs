@@ -1,0 +1,549 @@
+//! Native API: accounts, tokens, sessions, users — through the real server.
+
+mod common;
+
+use common::TestServer;
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn register_login_and_me() {
+    let s = TestServer::start().await;
+    let anon = s.anonymous();
+    let (st, b) = anon
+        .post(
+            "/api/auth/register",
+            json!({"username": "alice", "password": "password1", "name": "Alice"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    assert_eq!(b["username"], "alice");
+    assert_eq!(b["token_type"], "Bearer");
+    assert!(b["expires_in"].as_u64().unwrap() > 0);
+    assert!(b["refresh_token"].as_str().unwrap().len() > 20);
+    let user_id = b["user_id"].as_str().unwrap().to_owned();
+
+    // Login by username, case-insensitively.
+    let (st, b) = anon
+        .post(
+            "/api/auth/login",
+            json!({"username": "ALICE", "password": "password1"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["user_id"], user_id.as_str());
+    let mut alice = anon.clone();
+    alice.token = Some(b["access_token"].as_str().unwrap().to_owned());
+
+    let (st, me) = alice.get("/api/users/me").await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(me["user_id"], user_id.as_str());
+    assert_eq!(me["name"], "Alice");
+    // No endpoint ever returns a password hash.
+    assert!(!me.to_string().contains("argon2"), "{me}");
+    assert!(me.get("password").is_none() && me.get("password_hash").is_none());
+}
+
+#[tokio::test]
+async fn register_rejects_bad_input() {
+    let s = TestServer::start().await;
+    let anon = s.anonymous();
+    s.register("taken").await;
+    let cases = [
+        (
+            json!({"username": "taken", "password": "password1"}),
+            StatusCode::CONFLICT,
+            "already taken",
+        ),
+        (
+            json!({"username": "TAKEN", "password": "password1"}),
+            StatusCode::CONFLICT,
+            "already taken",
+        ),
+        (
+            json!({"username": "ab", "password": "password1"}),
+            StatusCode::BAD_REQUEST,
+            "3 to 64",
+        ),
+        (
+            json!({"username": "no spaces", "password": "password1"}),
+            StatusCode::BAD_REQUEST,
+            "may only contain",
+        ),
+        (
+            json!({"username": "<b>x</b>", "password": "password1"}),
+            StatusCode::BAD_REQUEST,
+            "may only contain",
+        ),
+        (
+            json!({"username": "x".repeat(65), "password": "password1"}),
+            StatusCode::BAD_REQUEST,
+            "3 to 64",
+        ),
+        (
+            json!({"username": "bob", "password": "123"}),
+            StatusCode::BAD_REQUEST,
+            "at least 6",
+        ),
+        (
+            json!({"username": "bob"}),
+            StatusCode::BAD_REQUEST,
+            "password",
+        ),
+        (
+            json!({"password": "password1"}),
+            StatusCode::BAD_REQUEST,
+            "username or an email",
+        ),
+        (
+            json!({"email": "not-an-email", "password": "password1"}),
+            StatusCode::BAD_REQUEST,
+            "not a valid email",
+        ),
+    ];
+    for (body, status, needle) in cases {
+        let (st, b) = anon.post("/api/auth/register", body.clone()).await;
+        assert_eq!(st, status, "{body} -> {b}");
+        assert_eq!(b["error"]["status"], status.as_u16(), "{b}");
+        let msg = b["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.contains(needle),
+            "{body}: `{msg}` should mention `{needle}`"
+        );
+    }
+}
+
+#[tokio::test]
+async fn email_becomes_the_username_and_can_log_in() {
+    let s = TestServer::start().await;
+    let anon = s.anonymous();
+    let (st, b) = anon
+        .post(
+            "/api/auth/register",
+            json!({"email": "Ann@Example.com", "password": "password1"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    assert_eq!(b["username"], "Ann@Example.com");
+    let (st, _) = anon
+        .post(
+            "/api/auth/login",
+            json!({"email": "ann@example.com", "password": "password1"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    // The same email cannot register twice.
+    let (st, b) = anon
+        .post(
+            "/api/auth/register",
+            json!({"username": "ann2", "email": "ann@example.com", "password": "password1"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{b}");
+}
+
+#[tokio::test]
+async fn bad_credentials_are_401() {
+    let s = TestServer::start().await;
+    s.register("carol").await;
+    let anon = s.anonymous();
+    let (st, b) = anon
+        .post(
+            "/api/auth/login",
+            json!({"username": "carol", "password": "wrong-password"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(b["error"]["message"], "invalid username or password");
+    // An unknown user gets the very same answer.
+    let (st, b2) = anon
+        .post(
+            "/api/auth/login",
+            json!({"username": "nobody", "password": "wrong-password"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(b, b2);
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_are_throttled() {
+    let s = TestServer::start().await;
+    s.register("dave").await;
+    let anon = s.anonymous();
+    for _ in 0..10 {
+        let (st, _) = anon
+            .post(
+                "/api/auth/login",
+                json!({"username": "dave", "password": "guess-guess"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+    }
+    // Now even the right password waits out the window.
+    let (st, b) = anon
+        .post(
+            "/api/auth/login",
+            json!({"username": "dave", "password": "password1"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS, "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too many failed logins")
+    );
+}
+
+#[tokio::test]
+async fn missing_or_bad_tokens_are_401() {
+    let s = TestServer::start().await;
+    let mut c = s.anonymous();
+    let (st, b) = c.get("/api/users/me").await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("authentication required")
+    );
+    c.token = Some("not-a-jwt".into());
+    let (st, b) = c.get("/api/users/me").await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(b["error"]["message"], "invalid token");
+}
+
+#[tokio::test]
+async fn expired_access_tokens_are_refused_and_refresh_works() {
+    let s = TestServer::start_with(|c| c.access_ttl = std::time::Duration::from_secs(1)).await;
+    let mut a = s.register("erin").await;
+    let (st, _) = a.get("/api/users/me").await;
+    assert_eq!(st, StatusCode::OK);
+    // JWT expiry has one-second resolution: wait it out for real.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (st, b) = a.get("/api/users/me").await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("expired"),
+        "{b}"
+    );
+    let (st, b) = s
+        .anonymous()
+        .post("/api/auth/refresh", json!({"refresh_token": a.refresh}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    a.token = Some(b["access_token"].as_str().unwrap().to_owned());
+    let (st, _) = a.get("/api/users/me").await;
+    assert_eq!(st, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_session() {
+    let s = TestServer::start().await;
+    let a = s.register("frank").await;
+    let anon = s.anonymous();
+    let (st, first) = anon
+        .post("/api/auth/refresh", json!({"refresh_token": a.refresh}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{first}");
+    let new_refresh = first["refresh_token"].as_str().unwrap();
+    assert_ne!(new_refresh, a.refresh, "refresh tokens rotate");
+    let mut fresh = a.clone();
+    fresh.token = Some(first["access_token"].as_str().unwrap().to_owned());
+    assert_eq!(fresh.get("/api/users/me").await.0, StatusCode::OK);
+
+    // The old token again: someone copied it. The whole session dies.
+    let (st, b) = anon
+        .post("/api/auth/refresh", json!({"refresh_token": a.refresh}))
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("revoked"),
+        "{b}"
+    );
+    assert_eq!(fresh.get("/api/users/me").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.get("/api/users/me").await.0, StatusCode::UNAUTHORIZED);
+    let (st, _) = anon
+        .post("/api/auth/refresh", json!({"refresh_token": new_refresh}))
+        .await;
+    assert_eq!(
+        st,
+        StatusCode::UNAUTHORIZED,
+        "the rotated token died with the session"
+    );
+    // Garbage is just invalid.
+    let (st, b) = anon
+        .post("/api/auth/refresh", json!({"refresh_token": "nope"}))
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(b["error"]["message"], "invalid refresh token");
+}
+
+#[tokio::test]
+async fn logout_kills_the_access_token_at_once() {
+    let s = TestServer::start().await;
+    let a = s.register("gina").await;
+    // A second session of the same user is not affected.
+    let (_, other) = s
+        .anonymous()
+        .post(
+            "/api/auth/login",
+            json!({"username": "gina", "password": "password1"}),
+        )
+        .await;
+    let mut second = a.clone();
+    second.token = Some(other["access_token"].as_str().unwrap().to_owned());
+
+    let (st, _) = a.post("/api/auth/logout", json!({})).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, b) = a.get("/api/users/me").await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("logged out")
+    );
+    let (st, _) = s
+        .anonymous()
+        .post("/api/auth/refresh", json!({"refresh_token": a.refresh}))
+        .await;
+    assert_eq!(
+        st,
+        StatusCode::UNAUTHORIZED,
+        "the session's refresh token is dead too"
+    );
+    assert_eq!(second.get("/api/users/me").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn logout_survives_a_restart() {
+    let s = TestServer::start().await;
+    let a = s.register("hank").await;
+    assert_eq!(
+        a.post("/api/auth/logout", json!({})).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (dir, config) = s.stop().await;
+    let s = TestServer::start_in(dir, config).await;
+    let mut a = a.clone();
+    a.base = s.base.clone();
+    assert_eq!(a.get("/api/users/me").await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_bodies() {
+    let s = TestServer::start_with(|c| c.max_body_bytes = 1024).await;
+    let http = reqwest::Client::new();
+    let res = http
+        .post(s.url("/api/auth/login"))
+        .body("{\"username\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let b: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("malformed JSON"),
+        "{b}"
+    );
+
+    let res = http
+        .post(s.url("/api/auth/login"))
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+
+    let big = json!({"username": "x", "password": "y".repeat(2000)}).to_string();
+    let res = http
+        .post(s.url("/api/auth/login"))
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let b: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1024 bytes"),
+        "{b}"
+    );
+
+    // Without a Content-Length (chunked), the limit still holds.
+    let chunks =
+        futures_util::stream::iter((0..4).map(|_| Ok::<_, std::io::Error>(vec![b' '; 400])));
+    let res = http
+        .post(s.url("/api/auth/login"))
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Wrong types are a 400 that names the field.
+    let res = http
+        .post(s.url("/api/auth/login"))
+        .json(&json!({"username": 5, "password": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods() {
+    let s = TestServer::start().await;
+    let a = s.register("ivan").await;
+    let (st, b) = a.get("/api/nothing-here").await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    assert_eq!(b["error"]["status"], 404);
+    let (st, b) = a.send(a.http.put(s.url("/api/users/me"))).await;
+    assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(b["error"]["status"], 405);
+    // Trailing slashes work as in the seed.
+    assert_eq!(a.get("/api/users/").await.0, StatusCode::OK);
+    assert_eq!(a.get("/api/users").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn users_list_search_and_lookup() {
+    let s = TestServer::start().await;
+    let a = s.register("judy").await;
+    let b = s.register("julian").await;
+    s.register("kate").await;
+    let (st, all) = a.get("/api/users/").await;
+    assert_eq!(st, StatusCode::OK);
+    let names: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["judy", "julian", "kate"]);
+    for u in all.as_array().unwrap() {
+        for key in ["user_id", "username", "email", "name", "profile_picture"] {
+            assert!(u.get(key).is_some(), "user has {key}: {u}");
+        }
+    }
+    let (_, found) = a.get("/api/users/?q=jul").await;
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    assert_eq!(found[0]["user_id"], b.user_id.as_str());
+    // LIKE wildcards in the query are taken literally.
+    let (_, none) = a.get("/api/users/?q=%25").await;
+    assert_eq!(none.as_array().unwrap().len(), 0);
+
+    let (st, one) = a.get(&format!("/api/users/{}", b.user_id)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(one["username"], "julian");
+    let (st, _) = a
+        .get("/api/users/00000000-0000-0000-0000-000000000000")
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _) = a.get("/api/users/not-a-uuid").await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _) = s.anonymous().get("/api/users/").await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn patch_me_updates_the_profile_and_password() {
+    let s = TestServer::start().await;
+    let a = s.register("leo").await;
+    s.register("mia").await;
+    let (st, me) = a
+        .patch("/api/users/me", json!({"name": "Leo L", "bio": "hi", "email": "leo@example.com", "public_key": "KEY", "ready_to_chat": true}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{me}");
+    assert_eq!(me["name"], "Leo L");
+    assert_eq!(me["email"], "leo@example.com");
+    assert_eq!(me["public_key"], "KEY");
+    assert_eq!(me["ready_to_chat"], true);
+    // null clears; absent keeps.
+    let (_, me) = a.patch("/api/users/me", json!({"public_key": null})).await;
+    assert_eq!(me["public_key"], serde_json::Value::Null);
+    assert_eq!(me["name"], "Leo L");
+
+    let (st, b) = a.patch("/api/users/me", json!({"email": "bad"})).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");
+    let (_, _) = s
+        .register("nia")
+        .await
+        .patch("/api/users/me", json!({"email": "nia@example.com"}))
+        .await;
+    let (st, _) = a
+        .patch("/api/users/me", json!({"email": "nia@example.com"}))
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+
+    let (st, b) = a
+        .patch("/api/users/me", json!({"password": "newpassword"}))
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");
+    let (st, _) = a
+        .patch(
+            "/api/users/me",
+            json!({"password": "newpassword", "old_password": "wrong"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, _) = a
+        .patch(
+            "/api/users/me",
+            json!({"password": "newpassword", "old_password": "password1"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let anon = s.anonymous();
+    assert_eq!(
+        anon.post(
+            "/api/auth/login",
+            json!({"username": "leo", "password": "password1"})
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        anon.post(
+            "/api/auth/login",
+            json!({"username": "leo", "password": "newpassword"})
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_page_is_served_with_security_headers() {
+    let s = TestServer::start().await;
+    let res = reqwest::get(s.url("/")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let h = res.headers();
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(h.contains_key("referrer-policy"));
+    let res = reqwest::get(s.url("/static/app.js")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+    let res = reqwest::get(s.url("/static/missing.js")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
