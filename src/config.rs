@@ -55,6 +55,11 @@ pub struct Config {
     #[arg(long, env = "NATTER_SEND_BURST", default_value_t = 100)]
     pub send_burst: u32,
 
+    /// Events a socket may have waiting before it counts as too slow and is
+    /// closed (the client resumes with `?since=`).
+    #[arg(long, env = "NATTER_SOCKET_QUEUE", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub socket_queue: u32,
+
     /// When a commit is durable: `full` survives power loss, `normal` survives a
     /// crash or kill of natter but may lose the last commits on power loss.
     #[arg(long, env = "NATTER_SYNC", value_enum, default_value_t = SyncMode::Full)]
@@ -84,9 +89,7 @@ impl Config {
 /// `90`, `90s`, `15m`, `1h`, `30d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     let n: u64 = digits
         .parse()
@@ -112,10 +115,7 @@ mod tests {
     fn durations() {
         assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
-        assert_eq!(
-            parse_duration("30d").unwrap(),
-            Duration::from_secs(30 * 86_400)
-        );
+        assert_eq!(parse_duration("30d").unwrap(), Duration::from_secs(30 * 86_400));
         assert!(parse_duration("0").is_err());
         assert!(parse_duration("5y").is_err());
         assert!(parse_duration("h").is_err());

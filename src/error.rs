@@ -92,8 +92,7 @@ impl From<rusqlite::Error> for Error {
             && e.code == rusqlite::ErrorCode::ConstraintViolation
             && matches!(
                 e.extended_code,
-                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
             )
         {
             return Error::Conflict("already exists".into());

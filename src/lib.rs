@@ -30,17 +30,11 @@ pub use crate::error::{Error, Result};
 /// on to every accepted socket, so small frames are not held back waiting
 /// for delayed ACKs.
 pub fn bind(addr: &str) -> std::io::Result<std::net::TcpListener> {
-    let addr: SocketAddr = addr.to_socket_addrs()?.next().ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("cannot resolve {addr}"),
-        )
-    })?;
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        None,
-    )?;
+    let addr: SocketAddr = addr
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("cannot resolve {addr}")))?;
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
     socket.set_tcp_nodelay(true)?;
     socket.bind(&addr.into())?;
@@ -91,10 +85,7 @@ pub async fn serve_core(
             .timer(TokioTimer::new())
             .header_read_timeout(Duration::from_secs(30))
             .max_buf_size(64 * 1024)
-            .serve_connection(
-                TokioIo::new(stream),
-                TowerToHyperService::new(service.clone()),
-            )
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service.clone()))
             .with_upgrades();
         let mut stop = stop_rx.clone();
         let alive = alive.clone();

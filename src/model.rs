@@ -62,17 +62,12 @@ pub struct Timestamp(pub i64);
 
 impl Timestamp {
     pub fn now() -> Self {
-        let d = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
+        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         Timestamp(d.as_micros() as i64)
     }
 
     pub fn plus_secs(self, secs: u64) -> Self {
-        Timestamp(
-            self.0
-                .saturating_add((secs as i64).saturating_mul(1_000_000)),
-        )
+        Timestamp(self.0.saturating_add((secs as i64).saturating_mul(1_000_000)))
     }
 
     pub fn unix_secs(self) -> i64 {
@@ -265,9 +260,6 @@ mod tests {
             Timestamp(1_718_623_701_902_531).rfc3339(),
             "2024-06-17T11:28:21.902531Z"
         );
-        assert_eq!(
-            Timestamp(951_782_400_000_001).rfc3339(),
-            "2000-02-29T00:00:00.000001Z"
-        );
+        assert_eq!(Timestamp(951_782_400_000_001).rfc3339(), "2000-02-29T00:00:00.000001Z");
     }
 }

@@ -25,10 +25,7 @@ async fn register_login_and_me() {
 
     // Login by username, case-insensitively.
     let (st, b) = anon
-        .post(
-            "/api/auth/login",
-            json!({"username": "ALICE", "password": "password1"}),
-        )
+        .post("/api/auth/login", json!({"username": "ALICE", "password": "password1"}))
         .await;
     assert_eq!(st, StatusCode::OK, "{b}");
     assert_eq!(b["user_id"], user_id.as_str());
@@ -85,11 +82,7 @@ async fn register_rejects_bad_input() {
             StatusCode::BAD_REQUEST,
             "at least 6",
         ),
-        (
-            json!({"username": "bob"}),
-            StatusCode::BAD_REQUEST,
-            "password",
-        ),
+        (json!({"username": "bob"}), StatusCode::BAD_REQUEST, "password"),
         (
             json!({"password": "password1"}),
             StatusCode::BAD_REQUEST,
@@ -106,10 +99,7 @@ async fn register_rejects_bad_input() {
         assert_eq!(st, status, "{body} -> {b}");
         assert_eq!(b["error"]["status"], status.as_u16(), "{b}");
         let msg = b["error"]["message"].as_str().unwrap();
-        assert!(
-            msg.contains(needle),
-            "{body}: `{msg}` should mention `{needle}`"
-        );
+        assert!(msg.contains(needle), "{body}: `{msg}` should mention `{needle}`");
     }
 }
 
@@ -182,10 +172,7 @@ async fn repeated_failed_logins_are_throttled() {
     }
     // Now even the right password waits out the window.
     let (st, b) = anon
-        .post(
-            "/api/auth/login",
-            json!({"username": "dave", "password": "password1"}),
-        )
+        .post("/api/auth/login", json!({"username": "dave", "password": "password1"}))
         .await;
     assert_eq!(st, StatusCode::TOO_MANY_REQUESTS, "{b}");
     assert!(
@@ -224,10 +211,7 @@ async fn expired_access_tokens_are_refused_and_refresh_works() {
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let (st, b) = a.get("/api/users/me").await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
-    assert!(
-        b["error"]["message"].as_str().unwrap().contains("expired"),
-        "{b}"
-    );
+    assert!(b["error"]["message"].as_str().unwrap().contains("expired"), "{b}");
     let (st, b) = s
         .anonymous()
         .post("/api/auth/refresh", json!({"refresh_token": a.refresh}))
@@ -258,24 +242,15 @@ async fn refresh_rotates_and_reuse_revokes_the_session() {
         .post("/api/auth/refresh", json!({"refresh_token": a.refresh}))
         .await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
-    assert!(
-        b["error"]["message"].as_str().unwrap().contains("revoked"),
-        "{b}"
-    );
+    assert!(b["error"]["message"].as_str().unwrap().contains("revoked"), "{b}");
     assert_eq!(fresh.get("/api/users/me").await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(a.get("/api/users/me").await.0, StatusCode::UNAUTHORIZED);
     let (st, _) = anon
         .post("/api/auth/refresh", json!({"refresh_token": new_refresh}))
         .await;
-    assert_eq!(
-        st,
-        StatusCode::UNAUTHORIZED,
-        "the rotated token died with the session"
-    );
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "the rotated token died with the session");
     // Garbage is just invalid.
-    let (st, b) = anon
-        .post("/api/auth/refresh", json!({"refresh_token": "nope"}))
-        .await;
+    let (st, b) = anon.post("/api/auth/refresh", json!({"refresh_token": "nope"})).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     assert_eq!(b["error"]["message"], "invalid refresh token");
 }
@@ -287,10 +262,7 @@ async fn logout_kills_the_access_token_at_once() {
     // A second session of the same user is not affected.
     let (_, other) = s
         .anonymous()
-        .post(
-            "/api/auth/login",
-            json!({"username": "gina", "password": "password1"}),
-        )
+        .post("/api/auth/login", json!({"username": "gina", "password": "password1"}))
         .await;
     let mut second = a.clone();
     second.token = Some(other["access_token"].as_str().unwrap().to_owned());
@@ -299,21 +271,12 @@ async fn logout_kills_the_access_token_at_once() {
     assert_eq!(st, StatusCode::NO_CONTENT);
     let (st, b) = a.get("/api/users/me").await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
-    assert!(
-        b["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("logged out")
-    );
+    assert!(b["error"]["message"].as_str().unwrap().contains("logged out"));
     let (st, _) = s
         .anonymous()
         .post("/api/auth/refresh", json!({"refresh_token": a.refresh}))
         .await;
-    assert_eq!(
-        st,
-        StatusCode::UNAUTHORIZED,
-        "the session's refresh token is dead too"
-    );
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "the session's refresh token is dead too");
     assert_eq!(second.get("/api/users/me").await.0, StatusCode::OK);
 }
 
@@ -321,10 +284,7 @@ async fn logout_kills_the_access_token_at_once() {
 async fn logout_survives_a_restart() {
     let s = TestServer::start().await;
     let a = s.register("hank").await;
-    assert_eq!(
-        a.post("/api/auth/logout", json!({})).await.0,
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(a.post("/api/auth/logout", json!({})).await.0, StatusCode::NO_CONTENT);
     let (dir, config) = s.stop().await;
     let s = TestServer::start_in(dir, config).await;
     let mut a = a.clone();
@@ -345,41 +305,21 @@ async fn malformed_and_oversized_bodies() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let b: serde_json::Value = res.json().await.unwrap();
     assert!(
-        b["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("malformed JSON"),
+        b["error"]["message"].as_str().unwrap().contains("malformed JSON"),
         "{b}"
     );
 
-    let res = http
-        .post(s.url("/api/auth/login"))
-        .body("")
-        .send()
-        .await
-        .unwrap();
+    let res = http.post(s.url("/api/auth/login")).body("").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 
     let big = json!({"username": "x", "password": "y".repeat(2000)}).to_string();
-    let res = http
-        .post(s.url("/api/auth/login"))
-        .body(big)
-        .send()
-        .await
-        .unwrap();
+    let res = http.post(s.url("/api/auth/login")).body(big).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let b: serde_json::Value = res.json().await.unwrap();
-    assert!(
-        b["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("1024 bytes"),
-        "{b}"
-    );
+    assert!(b["error"]["message"].as_str().unwrap().contains("1024 bytes"), "{b}");
 
     // Without a Content-Length (chunked), the limit still holds.
-    let chunks =
-        futures_util::stream::iter((0..4).map(|_| Ok::<_, std::io::Error>(vec![b' '; 400])));
+    let chunks = futures_util::stream::iter((0..4).map(|_| Ok::<_, std::io::Error>(vec![b' '; 400])));
     let res = http
         .post(s.url("/api/auth/login"))
         .body(reqwest::Body::wrap_stream(chunks))
@@ -443,9 +383,7 @@ async fn users_list_search_and_lookup() {
     let (st, one) = a.get(&format!("/api/users/{}", b.user_id)).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(one["username"], "julian");
-    let (st, _) = a
-        .get("/api/users/00000000-0000-0000-0000-000000000000")
-        .await;
+    let (st, _) = a.get("/api/users/00000000-0000-0000-0000-000000000000").await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     let (st, _) = a.get("/api/users/not-a-uuid").await;
     assert_eq!(st, StatusCode::NOT_FOUND);
@@ -478,14 +416,10 @@ async fn patch_me_updates_the_profile_and_password() {
         .await
         .patch("/api/users/me", json!({"email": "nia@example.com"}))
         .await;
-    let (st, _) = a
-        .patch("/api/users/me", json!({"email": "nia@example.com"}))
-        .await;
+    let (st, _) = a.patch("/api/users/me", json!({"email": "nia@example.com"})).await;
     assert_eq!(st, StatusCode::CONFLICT);
 
-    let (st, b) = a
-        .patch("/api/users/me", json!({"password": "newpassword"}))
-        .await;
+    let (st, b) = a.patch("/api/users/me", json!({"password": "newpassword"})).await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");
     let (st, _) = a
         .patch(
@@ -503,21 +437,15 @@ async fn patch_me_updates_the_profile_and_password() {
     assert_eq!(st, StatusCode::OK);
     let anon = s.anonymous();
     assert_eq!(
-        anon.post(
-            "/api/auth/login",
-            json!({"username": "leo", "password": "password1"})
-        )
-        .await
-        .0,
+        anon.post("/api/auth/login", json!({"username": "leo", "password": "password1"}))
+            .await
+            .0,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        anon.post(
-            "/api/auth/login",
-            json!({"username": "leo", "password": "newpassword"})
-        )
-        .await
-        .0,
+        anon.post("/api/auth/login", json!({"username": "leo", "password": "newpassword"}))
+            .await
+            .0,
         StatusCode::OK
     );
 }
@@ -538,12 +466,69 @@ async fn the_page_is_served_with_security_headers() {
     assert!(h.contains_key("referrer-policy"));
     let res = reqwest::get(s.url("/static/app.js")).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .contains("javascript")
-    );
+    assert!(res.headers()["content-type"].to_str().unwrap().contains("javascript"));
     let res = reqwest::get(s.url("/static/missing.js")).await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_session_cookie_works_but_not_from_another_site() {
+    let s = TestServer::start().await;
+    let a = s.register("olga").await;
+    let http = reqwest::Client::new();
+    let cookie = format!("natter_session={}", a.token());
+    let res = http
+        .get(s.url("/api/users/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let same = format!("http://{}", s.addr);
+    let res = http
+        .get(s.url("/api/users/me"))
+        .header("cookie", &cookie)
+        .header("origin", &same)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // Another origin riding on the cookie is refused (CSRF).
+    let res = http
+        .post(s.url("/api/conversations"))
+        .header("cookie", &cookie)
+        .header("origin", "http://evil.example")
+        .json(&json!({"name": "csrf"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let b: serde_json::Value = res.json().await.unwrap();
+    assert!(b["error"]["message"].as_str().unwrap().contains("cross-site"), "{b}");
+    // A Bearer token is not a cookie: any origin may use it.
+    let res = http
+        .get(s.url("/api/users/me"))
+        .bearer_auth(a.token())
+        .header("origin", "http://elsewhere.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // Nor may another site open a socket with the cookie (cross-site WebSocket hijacking).
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = s.ws_url("/api/ws").into_client_request().unwrap();
+    req.headers_mut().insert("cookie", cookie.parse().unwrap());
+    req.headers_mut()
+        .insert("origin", "http://evil.example".parse().unwrap());
+    match tokio_tungstenite::connect_async(req).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status().as_u16(), 403),
+        other => panic!("expected a refused upgrade, got {:?}", other.map(|_| ())),
+    }
+    let mut req = s.ws_url("/api/ws").into_client_request().unwrap();
+    req.headers_mut().insert("cookie", cookie.parse().unwrap());
+    req.headers_mut().insert("origin", same.parse().unwrap());
+    assert!(
+        tokio_tungstenite::connect_async(req).await.is_ok(),
+        "same-origin socket with the cookie"
+    );
 }

@@ -112,38 +112,21 @@ impl Keys {
             iat: now,
             exp: now + ttl.as_secs(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(Error::internal)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(Error::internal)
     }
 
     fn is_revoked(&self, session: &Uuid) -> bool {
-        self.revoked
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(session)
+        self.revoked.read().unwrap_or_else(|e| e.into_inner()).contains(session)
     }
 
     fn mark_revoked(&self, session: Uuid) {
-        self.revoked
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(session);
+        self.revoked.write().unwrap_or_else(|e| e.into_inner()).insert(session);
     }
 
     /// Run argon2 off the runtime threads, a bounded number at a time.
-    pub(super) async fn hash_blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T> {
-        let _permit = self
-            .hashing
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(Error::internal)?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(Error::internal)
+    pub(super) async fn hash_blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let _permit = self.hashing.clone().acquire_owned().await.map_err(Error::internal)?;
+        tokio::task::spawn_blocking(f).await.map_err(Error::internal)
     }
 }
 
@@ -155,9 +138,7 @@ pub(super) fn hash(password: &str) -> Result<String> {
 }
 
 pub(super) fn verify(password: &str, hash: &str) -> bool {
-    Argon2::default()
-        .verify_password(password.as_bytes(), hash)
-        .is_ok()
+    Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
 }
 
 /// A real hash of nothing in particular, checked when the login name is
@@ -185,12 +166,7 @@ impl Core {
             .map(str::trim)
             .filter(|e| !e.is_empty())
             .map(str::to_owned);
-        let username = match r
-            .username
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-        {
+        let username = match r.username.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
             Some(u) => u.to_owned(),
             None => email
                 .clone()
@@ -264,23 +240,16 @@ impl Core {
         self.logins.check(&login)?;
         let found = {
             let login = login.clone();
-            self.db
-                .read(move |c| db::users::credentials(c, &login))
-                .await?
+            self.db.read(move |c| db::users::credentials(c, &login)).await?
         };
         let password = password.to_owned();
         let (user, ok) = match found {
             Some((user, hash)) => {
-                let ok = self
-                    .auth
-                    .hash_blocking(move || verify(&password, &hash))
-                    .await?;
+                let ok = self.auth.hash_blocking(move || verify(&password, &hash)).await?;
                 (Some(user), ok)
             }
             None => {
-                self.auth
-                    .hash_blocking(move || verify(&password, dummy_hash()))
-                    .await?;
+                self.auth.hash_blocking(move || verify(&password, dummy_hash())).await?;
                 (None, false)
             }
         };
@@ -321,8 +290,7 @@ impl Core {
                     match &found {
                         RefreshLookup::Fresh { session, user } => {
                             db::sessions::add_refresh_token(c, session, &next_hash)?;
-                            let user = db::users::by_id(c, *user)?
-                                .ok_or_else(|| Error::not_found("user"))?;
+                            let user = db::users::by_id(c, *user)?.ok_or_else(|| Error::not_found("user"))?;
                             Ok((found, Some(user)))
                         }
                         RefreshLookup::Reused { session } => {
@@ -341,13 +309,10 @@ impl Core {
                 self.auth.mark_revoked(session);
                 tracing::warn!(%session, "refresh token reused; session revoked");
                 Err(Error::Unauthorized(
-                    "refresh token was already used; the session has been revoked, log in again"
-                        .into(),
+                    "refresh token was already used; the session has been revoked, log in again".into(),
                 ))
             }
-            (RefreshLookup::Dead, _) => Err(Error::Unauthorized(
-                "session has ended; log in again".into(),
-            )),
+            (RefreshLookup::Dead, _) => Err(Error::Unauthorized("session has ended; log in again".into())),
             _ => Err(Error::Unauthorized("invalid refresh token".into())),
         }
     }
@@ -365,8 +330,7 @@ impl Core {
 
     /// A token that lasts as long as the session, for the session cookie.
     pub fn session_token(&self, tokens: &Tokens) -> Result<String> {
-        self.auth
-            .sign(&tokens.user, &tokens.session, self.auth.refresh_ttl)
+        self.auth.sign(&tokens.user, &tokens.session, self.auth.refresh_ttl)
     }
 
     pub fn session_ttl(&self) -> Duration {
@@ -375,26 +339,21 @@ impl Core {
 
     /// Check a token (from a header, a query or a cookie) and say who it is.
     pub fn authenticate(&self, token: &str) -> Result<Caller> {
-        let data = jsonwebtoken::decode::<Claims>(
-            token.trim(),
-            &self.auth.decoding,
-            &self.auth.validation,
-        )
-        .map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                Error::Unauthorized("token has expired; refresh it or log in again".into())
-            }
-            _ => Error::Unauthorized("invalid token".into()),
-        })?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token.trim(), &self.auth.decoding, &self.auth.validation).map_err(|e| {
+                match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                        Error::Unauthorized("token has expired; refresh it or log in again".into())
+                    }
+                    _ => Error::Unauthorized("invalid token".into()),
+                }
+            })?;
         let claims = data.claims;
-        let (Ok(uuid), Ok(session)) = (Uuid::parse_str(&claims.sub), Uuid::parse_str(&claims.sid))
-        else {
+        let (Ok(uuid), Ok(session)) = (Uuid::parse_str(&claims.sub), Uuid::parse_str(&claims.sid)) else {
             return Err(Error::Unauthorized("invalid token".into()));
         };
         if self.auth.is_revoked(&session) {
-            return Err(Error::Unauthorized(
-                "session has been logged out; log in again".into(),
-            ));
+            return Err(Error::Unauthorized("session has been logged out; log in again".into()));
         }
         let caller = Caller {
             user: UserId(claims.uid),

@@ -29,11 +29,7 @@ pub struct RoomInfo {
 /// The member's read mark, or the error a non-member gets: rooms are public,
 /// so a room says "join first" (403); a direct or AI conversation does not
 /// admit it exists (404).
-pub(crate) fn require_member(
-    c: &Connection,
-    conv: &Conversation,
-    user: UserId,
-) -> Result<MessageId> {
+pub(crate) fn require_member(c: &Connection, conv: &Conversation, user: UserId) -> Result<MessageId> {
     match db::conversations::membership(c, conv.id, user)? {
         Some(last_read) => Ok(last_read),
         None if conv.kind == Kind::Room => Err(Error::Forbidden(format!(
@@ -60,9 +56,7 @@ impl Core {
     /// The caller's conversations, most recently active first.
     pub async fn conversations(&self, caller: &Caller) -> Result<Vec<ConversationSummary>> {
         let user = caller.user;
-        self.db
-            .read(move |c| db::conversations::for_user(c, user))
-            .await
+        self.db.read(move |c| db::conversations::for_user(c, user)).await
     }
 
     /// A conversation the caller is a member of, by UUID.
@@ -78,11 +72,7 @@ impl Core {
     }
 
     /// Resolve a conversation the caller may use, by its integer key.
-    pub async fn member_conversation(
-        &self,
-        caller: &Caller,
-        id: ConversationId,
-    ) -> Result<Conversation> {
+    pub async fn member_conversation(&self, caller: &Caller, id: ConversationId) -> Result<Conversation> {
         let user = caller.user;
         self.db
             .read(move |c| {
@@ -156,15 +146,9 @@ impl Core {
     }
 
     /// The caller's direct conversation with `other`, created on first use.
-    pub async fn direct_with(
-        &self,
-        caller: &Caller,
-        other: UserId,
-    ) -> Result<(Conversation, bool)> {
+    pub async fn direct_with(&self, caller: &Caller, other: UserId) -> Result<(Conversation, bool)> {
         if other == caller.user {
-            return Err(Error::invalid(
-                "you cannot start a direct conversation with yourself",
-            ));
+            return Err(Error::invalid("you cannot start a direct conversation with yourself"));
         }
         let me = caller.user;
         self.db
@@ -180,30 +164,19 @@ impl Core {
     }
 
     /// A new public room with the caller (and `others`) in it.
-    pub async fn create_room(
-        &self,
-        caller: &Caller,
-        name: &str,
-        others: Vec<UserId>,
-    ) -> Result<Conversation> {
+    pub async fn create_room(&self, caller: &Caller, name: &str, others: Vec<UserId>) -> Result<Conversation> {
         validate::room_name(name)?;
         let me = caller.user;
         let name = name.to_owned();
         self.db
             .writer()
-            .submit(
-                move |c| db::conversations::create_room(c, &name, me, &others),
-                |_| {},
-            )
+            .submit(move |c| db::conversations::create_room(c, &name, me, &others), |_| {})
             .await
     }
 
     pub async fn rooms(&self, caller: &Caller) -> Result<Vec<RoomInfo>> {
         let me = caller.user;
-        let rows = self
-            .db
-            .read(move |c| db::conversations::rooms(c, me))
-            .await?;
+        let rows = self.db.read(move |c| db::conversations::rooms(c, me)).await?;
         Ok(rows
             .into_iter()
             .map(|(conversation, member_count, joined)| RoomInfo {
@@ -271,17 +244,12 @@ impl Core {
         let session = caller.session;
         self.db
             .writer()
-            .submit(
-                move |c| db::sessions::set_current_room(c, &session, room),
-                |_| {},
-            )
+            .submit(move |c| db::sessions::set_current_room(c, &session, room), |_| {})
             .await
     }
 
     pub async fn current_room(&self, caller: &Caller) -> Result<Option<ConversationId>> {
         let session = caller.session;
-        self.db
-            .read(move |c| db::sessions::current_room(c, &session))
-            .await
+        self.db.read(move |c| db::sessions::current_room(c, &session)).await
     }
 }

@@ -25,10 +25,7 @@ pub struct FileData {
 /// Content types a browser may show inline: raster images only, never
 /// anything that can run script.
 pub fn is_inline_safe(content_type: &str) -> bool {
-    matches!(
-        content_type,
-        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
-    )
+    matches!(content_type, "image/png" | "image/jpeg" | "image/gif" | "image/webp")
 }
 
 fn guess_type(name: &str) -> &'static str {
@@ -77,20 +74,16 @@ pub(crate) fn prepare(up: Upload, limit: usize) -> Result<Upload> {
     while name.len() > 255 {
         name.pop();
     }
-    let content_type = match up.content_type.as_deref().map(|t| {
-        t.split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
-    }) {
+    let content_type = match up
+        .content_type
+        .as_deref()
+        .map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+    {
         Some(t)
             if !t.is_empty()
                 && t.len() <= 127
-                && t.split_once('/')
-                    .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
-                && t.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "/.+-_".contains(c))
+                && t.split_once('/').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+                && t.chars().all(|c| c.is_ascii_alphanumeric() || "/.+-_".contains(c))
                 && t != "application/octet-stream" =>
         {
             t

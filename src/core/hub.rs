@@ -30,9 +30,6 @@ pub type ConnId = u64;
 /// How many wire formats may cache an encoding on one event.
 pub const FRAME_SLOTS: usize = 4;
 
-/// Events a socket may have queued before it counts as too slow.
-pub const QUEUE_CAPACITY: usize = 4096;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     /// Every conversation of the user (user sockets).
@@ -41,6 +38,9 @@ pub enum Scope {
     Conversation(ConversationId),
 }
 
+// Each event is allocated once, in an `Arc` shared by every recipient, so
+// the gap between variant sizes costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum EventKind {
     Message {
@@ -93,20 +93,14 @@ impl Event {
             EventKind::Message { message, .. }
             | EventKind::MessageUpdated { message }
             | EventKind::MessageDeleted { message } => Some(message.conversation),
-            EventKind::Typing { conversation, .. } | EventKind::Read { conversation, .. } => {
-                Some(conversation.id)
-            }
+            EventKind::Typing { conversation, .. } | EventKind::Read { conversation, .. } => Some(conversation.id),
             EventKind::Presence { .. } => None,
         }
     }
 
     /// This event's frame in the format of `slot`, encoded by the first
     /// socket that asks and shared by the rest. `None`: not shown in that format.
-    pub fn frame(
-        &self,
-        slot: usize,
-        encode: impl FnOnce(&EventKind) -> Option<String>,
-    ) -> Option<Utf8Bytes> {
+    pub fn frame(&self, slot: usize, encode: impl FnOnce(&EventKind) -> Option<String>) -> Option<Utf8Bytes> {
         self.frames[slot]
             .get_or_init(|| encode(&self.kind).map(Utf8Bytes::from))
             .clone()
@@ -120,10 +114,11 @@ struct Conn {
     cut: Arc<AtomicBool>,
 }
 
-#[derive(Default)]
 struct Inner {
     users: Mutex<HashMap<UserId, Vec<Conn>>>,
     next_id: AtomicU64,
+    /// Events a socket may have waiting before it counts as too slow.
+    capacity: usize,
 }
 
 /// A registered socket's end of the hub. Dropping it unregisters the socket.
@@ -157,15 +152,25 @@ impl Drop for Subscription {
     }
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Hub {
     inner: Arc<Inner>,
 }
 
 impl Hub {
+    pub fn new(capacity: usize) -> Hub {
+        Hub {
+            inner: Arc::new(Inner {
+                users: Mutex::default(),
+                next_id: AtomicU64::new(0),
+                capacity: capacity.max(1),
+            }),
+        }
+    }
+
     /// Register a socket; the bool is true if the user just came online.
     pub fn subscribe(&self, user: UserId, scope: Scope) -> (Subscription, bool) {
-        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let (tx, rx) = mpsc::channel(self.inner.capacity);
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let cut = Arc::new(AtomicBool::new(false));
         let mut users = self.inner.users.lock().unwrap_or_else(|e| e.into_inner());
@@ -216,11 +221,7 @@ impl Hub {
     /// Of `users`, those with a live socket.
     pub fn online_of(&self, users: &[UserId]) -> Vec<UserId> {
         let map = self.inner.users.lock().unwrap_or_else(|e| e.into_inner());
-        users
-            .iter()
-            .copied()
-            .filter(|u| map.contains_key(u))
-            .collect()
+        users.iter().copied().filter(|u| map.contains_key(u)).collect()
     }
 
     pub fn connection_count(&self) -> usize {
@@ -266,10 +267,62 @@ impl Hub {
 
     /// Drop every socket's queue: each drains and closes.
     pub fn close_all(&self) {
-        self.inner
-            .users
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.inner.users.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn presence() -> Arc<Event> {
+        Event::new(EventKind::Presence {
+            user: Uuid::nil(),
+            online: true,
+        })
+    }
+
+    #[test]
+    fn a_full_queue_cuts_only_that_socket() {
+        let hub = Hub::new(3);
+        let (mut slow, first) = hub.subscribe(UserId(1), Scope::All);
+        assert!(first);
+        let (mut fast, _) = hub.subscribe(UserId(2), Scope::All);
+        for _ in 0..3 {
+            hub.publish(presence(), &[UserId(1), UserId(2)]);
+            assert!(fast.rx.try_recv().is_ok());
+        }
+        assert!(!slow.was_cut());
+        hub.publish(presence(), &[UserId(1), UserId(2)]);
+        assert!(slow.was_cut(), "the fourth event overflowed the slow queue");
+        assert!(fast.rx.try_recv().is_ok(), "the fast socket still got it");
+        // The slow socket drains what was queued, then sees the end.
+        for _ in 0..3 {
+            assert!(slow.rx.try_recv().is_ok());
+        }
+        assert!(matches!(
+            slow.rx.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
+        assert!(!hub.is_online(UserId(1)));
+        assert!(slow.leave(), "the user has no socket left");
+        assert!(!fast.leave() || !hub.is_online(UserId(2)));
+    }
+
+    #[test]
+    fn scoped_sockets_only_hear_their_conversation() {
+        let hub = Hub::new(8);
+        let (mut all, _) = hub.subscribe(UserId(1), Scope::All);
+        let (mut one, first) = hub.subscribe(UserId(1), Scope::Conversation(crate::model::ConversationId(7)));
+        assert!(!first, "second socket of the same user");
+        hub.publish(presence(), &[UserId(1)]);
+        assert!(all.rx.try_recv().is_ok());
+        assert!(
+            one.rx.try_recv().is_ok(),
+            "events without a conversation reach every socket"
+        );
+        assert!(!one.leave());
+        assert!(all.leave());
     }
 }

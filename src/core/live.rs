@@ -29,19 +29,13 @@ impl Core {
     fn announce(self: &Arc<Self>, user: UserId, uuid: uuid::Uuid, online: bool) {
         let core = self.clone();
         tokio::spawn(async move {
-            match core
-                .db
-                .read(move |c| db::conversations::contacts(c, user))
-                .await
-            {
+            match core.db.read(move |c| db::conversations::contacts(c, user)).await {
                 Ok(contacts) => {
                     // Only contacts with a socket open can hear it.
                     let listening = core.hub.online_of(&contacts);
                     if !listening.is_empty() {
-                        core.hub.publish(
-                            Event::new(EventKind::Presence { user: uuid, online }),
-                            &listening,
-                        );
+                        core.hub
+                            .publish(Event::new(EventKind::Presence { user: uuid, online }), &listening);
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "presence lookup failed"),

@@ -70,12 +70,9 @@ fn resolve(c: &Connection, to: &Target, me: UserId) -> Result<Conversation> {
         Target::Conversation(id) => load(c, *id),
         Target::ConversationUuid(id) => load_uuid(c, id),
         Target::DirectWith(other) => {
-            let other =
-                db::users::by_uuid(c, other)?.ok_or_else(|| Error::not_found("recipient"))?;
+            let other = db::users::by_uuid(c, other)?.ok_or_else(|| Error::not_found("recipient"))?;
             if other.id == me {
-                return Err(Error::invalid(
-                    "you cannot send a direct message to yourself",
-                ));
+                return Err(Error::invalid("you cannot send a direct message to yourself"));
             }
             Ok(db::conversations::get_or_create_direct(c, me, other.id)?.0)
         }
@@ -118,9 +115,7 @@ impl Core {
             validate::client_id(id)?;
         }
         let attachment = match req.attachment {
-            Attachment::Upload(up) => {
-                Attachment::Upload(prepare(up, self.limits.max_upload_bytes)?)
-            }
+            Attachment::Upload(up) => Attachment::Upload(prepare(up, self.limits.max_upload_bytes)?),
             other => other,
         };
         self.sends.check(caller.user)?;
@@ -139,8 +134,7 @@ impl Core {
             let file = match &attachment {
                 Attachment::None => None,
                 Attachment::File(id) => {
-                    let f =
-                        db::files::by_uuid(c, id)?.ok_or_else(|| Error::not_found("attachment"))?;
+                    let f = db::files::by_uuid(c, id)?.ok_or_else(|| Error::not_found("attachment"))?;
                     if f.owner != me {
                         return Err(Error::forbidden("you can only attach files you uploaded"));
                     }
@@ -158,8 +152,7 @@ impl Core {
                 ),
             };
             let id = db::messages::insert(c, conversation.id, me, &text, file)?;
-            let message = db::messages::by_id(c, id)?
-                .ok_or_else(|| Error::internal("inserted message vanished"))?;
+            let message = db::messages::by_id(c, id)?.ok_or_else(|| Error::internal("inserted message vanished"))?;
             let members = db::conversations::members(c, conversation.id)?;
             Ok(Sent {
                 message,
@@ -169,11 +162,7 @@ impl Core {
         };
         let fut = self.db.writer().submit(job, move |sent: &Sent| {
             let ids: Vec<UserId> = sent.members.iter().map(|m| m.id).collect();
-            let receiver = peer(
-                &sent.members,
-                sent.conversation.kind,
-                sent.message.sender.id,
-            );
+            let receiver = peer(&sent.members, sent.conversation.kind, sent.message.sender.id);
             let event = Event::new(EventKind::Message {
                 message: sent.message.clone(),
                 conversation: sent.conversation.clone(),
@@ -187,12 +176,7 @@ impl Core {
     }
 
     /// A page of a conversation's history, oldest first (members only).
-    pub async fn history(
-        &self,
-        caller: &Caller,
-        conv: Uuid,
-        page: Page,
-    ) -> Result<(Conversation, Vec<Message>)> {
+    pub async fn history(&self, caller: &Caller, conv: Uuid, page: Page) -> Result<(Conversation, Vec<Message>)> {
         let me = caller.user;
         let page = Page {
             limit: page.limit.clamp(1, MAX_PAGE),
@@ -209,12 +193,7 @@ impl Core {
     }
 
     /// The same, by the conversation's integer key.
-    pub async fn history_of(
-        &self,
-        caller: &Caller,
-        conv: ConversationId,
-        page: Page,
-    ) -> Result<Vec<Message>> {
+    pub async fn history_of(&self, caller: &Caller, conv: ConversationId, page: Page) -> Result<Vec<Message>> {
         let me = caller.user;
         let page = Page {
             limit: page.limit.clamp(1, MAX_PAGE),
@@ -231,13 +210,7 @@ impl Core {
 
     /// Messages after `after` that a socket with `scope` would have been sent,
     /// oldest first, at most `limit`.
-    pub async fn missed(
-        &self,
-        user: UserId,
-        scope: Scope,
-        after: MessageId,
-        limit: i64,
-    ) -> Result<Vec<Message>> {
+    pub async fn missed(&self, user: UserId, scope: Scope, after: MessageId, limit: i64) -> Result<Vec<Message>> {
         self.db
             .read(move |c| match scope {
                 Scope::All => db::messages::since_for_user(c, user, after, limit),
@@ -255,12 +228,7 @@ impl Core {
     }
 
     /// Change the text of one of the caller's own messages.
-    pub async fn edit_message(
-        &self,
-        caller: &Caller,
-        id: MessageId,
-        text: String,
-    ) -> Result<Message> {
+    pub async fn edit_message(&self, caller: &Caller, id: MessageId, text: String) -> Result<Message> {
         validate::message(&text, self.limits.max_message_bytes, false)?;
         self.change_message(caller, id, Some(text)).await
     }
@@ -270,12 +238,7 @@ impl Core {
         self.change_message(caller, id, None).await
     }
 
-    async fn change_message(
-        &self,
-        caller: &Caller,
-        id: MessageId,
-        text: Option<String>,
-    ) -> Result<Message> {
+    async fn change_message(&self, caller: &Caller, id: MessageId, text: Option<String>) -> Result<Message> {
         let me = caller.user;
         let hub = self.hub.clone();
         let deleting = text.is_none();
@@ -283,8 +246,7 @@ impl Core {
             .writer()
             .submit(
                 move |c| {
-                    let msg =
-                        db::messages::by_id(c, id)?.ok_or_else(|| Error::not_found("message"))?;
+                    let msg = db::messages::by_id(c, id)?.ok_or_else(|| Error::not_found("message"))?;
                     let conv = load(c, msg.conversation)?;
                     // Someone outside the conversation must not learn the message exists.
                     require_member(c, &conv, me).map_err(|_| Error::not_found("message"))?;
@@ -298,19 +260,14 @@ impl Core {
                         Some(t) => db::messages::edit(c, id, t)?,
                         None => db::messages::delete(c, id)?,
                     }
-                    let msg =
-                        db::messages::by_id(c, id)?.ok_or_else(|| Error::not_found("message"))?;
+                    let msg = db::messages::by_id(c, id)?.ok_or_else(|| Error::not_found("message"))?;
                     Ok((msg, db::conversations::member_ids(c, conv.id)?))
                 },
                 move |(msg, members)| {
                     let kind = if deleting {
-                        EventKind::MessageDeleted {
-                            message: msg.clone(),
-                        }
+                        EventKind::MessageDeleted { message: msg.clone() }
                     } else {
-                        EventKind::MessageUpdated {
-                            message: msg.clone(),
-                        }
+                        EventKind::MessageUpdated { message: msg.clone() }
                     };
                     hub.publish(Event::new(kind), members);
                 },
@@ -321,12 +278,7 @@ impl Core {
 
     /// Move the caller's read mark forward to `upto` (a message of this
     /// conversation, or 0); returns the new mark.
-    pub async fn mark_read(
-        &self,
-        caller: &Caller,
-        conv: Target,
-        upto: MessageId,
-    ) -> Result<MessageId> {
+    pub async fn mark_read(&self, caller: &Caller, conv: Target, upto: MessageId) -> Result<MessageId> {
         let me = caller.user;
         let hub = self.hub.clone();
         self.db
@@ -338,9 +290,7 @@ impl Core {
                     if upto.0 != 0 {
                         let msg = db::messages::by_id(c, upto)?;
                         if msg.is_none_or(|m| m.conversation != conv.id) {
-                            return Err(Error::NotFound(
-                                "message not found in this conversation".into(),
-                            ));
+                            return Err(Error::NotFound("message not found in this conversation".into()));
                         }
                     }
                     let mark = db::conversations::mark_read(c, conv.id, me, upto)?;
@@ -374,8 +324,7 @@ impl Core {
             .read(move |c| {
                 let conv = match conv {
                     Target::DirectWith(other) => {
-                        let other = db::users::by_uuid(c, &other)?
-                            .ok_or_else(|| Error::not_found("recipient"))?;
+                        let other = db::users::by_uuid(c, &other)?.ok_or_else(|| Error::not_found("recipient"))?;
                         db::conversations::direct_between(c, me, other.id)?
                             .ok_or_else(|| Error::not_found("conversation"))?
                     }

@@ -63,7 +63,7 @@ impl Core {
         let auth = auth::Keys::load(&db, config).await?;
         let core = Core {
             db,
-            hub: Hub::default(),
+            hub: Hub::new(config.socket_queue as usize),
             auth,
             limits: Limits {
                 max_message_bytes: config.max_message_bytes,

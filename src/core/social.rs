@@ -47,10 +47,7 @@ impl Core {
         let (me, content) = (caller.user, content.to_owned());
         self.db
             .writer()
-            .submit(
-                move |c| db::social::add_post(c, me, &title, &content),
-                |_| {},
-            )
+            .submit(move |c| db::social::add_post(c, me, &title, &content), |_| {})
             .await
     }
 

@@ -33,10 +33,10 @@ impl Core {
     /// Note that a user did something (for presence and `last_seen_at`).
     pub(super) fn touch(&self, user: UserId) {
         if self.activity.touch(user) {
-            let write = self.db.writer().submit(
-                move |c| db::users::touch_last_seen(c, user, Timestamp::now()),
-                |_| {},
-            );
+            let write = self
+                .db
+                .writer()
+                .submit(move |c| db::users::touch_last_seen(c, user, Timestamp::now()), |_| {});
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
                 rt.spawn(async move {
                     if let Err(e) = write.await {
@@ -75,9 +75,7 @@ impl Core {
 
     /// Users whose username or name contains `q` (all users when empty).
     pub async fn search_users(&self, q: Option<String>, limit: i64) -> Result<Vec<User>> {
-        self.db
-            .read(move |c| db::users::search(c, q.as_deref(), limit))
-            .await
+        self.db.read(move |c| db::users::search(c, q.as_deref(), limit)).await
     }
 
     pub async fn all_users(&self) -> Result<Vec<User>> {
@@ -116,10 +114,7 @@ impl Core {
                 .clone()
                 .ok_or_else(|| Error::invalid("old_password is required to change the password"))?;
             let user = caller.user;
-            let stored = self
-                .db
-                .read(move |c| db::users::password_hash(c, user))
-                .await?;
+            let stored = self.db.read(move |c| db::users::password_hash(c, user)).await?;
             let new = new.clone();
             password_hash = Some(
                 self.auth
@@ -159,8 +154,7 @@ impl Core {
         Ok(ready
             .into_iter()
             .filter(|(id, _)| {
-                *id != caller.user
-                    && (self.hub.is_online(*id) || self.activity.active_within(*id, ONLINE_WINDOW))
+                *id != caller.user && (self.hub.is_online(*id) || self.activity.active_within(*id, ONLINE_WINDOW))
             })
             .map(|(_, key)| key)
             .collect())

@@ -12,10 +12,7 @@ pub fn username(name: &str) -> Result<()> {
             "username must be 3 to 64 characters long (got {n})"
         )));
     }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_alphanumeric() || "_.-@+".contains(*c)))
-    {
+    if let Some(bad) = name.chars().find(|c| !(c.is_alphanumeric() || "_.-@+".contains(*c))) {
         return Err(Error::invalid(format!(
             "username may only contain {USERNAME_CHARS}; `{bad}` is not allowed"
         )));
@@ -32,18 +29,14 @@ pub fn email(email: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(format!(
-            "`{email}` is not a valid email address"
-        )))
+        Err(Error::invalid(format!("`{email}` is not a valid email address")))
     }
 }
 
 pub fn password(password: &str) -> Result<()> {
     let n = password.chars().count();
     if n < 6 {
-        return Err(Error::invalid(
-            "password must be at least 6 characters long",
-        ));
+        return Err(Error::invalid("password must be at least 6 characters long"));
     }
     if password.len() > 1024 {
         return Err(Error::invalid("password must be at most 1024 bytes long"));
@@ -54,14 +47,10 @@ pub fn password(password: &str) -> Result<()> {
 /// A free-text profile field (name, bio, …).
 pub fn text_field(field: &str, value: &str, max: usize) -> Result<()> {
     if value.len() > max {
-        return Err(Error::invalid(format!(
-            "{field} must be at most {max} bytes long"
-        )));
+        return Err(Error::invalid(format!("{field} must be at most {max} bytes long")));
     }
     if value.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(Error::invalid(format!(
-            "{field} must not contain control characters"
-        )));
+        return Err(Error::invalid(format!("{field} must not contain control characters")));
     }
     Ok(())
 }
@@ -79,9 +68,7 @@ pub fn room_name(name: &str) -> Result<()> {
         )));
     }
     if name.contains('/') || name.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "room name must not contain `/` or control characters",
-        ));
+        return Err(Error::invalid("room name must not contain `/` or control characters"));
     }
     Ok(())
 }
@@ -133,10 +120,7 @@ mod tests {
     #[test]
     fn messages() {
         assert!(message("hi", 16, false).is_ok());
-        assert!(matches!(
-            message(&"x".repeat(17), 16, false),
-            Err(Error::TooLarge(_))
-        ));
+        assert!(matches!(message(&"x".repeat(17), 16, false), Err(Error::TooLarge(_))));
         assert!(message("  ", 16, false).is_err());
         assert!(message("", 16, true).is_ok());
     }

@@ -5,10 +5,7 @@ use uuid::Uuid;
 
 use super::users::{BRIEF_COLUMNS, brief_from_row, parse_uuid};
 use crate::error::{Error, Result};
-use crate::model::{
-    Conversation, ConversationId, ConversationSummary, Kind, MessageId, Timestamp, UserBrief,
-    UserId,
-};
+use crate::model::{Conversation, ConversationId, ConversationSummary, Kind, MessageId, Timestamp, UserBrief, UserId};
 
 const COLUMNS: &str = "c.number, c.id, c.kind, c.name, c.created_by, c.created_at";
 
@@ -31,9 +28,7 @@ fn direct_key(a: UserId, b: UserId) -> String {
 
 fn one(c: &Connection, clause: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<Conversation>> {
     let sql = format!("SELECT {COLUMNS} FROM conversations c WHERE {clause}");
-    Ok(c.prepare_cached(&sql)?
-        .query_row([arg], from_row)
-        .optional()?)
+    Ok(c.prepare_cached(&sql)?.query_row([arg], from_row).optional()?)
 }
 
 pub fn by_id(c: &Connection, id: ConversationId) -> Result<Option<Conversation>> {
@@ -52,13 +47,7 @@ pub fn direct_between(c: &Connection, a: UserId, b: UserId) -> Result<Option<Con
     one(c, "c.direct_key = ?1", &direct_key(a, b))
 }
 
-fn insert(
-    c: &Connection,
-    kind: Kind,
-    name: Option<&str>,
-    key: Option<&str>,
-    by: UserId,
-) -> Result<Conversation> {
+fn insert(c: &Connection, kind: Kind, name: Option<&str>, key: Option<&str>, by: UserId) -> Result<Conversation> {
     let uuid = Uuid::new_v4();
     let now = Timestamp::now();
     c.prepare_cached(
@@ -77,16 +66,9 @@ fn insert(
 }
 
 /// A new room with its creator and `others` as members.
-pub fn create_room(
-    c: &Connection,
-    name: &str,
-    creator: UserId,
-    others: &[UserId],
-) -> Result<Conversation> {
+pub fn create_room(c: &Connection, name: &str, creator: UserId, others: &[UserId]) -> Result<Conversation> {
     if room_by_name(c, name)?.is_some() {
-        return Err(Error::Conflict(format!(
-            "a room named `{name}` already exists"
-        )));
+        return Err(Error::Conflict(format!("a room named `{name}` already exists")));
     }
     let conv = insert(c, Kind::Room, Some(name), None, creator)?;
     add_member(c, conv.id, creator)?;
@@ -170,16 +152,9 @@ pub fn read_marks(c: &Connection, conv: ConversationId) -> Result<Vec<(UserId, M
 }
 
 /// Move a member's read mark forward (never back); returns the new mark.
-pub fn mark_read(
-    c: &Connection,
-    conv: ConversationId,
-    user: UserId,
-    upto: MessageId,
-) -> Result<MessageId> {
-    c.prepare_cached(
-        "UPDATE members SET last_read = MAX(last_read, ?3) WHERE conversation = ?1 AND user = ?2",
-    )?
-    .execute(params![conv, user, upto])?;
+pub fn mark_read(c: &Connection, conv: ConversationId, user: UserId, upto: MessageId) -> Result<MessageId> {
+    c.prepare_cached("UPDATE members SET last_read = MAX(last_read, ?3) WHERE conversation = ?1 AND user = ?2")?
+        .execute(params![conv, user, upto])?;
     membership(c, conv, user)?.ok_or_else(|| Error::forbidden("not a member of this conversation"))
 }
 
@@ -193,13 +168,9 @@ pub fn for_user(c: &Connection, user: UserId) -> Result<Vec<ConversationSummary>
          ORDER BY COALESCE(last_id, 0) DESC, c.number DESC"
     );
     let rows: Vec<(Conversation, MessageId, Option<MessageId>)> =
-        super::collect(c, &sql, [user], |r| {
-            Ok((from_row(r)?, r.get(6)?, r.get(7)?))
-        })?;
+        super::collect(c, &sql, [user], |r| Ok((from_row(r)?, r.get(6)?, r.get(7)?)))?;
     rows.into_iter()
-        .map(|(conversation, last_read, last_id)| {
-            summary(c, conversation, user, last_read, last_id)
-        })
+        .map(|(conversation, last_read, last_id)| summary(c, conversation, user, last_read, last_id))
         .collect()
 }
 
@@ -245,9 +216,7 @@ pub fn rooms(c: &Connection, user: UserId) -> Result<Vec<(Conversation, i64, boo
                 EXISTS (SELECT 1 FROM members WHERE conversation = c.number AND user = ?1)
          FROM conversations c WHERE c.kind = 'room' ORDER BY c.name"
     );
-    super::collect(c, &sql, [user], |r| {
-        Ok((from_row(r)?, r.get(6)?, r.get(7)?))
-    })
+    super::collect(c, &sql, [user], |r| Ok((from_row(r)?, r.get(6)?, r.get(7)?)))
 }
 
 /// Everyone who shares a conversation with `user` (for presence).
@@ -262,10 +231,7 @@ pub fn contacts(c: &Connection, user: UserId) -> Result<Vec<UserId>> {
 }
 
 /// Direct conversations of a user, with the other member (threads dialect).
-pub fn directs_of(
-    c: &Connection,
-    user: UserId,
-) -> Result<Vec<(Conversation, UserBrief, Option<MessageId>)>> {
+pub fn directs_of(c: &Connection, user: UserId) -> Result<Vec<(Conversation, UserBrief, Option<MessageId>)>> {
     let sql = format!(
         "SELECT {COLUMNS}, {BRIEF_COLUMNS},
                 (SELECT MAX(id) FROM messages WHERE conversation = c.number) AS last_id

@@ -20,13 +20,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<FileMeta> {
     })
 }
 
-pub fn insert(
-    c: &Connection,
-    owner: UserId,
-    name: &str,
-    content_type: &str,
-    data: &[u8],
-) -> Result<FileMeta> {
+pub fn insert(c: &Connection, owner: UserId, name: &str, content_type: &str, data: &[u8]) -> Result<FileMeta> {
     let uuid = Uuid::new_v4();
     c.prepare_cached(
         "INSERT INTO files (id, owner, name, content_type, size, data, created_at)
@@ -70,8 +64,6 @@ pub fn can_read(c: &Connection, file: FileId, user: UserId) -> Result<bool> {
 }
 
 pub fn data(c: &Connection, file: FileId) -> Result<Vec<u8>> {
-    Ok(
-        c.prepare_cached("SELECT data FROM files WHERE number = ?1")?
-            .query_row([file], |r| r.get(0))?,
-    )
+    Ok(c.prepare_cached("SELECT data FROM files WHERE number = ?1")?
+        .query_row([file], |r| r.get(0))?)
 }

@@ -7,8 +7,7 @@ use crate::error::{Error, Result};
 use crate::model::{ConversationId, FileId, FileMeta, Message, MessageId, Timestamp, UserId};
 
 /// One SELECT shape for every message read, so every dialect sees the same fields.
-const SELECT: &str =
-    "SELECT m.id, m.conversation, c.id, m.body, m.created_at, m.updated_at, m.deleted,
+const SELECT: &str = "SELECT m.id, m.conversation, c.id, m.body, m.created_at, m.updated_at, m.deleted,
         CASE WHEN c.kind = 'direct' THEN EXISTS (
             SELECT 1 FROM members o
             WHERE o.conversation = m.conversation AND o.user != m.sender AND o.last_read >= m.id)
@@ -52,9 +51,7 @@ fn many(c: &Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<
 
 pub fn by_id(c: &Connection, id: MessageId) -> Result<Option<Message>> {
     let sql = format!("{SELECT} WHERE m.id = ?1");
-    Ok(c.prepare_cached(&sql)?
-        .query_row([id], from_row)
-        .optional()?)
+    Ok(c.prepare_cached(&sql)?.query_row([id], from_row).optional()?)
 }
 
 /// Which slice of a conversation's history to read.
@@ -73,14 +70,10 @@ pub fn page(c: &Connection, conv: ConversationId, p: Page) -> Result<Vec<Message
     let lo = p.after.map_or(0, |m| m.0);
     let hi = p.before.map_or(i64::MAX, |m| m.0);
     if p.after.is_some() {
-        let sql = format!(
-            "{SELECT} WHERE m.conversation = ?1 AND m.id > ?2 AND m.id < ?3 ORDER BY m.id LIMIT ?4"
-        );
+        let sql = format!("{SELECT} WHERE m.conversation = ?1 AND m.id > ?2 AND m.id < ?3 ORDER BY m.id LIMIT ?4");
         many(c, &sql, &[&conv, &lo, &hi, &p.limit])
     } else {
-        let sql = format!(
-            "{SELECT} WHERE m.conversation = ?1 AND m.id > ?2 AND m.id < ?3 ORDER BY m.id DESC LIMIT ?4"
-        );
+        let sql = format!("{SELECT} WHERE m.conversation = ?1 AND m.id > ?2 AND m.id < ?3 ORDER BY m.id DESC LIMIT ?4");
         let mut v = many(c, &sql, &[&conv, &lo, &hi, &p.limit])?;
         v.reverse();
         Ok(v)
@@ -88,12 +81,7 @@ pub fn page(c: &Connection, conv: ConversationId, p: Page) -> Result<Vec<Message
 }
 
 /// Messages after `after` in every conversation `user` is in, oldest first.
-pub fn since_for_user(
-    c: &Connection,
-    user: UserId,
-    after: MessageId,
-    limit: i64,
-) -> Result<Vec<Message>> {
+pub fn since_for_user(c: &Connection, user: UserId, after: MessageId, limit: i64) -> Result<Vec<Message>> {
     let sql = format!(
         "{SELECT} WHERE m.conversation IN (SELECT conversation FROM members WHERE user = ?1)
            AND m.id > ?2 ORDER BY m.id LIMIT ?3"
@@ -102,10 +90,8 @@ pub fn since_for_user(
 }
 
 pub fn last_id(c: &Connection) -> Result<MessageId> {
-    Ok(
-        c.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM messages")?
-            .query_row([], |r| r.get(0))?,
-    )
+    Ok(c.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM messages")?
+        .query_row([], |r| r.get(0))?)
 }
 
 pub fn insert(
@@ -126,9 +112,7 @@ pub fn insert(
 
 pub fn edit(c: &Connection, id: MessageId, text: &str) -> Result<()> {
     let n = c
-        .prepare_cached(
-            "UPDATE messages SET body = ?2, updated_at = ?3 WHERE id = ?1 AND NOT deleted",
-        )?
+        .prepare_cached("UPDATE messages SET body = ?2, updated_at = ?3 WHERE id = ?1 AND NOT deleted")?
         .execute(params![id, text, Timestamp::now()])?;
     if n == 0 {
         return Err(Error::not_found("message"));

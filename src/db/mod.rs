@@ -80,8 +80,8 @@ pub fn init(path: &Path) -> Result<InitReport> {
         created_file: !path.exists(),
         ..Default::default()
     };
-    let mut conn = Connection::open(path)
-        .map_err(|e| Error::Internal(format!("cannot open database {}: {e}", path.display())))?;
+    let mut conn =
+        Connection::open(path).map_err(|e| Error::Internal(format!("cannot open database {}: {e}", path.display())))?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(Error::Internal(format!(
@@ -106,9 +106,7 @@ pub fn init(path: &Path) -> Result<InitReport> {
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
     }
     let has_secret: Option<i64> = tx
-        .query_row("SELECT 1 FROM meta WHERE key = ?1", [JWT_SECRET_KEY], |r| {
-            r.get(0)
-        })
+        .query_row("SELECT 1 FROM meta WHERE key = ?1", [JWT_SECRET_KEY], |r| r.get(0))
         .optional()?;
     if has_secret.is_none() {
         let secret: [u8; 32] = rand::random();
@@ -172,14 +170,8 @@ impl Db {
 
     /// The JWT secret created by `init`.
     pub async fn jwt_secret(&self) -> Result<Vec<u8>> {
-        self.read(|c| {
-            Ok(c.query_row(
-                "SELECT value FROM meta WHERE key = ?1",
-                [JWT_SECRET_KEY],
-                |r| r.get(0),
-            )?)
-        })
-        .await
+        self.read(|c| Ok(c.query_row("SELECT value FROM meta WHERE key = ?1", [JWT_SECRET_KEY], |r| r.get(0))?))
+            .await
     }
 }
 

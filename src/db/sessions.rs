@@ -8,10 +8,8 @@ use crate::model::{ConversationId, Timestamp, UserId};
 
 pub fn create(c: &Connection, user: UserId, expires_at: Timestamp) -> Result<Uuid> {
     let id = Uuid::new_v4();
-    c.prepare_cached(
-        "INSERT INTO sessions (id, user, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![id.to_string(), user, Timestamp::now(), expires_at])?;
+    c.prepare_cached("INSERT INTO sessions (id, user, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![id.to_string(), user, Timestamp::now(), expires_at])?;
     Ok(id)
 }
 
@@ -36,30 +34,41 @@ pub enum RefreshLookup {
 
 /// Look a refresh token up and, if it is fresh, mark it used.
 pub fn take_refresh_token(c: &Connection, hash: &[u8], now: Timestamp) -> Result<RefreshLookup> {
-    let row: Option<(String, Option<i64>, i64, Option<i64>, i64)> = c
+    struct Found {
+        session: String,
+        used: bool,
+        user: UserId,
+        live: bool,
+    }
+    let found = c
         .prepare_cached(
-            "SELECT s.id, t.used_at, s.user, s.revoked_at, s.expires_at
+            "SELECT s.id, t.used_at IS NOT NULL, s.user, s.revoked_at IS NULL AND s.expires_at > ?2
              FROM refresh_tokens t JOIN sessions s ON s.id = t.session WHERE t.hash = ?1",
         )?
-        .query_row([hash], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        .query_row(params![hash, now], |r| {
+            Ok(Found {
+                session: r.get(0)?,
+                used: r.get(1)?,
+                user: r.get(2)?,
+                live: r.get(3)?,
+            })
         })
         .optional()?;
-    let Some((session, used_at, user, revoked_at, expires_at)) = row else {
+    let Some(found) = found else {
         return Ok(RefreshLookup::Unknown);
     };
-    let session = super::users::parse_uuid(&session)?;
-    if revoked_at.is_some() || expires_at <= now.0 {
+    let session = super::users::parse_uuid(&found.session)?;
+    if !found.live {
         return Ok(RefreshLookup::Dead);
     }
-    if used_at.is_some() {
+    if found.used {
         return Ok(RefreshLookup::Reused { session });
     }
     c.prepare_cached("UPDATE refresh_tokens SET used_at = ?2 WHERE hash = ?1")?
         .execute(params![hash, now])?;
     Ok(RefreshLookup::Fresh {
         session,
-        user: UserId(user),
+        user: found.user,
     })
 }
 
@@ -73,22 +82,19 @@ pub fn revoke(c: &Connection, session: &Uuid) -> Result<bool> {
 
 /// Is this session live (exists, not revoked, not run out)?
 pub fn is_live(c: &Connection, session: &Uuid, now: Timestamp) -> Result<bool> {
-    Ok(c.prepare_cached(
-        "SELECT 1 FROM sessions WHERE id = ?1 AND revoked_at IS NULL AND expires_at > ?2",
-    )?
-    .query_row(params![session.to_string(), now], |_| Ok(()))
-    .optional()?
-    .is_some())
+    Ok(
+        c.prepare_cached("SELECT 1 FROM sessions WHERE id = ?1 AND revoked_at IS NULL AND expires_at > ?2")?
+            .query_row(params![session.to_string(), now], |_| Ok(()))
+            .optional()?
+            .is_some(),
+    )
 }
 
 /// Sessions revoked after `since`: their access tokens may still be unexpired.
 pub fn revoked_since(c: &Connection, since: Timestamp) -> Result<Vec<Uuid>> {
-    super::collect(
-        c,
-        "SELECT id FROM sessions WHERE revoked_at > ?1",
-        [since],
-        |r| super::users::parse_uuid(&r.get::<_, String>(0)?),
-    )
+    super::collect(c, "SELECT id FROM sessions WHERE revoked_at > ?1", [since], |r| {
+        super::users::parse_uuid(&r.get::<_, String>(0)?)
+    })
 }
 
 /// The chatroom dialect's "current room" of a session.
@@ -99,10 +105,8 @@ pub fn set_current_room(c: &Connection, session: &Uuid, room: ConversationId) ->
 }
 
 pub fn current_room(c: &Connection, session: &Uuid) -> Result<Option<ConversationId>> {
-    Ok(
-        c.prepare_cached("SELECT current_room FROM sessions WHERE id = ?1")?
-            .query_row([session.to_string()], |r| r.get(0))
-            .optional()?
-            .flatten(),
-    )
+    Ok(c.prepare_cached("SELECT current_room FROM sessions WHERE id = ?1")?
+        .query_row([session.to_string()], |r| r.get(0))
+        .optional()?
+        .flatten())
 }

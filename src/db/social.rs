@@ -8,9 +8,7 @@ use crate::model::{Post, PostId, Timestamp, User, UserId};
 /// Add `friend` to `user`'s friends; false if already there.
 pub fn add_friend(c: &Connection, user: UserId, friend: UserId) -> Result<bool> {
     let n = c
-        .prepare_cached(
-            "INSERT OR IGNORE INTO friends (user, friend, created_at) VALUES (?1, ?2, ?3)",
-        )?
+        .prepare_cached("INSERT OR IGNORE INTO friends (user, friend, created_at) VALUES (?1, ?2, ?3)")?
         .execute(params![user, friend, Timestamp::now()])?;
     Ok(n > 0)
 }
@@ -43,10 +41,8 @@ fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
 
 pub fn add_post(c: &Connection, author: UserId, title: &str, content: &str) -> Result<Post> {
     let now = Timestamp::now();
-    c.prepare_cached(
-        "INSERT INTO posts (author, title, content, created_at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![author, title, content, now])?;
+    c.prepare_cached("INSERT INTO posts (author, title, content, created_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![author, title, content, now])?;
     Ok(Post {
         id: PostId(c.last_insert_rowid()),
         author,

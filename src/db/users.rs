@@ -14,9 +14,8 @@ pub(crate) const BRIEF_COLUMNS: &str =
     "u.number, u.id, u.username, u.email, u.name, u.first_name, u.last_name, u.profile_picture";
 
 pub(crate) fn parse_uuid(text: &str) -> rusqlite::Result<Uuid> {
-    Uuid::parse_str(text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
-    })
+    Uuid::parse_str(text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))
 }
 
 pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
@@ -63,17 +62,12 @@ pub struct NewUser<'a> {
 
 pub fn insert(c: &Connection, new: &NewUser<'_>) -> Result<User> {
     if by_username(c, new.username)?.is_some() {
-        return Err(Error::Conflict(format!(
-            "username `{}` is already taken",
-            new.username
-        )));
+        return Err(Error::Conflict(format!("username `{}` is already taken", new.username)));
     }
     if let Some(email) = new.email
         && by_email(c, email)?.is_some()
     {
-        return Err(Error::Conflict(format!(
-            "email `{email}` is already registered"
-        )));
+        return Err(Error::Conflict(format!("email `{email}` is already registered")));
     }
     let uuid = Uuid::new_v4();
     let now = Timestamp::now();
@@ -92,15 +86,12 @@ pub fn insert(c: &Connection, new: &NewUser<'_>) -> Result<User> {
         new.public_key,
         now
     ])?;
-    by_id(c, UserId(c.last_insert_rowid()))?
-        .ok_or_else(|| Error::internal("inserted user vanished"))
+    by_id(c, UserId(c.last_insert_rowid()))?.ok_or_else(|| Error::internal("inserted user vanished"))
 }
 
 fn one(c: &Connection, clause: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<User>> {
     let sql = format!("SELECT {COLUMNS} FROM users u WHERE {clause}");
-    Ok(c.prepare_cached(&sql)?
-        .query_row([arg], from_row)
-        .optional()?)
+    Ok(c.prepare_cached(&sql)?.query_row([arg], from_row).optional()?)
 }
 
 pub fn by_id(c: &Connection, id: UserId) -> Result<Option<User>> {
@@ -131,10 +122,8 @@ pub fn credentials(c: &Connection, login: &str) -> Result<Option<(User, String)>
 }
 
 pub fn password_hash(c: &Connection, id: UserId) -> Result<String> {
-    Ok(
-        c.prepare_cached("SELECT password_hash FROM users WHERE number = ?1")?
-            .query_row([id], |r| r.get(0))?,
-    )
+    Ok(c.prepare_cached("SELECT password_hash FROM users WHERE number = ?1")?
+        .query_row([id], |r| r.get(0))?)
 }
 
 /// Users by username or name, or all when `q` is empty, in username order.
@@ -177,9 +166,7 @@ pub fn update(c: &Connection, id: UserId, p: &UserPatch) -> Result<User> {
         && let Some(other) = by_email(c, email)?
         && other.id != id
     {
-        return Err(Error::Conflict(format!(
-            "email `{email}` is already registered"
-        )));
+        return Err(Error::Conflict(format!("email `{email}` is already registered")));
     }
     c.prepare_cached(
         "UPDATE users SET

@@ -27,9 +27,7 @@ pub fn problem(err: Error) -> Rejection {
     warp::reject::custom(Problem(err))
 }
 
-pub fn with_core(
-    core: Arc<Core>,
-) -> impl Filter<Extract = (Arc<Core>,), Error = Infallible> + Clone {
+pub fn with_core(core: Arc<Core>) -> impl Filter<Extract = (Arc<Core>,), Error = Infallible> + Clone {
     warp::any().map(move || core.clone())
 }
 
@@ -42,14 +40,9 @@ pub enum Via {
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers
-        .get(http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .trim();
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, token) = value.split_once(' ')?;
-    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("jwt"))
-        .then(|| token.trim())
+    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("jwt")).then(|| token.trim())
 }
 
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -76,31 +69,19 @@ fn query_token(query: &str) -> Option<String> {
 /// another origin must not act with a visitor's session (CSRF, and
 /// cross-site WebSocket hijacking).
 fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers
-        .get(http::header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(origin) = headers.get(http::header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         // Non-browser clients send no Origin; browsers always do on the requests that matter.
         return true;
     };
-    let Some(host) = headers
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(host) = headers.get(http::header::HOST).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let origin_host = origin
-        .split_once("://")
-        .map(|(_, rest)| rest.trim_end_matches('/'));
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest.trim_end_matches('/'));
     origin_host.is_some_and(|o| o.eq_ignore_ascii_case(host))
 }
 
 /// Find and check the caller's token. `query` allows `?token=` (socket URLs).
-pub fn authenticate(
-    core: &Core,
-    headers: &HeaderMap,
-    query: Option<&str>,
-) -> Result<(Caller, Via), Error> {
+pub fn authenticate(core: &Core, headers: &HeaderMap, query: Option<&str>) -> Result<(Caller, Via), Error> {
     let (token, via) = if let Some(t) = bearer(headers) {
         (t.to_owned(), Via::Header)
     } else if let Some(t) = query.and_then(query_token) {
@@ -122,40 +103,29 @@ pub fn authenticate(
 }
 
 fn raw_query() -> impl Filter<Extract = (Option<String>,), Error = Infallible> + Clone {
-    warp::query::raw()
-        .map(Some)
-        .or(warp::any().map(|| None))
-        .unify()
+    warp::query::raw().map(Some).or(warp::any().map(|| None)).unify()
 }
 
 /// The authenticated caller (Bearer header or session cookie).
 pub fn caller(core: Arc<Core>) -> impl Filter<Extract = (Caller,), Error = Rejection> + Clone {
     warp::header::headers_cloned().and_then(move |headers: HeaderMap| {
         let core = core.clone();
-        async move {
-            authenticate(&core, &headers, None)
-                .map(|(c, _)| c)
-                .map_err(problem)
-        }
+        async move { authenticate(&core, &headers, None).map(|(c, _)| c).map_err(problem) }
     })
 }
 
 /// The caller and how they authenticated, also accepting `?token=` (sockets).
-pub fn socket_caller(
-    core: Arc<Core>,
-) -> impl Filter<Extract = ((Caller, Via),), Error = Rejection> + Clone {
-    warp::header::headers_cloned().and(raw_query()).and_then(
-        move |headers: HeaderMap, query: Option<String>| {
+pub fn socket_caller(core: Arc<Core>) -> impl Filter<Extract = ((Caller, Via),), Error = Rejection> + Clone {
+    warp::header::headers_cloned()
+        .and(raw_query())
+        .and_then(move |headers: HeaderMap, query: Option<String>| {
             let core = core.clone();
             async move { authenticate(&core, &headers, query.as_deref()).map_err(problem) }
-        },
-    )
+        })
 }
 
 /// The caller if there is a valid token, else `None` (for endpoints that work either way).
-pub fn maybe_caller(
-    core: Arc<Core>,
-) -> impl Filter<Extract = (Option<Caller>,), Error = Infallible> + Clone {
+pub fn maybe_caller(core: Arc<Core>) -> impl Filter<Extract = (Option<Caller>,), Error = Infallible> + Clone {
     warp::header::headers_cloned()
         .map(move |headers: HeaderMap| authenticate(&core, &headers, None).ok().map(|(c, _)| c))
 }
@@ -167,8 +137,7 @@ where
 {
     let mut buf = BytesMut::new();
     while let Some(chunk) = body.next().await {
-        let mut chunk =
-            chunk.map_err(|e| Error::invalid(format!("could not read the request body: {e}")))?;
+        let mut chunk = chunk.map_err(|e| Error::invalid(format!("could not read the request body: {e}")))?;
         if buf.len() + chunk.remaining() > limit {
             return Err(too_large(limit));
         }
@@ -183,9 +152,7 @@ where
 }
 
 fn too_large(limit: usize) -> Error {
-    Error::TooLarge(format!(
-        "request body is larger than the limit of {limit} bytes"
-    ))
+    Error::TooLarge(format!("request body is larger than the limit of {limit} bytes"))
 }
 
 /// The raw body, refused with 413 past `limit` bytes (by Content-Length
@@ -195,10 +162,7 @@ pub fn body_bytes(limit: usize) -> impl Filter<Extract = (Bytes,), Error = Rejec
 }
 
 /// `body_bytes` with its own "too large" error.
-pub fn body_limited<E>(
-    limit: usize,
-    too_large: E,
-) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone
+pub fn body_limited<E>(limit: usize, too_large: E) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone
 where
     E: Fn(usize) -> Error + Clone + Send + Sync + 'static,
 {
@@ -210,12 +174,10 @@ where
                 if length.is_some_and(|n| n > limit as u64) {
                     return Err(problem(too_large(limit)));
                 }
-                read_limited(Box::pin(body), limit)
-                    .await
-                    .map_err(|e| match e {
-                        Error::TooLarge(_) => problem(too_large(limit)),
-                        other => problem(other),
-                    })
+                read_limited(Box::pin(body), limit).await.map_err(|e| match e {
+                    Error::TooLarge(_) => problem(too_large(limit)),
+                    other => problem(other),
+                })
             }
         })
 }
@@ -223,14 +185,8 @@ where
 /// The content type's essence (`application/json`), lowercase.
 pub fn content_type() -> impl Filter<Extract = (String,), Error = Rejection> + Clone {
     warp::header::optional::<String>("content-type").map(|ct: Option<String>| {
-        ct.map(|c| {
-            c.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default()
+        ct.map(|c| c.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+            .unwrap_or_default()
     })
 }
 
@@ -242,9 +198,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
 }
 
 /// A JSON body of type `T` (400 if malformed, 413 past the body limit).
-pub fn json<T: DeserializeOwned + Send>(
-    limit: usize,
-) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
+pub fn json<T: DeserializeOwned + Send>(limit: usize) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
     body_bytes(limit).and_then(|body: Bytes| async move { parse_json(&body).map_err(problem) })
 }
 
@@ -256,30 +210,17 @@ pub fn json_or_form<T: DeserializeOwned + Send>(
 ) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
     warp::header::optional::<String>("content-type")
         .and(body_bytes(limit))
-        .and_then(|ct: Option<String>, body: Bytes| async move {
-            parse_any(ct.as_deref(), body).await.map_err(problem)
-        })
+        .and_then(
+            |ct: Option<String>, body: Bytes| async move { parse_any(ct.as_deref(), body).await.map_err(problem) },
+        )
 }
 
-pub async fn parse_any<T: DeserializeOwned>(
-    content_type: Option<&str>,
-    body: Bytes,
-) -> Result<T, Error> {
-    let essence = content_type.map(|c| {
-        c.split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase()
-    });
+pub async fn parse_any<T: DeserializeOwned>(content_type: Option<&str>, body: Bytes) -> Result<T, Error> {
+    let essence = content_type.map(|c| c.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
     let value = match essence.as_deref() {
         Some("application/x-www-form-urlencoded") => form_value(&body)?,
-        Some("multipart/form-data") => {
-            multipart_value(content_type.unwrap_or_default(), body).await?
-        }
-        _ if body.iter().all(u8::is_ascii_whitespace) => {
-            serde_json::Value::Object(Default::default())
-        }
+        Some("multipart/form-data") => multipart_value(content_type.unwrap_or_default(), body).await?,
+        _ if body.iter().all(u8::is_ascii_whitespace) => serde_json::Value::Object(Default::default()),
         Some(ct) if ct.contains("json") => parse_json(&body)?,
         // No (or an odd) content type: JSON if it parses, else a form.
         _ => match serde_json::from_slice(&body) {
@@ -292,8 +233,8 @@ pub async fn parse_any<T: DeserializeOwned>(
 }
 
 fn form_value(body: &[u8]) -> Result<serde_json::Value, Error> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-        .map_err(|e| Error::invalid(format!("malformed form body: {e}")))?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(body).map_err(|e| Error::invalid(format!("malformed form body: {e}")))?;
     Ok(serde_json::Value::Object(
         pairs
             .into_iter()
@@ -303,8 +244,8 @@ fn form_value(body: &[u8]) -> Result<serde_json::Value, Error> {
 }
 
 async fn multipart_value(content_type: &str, body: Bytes) -> Result<serde_json::Value, Error> {
-    let boundary = multer::parse_boundary(content_type)
-        .map_err(|e| Error::invalid(format!("malformed multipart body: {e}")))?;
+    let boundary =
+        multer::parse_boundary(content_type).map_err(|e| Error::invalid(format!("malformed multipart body: {e}")))?;
     let stream = futures_util::stream::once(async move { Ok::<Bytes, Infallible>(body) });
     let mut form = multer::Multipart::new(stream, boundary);
     let mut map = serde_json::Map::new();
@@ -329,8 +270,7 @@ async fn multipart_value(content_type: &str, body: Bytes) -> Result<serde_json::
 }
 
 /// A query string parsed into `T` (400 if it does not fit).
-pub fn query<T: DeserializeOwned + Send + 'static>()
--> impl Filter<Extract = (T,), Error = Rejection> + Clone {
+pub fn query<T: DeserializeOwned + Send + 'static>() -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
     raw_query().and_then(|q: Option<String>| async move {
         serde_urlencoded::from_str::<T>(q.as_deref().unwrap_or(""))
             .map_err(|e| problem(Error::invalid(format!("invalid query string: {e}"))))

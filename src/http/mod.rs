@@ -46,8 +46,7 @@ pub trait ErrorShape {
     fn render(status: StatusCode, message: &str) -> Response;
 
     fn error(err: &crate::error::Error) -> Response {
-        let status =
-            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         Self::render(status, &err.public_message())
     }
 }
@@ -59,33 +58,20 @@ pub fn classify(r: &Rejection) -> Option<(StatusCode, String)> {
         return None;
     }
     if let Some(Problem(err)) = r.find::<Problem>() {
-        let status =
-            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return Some((status, err.public_message()));
     }
     if r.find::<warp::reject::MethodNotAllowed>().is_some() {
-        return Some((
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method not allowed on this path".into(),
-        ));
+        return Some((StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this path".into()));
     }
     if r.find::<warp::reject::PayloadTooLarge>().is_some() {
-        return Some((
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request body is too large".into(),
-        ));
+        return Some((StatusCode::PAYLOAD_TOO_LARGE, "request body is too large".into()));
     }
     if let Some(e) = r.find::<warp::reject::InvalidHeader>() {
-        return Some((
-            StatusCode::BAD_REQUEST,
-            format!("invalid header: {}", e.name()),
-        ));
+        return Some((StatusCode::BAD_REQUEST, format!("invalid header: {}", e.name())));
     }
     if let Some(e) = r.find::<warp::reject::MissingHeader>() {
-        return Some((
-            StatusCode::BAD_REQUEST,
-            format!("missing header: {}", e.name()),
-        ));
+        return Some((StatusCode::BAD_REQUEST, format!("missing header: {}", e.name())));
     }
     if r.find::<warp::reject::InvalidQuery>().is_some() {
         return Some((StatusCode::BAD_REQUEST, "invalid query string".into()));
@@ -105,8 +91,7 @@ pub async fn recover<S: ErrorShape>(r: Rejection) -> Result<Response, Rejection>
 
 /// Every route natter serves.
 pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
-    let fallback =
-        warp::path::full().map(|path: warp::path::FullPath| dialects::not_found(path.as_str()));
+    let fallback = warp::path::full().map(|path: warp::path::FullPath| dialects::not_found(path.as_str()));
     page::routes()
         .or(dialects::routes(core))
         .unify()

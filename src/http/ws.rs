@@ -55,11 +55,7 @@ pub struct Upgrade {
     accept: String,
 }
 
-fn header_has_token(
-    headers: &http::HeaderMap,
-    name: http::header::HeaderName,
-    token: &str,
-) -> bool {
+fn header_has_token(headers: &http::HeaderMap, name: http::header::HeaderName, token: &str) -> bool {
     headers
         .get_all(name)
         .iter()
@@ -73,30 +69,26 @@ pub fn upgrade() -> impl Filter<Extract = (Upgrade,), Error = Rejection> + Clone
     warp::get()
         .and(warp::header::headers_cloned())
         .and(warp::ext::optional::<OnUpgrade>())
-        .and_then(
-            |headers: http::HeaderMap, on_upgrade: Option<OnUpgrade>| async move {
-                let is_upgrade = header_has_token(&headers, http::header::CONNECTION, "upgrade")
-                    && header_has_token(&headers, http::header::UPGRADE, "websocket");
-                let key = headers.get(http::header::SEC_WEBSOCKET_KEY);
-                let (true, Some(key), Some(on_upgrade)) = (is_upgrade, key, on_upgrade) else {
-                    return Err(problem(Error::invalid(
-                        "this endpoint is a WebSocket: connect with a WebSocket client",
-                    )));
-                };
-                if headers
-                    .get(http::header::SEC_WEBSOCKET_VERSION)
-                    .is_none_or(|v| v != "13")
-                {
-                    return Err(problem(Error::invalid(
-                        "unsupported WebSocket version: use 13",
-                    )));
-                }
-                Ok(Upgrade {
-                    on_upgrade,
-                    accept: derive_accept_key(key.as_bytes()),
-                })
-            },
-        )
+        .and_then(|headers: http::HeaderMap, on_upgrade: Option<OnUpgrade>| async move {
+            let is_upgrade = header_has_token(&headers, http::header::CONNECTION, "upgrade")
+                && header_has_token(&headers, http::header::UPGRADE, "websocket");
+            let key = headers.get(http::header::SEC_WEBSOCKET_KEY);
+            let (true, Some(key), Some(on_upgrade)) = (is_upgrade, key, on_upgrade) else {
+                return Err(problem(Error::invalid(
+                    "this endpoint is a WebSocket: connect with a WebSocket client",
+                )));
+            };
+            if headers
+                .get(http::header::SEC_WEBSOCKET_VERSION)
+                .is_none_or(|v| v != "13")
+            {
+                return Err(problem(Error::invalid("unsupported WebSocket version: use 13")));
+            }
+            Ok(Upgrade {
+                on_upgrade,
+                accept: derive_accept_key(key.as_bytes()),
+            })
+        })
 }
 
 impl Upgrade {
@@ -116,12 +108,7 @@ impl Upgrade {
                         .max_write_buffer_size(WRITE_BUFFER + max_frame.max(1 << 20) * 2)
                         .max_message_size(Some(max_frame))
                         .max_frame_size(Some(max_frame));
-                    let ws = WebSocketStream::from_raw_socket(
-                        TokioIo::new(upgraded),
-                        Role::Server,
-                        Some(config),
-                    )
-                    .await;
+                    let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
                     f(ws).await;
                 }
                 Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
@@ -130,14 +117,8 @@ impl Upgrade {
         let mut res = http::Response::new(warp::hyper::body::Bytes::new().into());
         *res.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
         let h = res.headers_mut();
-        h.insert(
-            http::header::CONNECTION,
-            http::HeaderValue::from_static("upgrade"),
-        );
-        h.insert(
-            http::header::UPGRADE,
-            http::HeaderValue::from_static("websocket"),
-        );
+        h.insert(http::header::CONNECTION, http::HeaderValue::from_static("upgrade"));
+        h.insert(http::header::UPGRADE, http::HeaderValue::from_static("websocket"));
         if let Ok(v) = http::HeaderValue::from_str(&self.accept) {
             h.insert(http::header::SEC_WEBSOCKET_ACCEPT, v);
         }
@@ -199,10 +180,7 @@ pub async fn drive<P: Protocol, S>(
     let mut replayed = MessageId(0);
     if let Some(mut cursor) = since {
         loop {
-            let batch = match core
-                .missed(caller.user, proto.scope(), cursor, REPLAY_PAGE)
-                .await
-            {
+            let batch = match core.missed(caller.user, proto.scope(), cursor, REPLAY_PAGE).await {
                 Ok(b) => b,
                 Err(e) => {
                     let _ = ws.send(Message::Text(proto.error_frame(&e, None))).await;

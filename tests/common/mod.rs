@@ -157,8 +157,7 @@ impl Client {
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.send(self.http.get(format!("{}{path}", self.base)))
-            .await
+        self.send(self.http.get(format!("{}{path}", self.base))).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
@@ -172,8 +171,7 @@ impl Client {
     }
 
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
-        self.send(self.http.delete(format!("{}{path}", self.base)))
-            .await
+        self.send(self.http.delete(format!("{}{path}", self.base))).await
     }
 
     /// Create a room (201) and return its id.
@@ -186,10 +184,7 @@ impl Client {
     /// The direct conversation with `other`.
     pub async fn direct(&self, other: &Client) -> String {
         let (s, b) = self
-            .post(
-                "/api/conversations",
-                json!({"participant_id": other.user_id}),
-            )
+            .post("/api/conversations", json!({"participant_id": other.user_id}))
             .await;
         assert!(s == StatusCode::CREATED || s == StatusCode::OK, "{s} {b}");
         b["conversation_id"].as_str().unwrap().to_owned()
@@ -207,9 +202,7 @@ impl Client {
     }
 
     pub async fn history(&self, conversation: &str) -> Vec<Value> {
-        let (s, b) = self
-            .get(&format!("/api/conversations/{conversation}?limit=500"))
-            .await;
+        let (s, b) = self.get(&format!("/api/conversations/{conversation}?limit=500")).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         b.as_array().unwrap().clone()
     }

@@ -8,9 +8,7 @@ use uuid::Uuid;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 
-use super::dto::{
-    ConversationOut, CreateConversationIn, HistoryQuery, MessageOut, ReadIn, RoomOut,
-};
+use super::dto::{ConversationOut, CreateConversationIn, HistoryQuery, MessageOut, ReadIn, RoomOut};
 use super::reply;
 use crate::core::{Caller, Core, NewConversation, Target};
 use crate::db::messages::Page;
@@ -33,16 +31,12 @@ async fn list(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
     Ok(json(StatusCode::OK, &out))
 }
 
-async fn create(
-    core: Arc<Core>,
-    caller: Caller,
-    r: CreateConversationIn,
-) -> Result<Response, Error> {
+async fn create(core: Arc<Core>, caller: Caller, r: CreateConversationIn) -> Result<Response, Error> {
     let kind = match r.kind.as_deref() {
         None => None,
-        Some(k) => Some(Kind::parse(k).ok_or_else(|| {
-            Error::invalid(format!("unknown kind `{k}`: use room, direct or ai"))
-        })?),
+        Some(k) => {
+            Some(Kind::parse(k).ok_or_else(|| Error::invalid(format!("unknown kind `{k}`: use room, direct or ai")))?)
+        }
     };
     let mut participants = r.participant_ids.unwrap_or_default();
     if let Some(p) = r.participant_id {
@@ -60,20 +54,11 @@ async fn create(
             },
         )
         .await?;
-    let code = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let code = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok(json(code, &out(&core, summary)))
 }
 
-async fn history(
-    id: String,
-    core: Arc<Core>,
-    caller: Caller,
-    q: HistoryQuery,
-) -> Result<Response, Error> {
+async fn history(id: String, core: Arc<Core>, caller: Caller, q: HistoryQuery) -> Result<Response, Error> {
     let id = conversation_id(&id)?;
     let page = Page {
         before: q.before.map(MessageId),
@@ -88,11 +73,7 @@ async fn history(
 async fn read(id: String, core: Arc<Core>, caller: Caller, r: ReadIn) -> Result<Response, Error> {
     let id = conversation_id(&id)?;
     let mark = core
-        .mark_read(
-            &caller,
-            Target::ConversationUuid(id),
-            MessageId(r.message_id),
-        )
+        .mark_read(&caller, Target::ConversationUuid(id), MessageId(r.message_id))
         .await?;
     Ok(json(
         StatusCode::OK,
@@ -106,12 +87,7 @@ async fn leave(id: String, core: Arc<Core>, caller: Caller) -> Result<Response, 
 }
 
 async fn rooms(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
-    let rooms: Vec<RoomOut> = core
-        .rooms(&caller)
-        .await?
-        .into_iter()
-        .map(RoomOut::from)
-        .collect();
+    let rooms: Vec<RoomOut> = core.rooms(&caller).await?.into_iter().map(RoomOut::from).collect();
     Ok(json(StatusCode::OK, &rooms))
 }
 
@@ -152,11 +128,7 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(auth())
         .then(leave)
         .map(reply);
-    let rooms = warp::path!("rooms")
-        .and(warp::get())
-        .and(auth())
-        .then(rooms)
-        .map(reply);
+    let rooms = warp::path!("rooms").and(warp::get()).and(auth()).then(rooms).map(reply);
     let join = warp::path!("rooms" / String / "join")
         .and(warp::post())
         .and(auth())

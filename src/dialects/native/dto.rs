@@ -7,9 +7,7 @@ use crate::core::{RoomInfo, Tokens};
 use crate::model::{ConversationSummary, FileMeta, Kind, Message, User, UserBrief};
 
 /// Absent → `None`; `null` → `Some(None)`; a value → `Some(Some(v))`.
-pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
+pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 

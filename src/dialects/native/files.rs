@@ -21,8 +21,8 @@ const MULTIPART_OVERHEAD: usize = 64 * 1024;
 
 /// The first file part of a multipart body (or the part named `file`).
 pub async fn multipart_file(content_type: &str, body: Bytes) -> Result<Upload, Error> {
-    let boundary = multer::parse_boundary(content_type)
-        .map_err(|e| Error::invalid(format!("malformed multipart body: {e}")))?;
+    let boundary =
+        multer::parse_boundary(content_type).map_err(|e| Error::invalid(format!("malformed multipart body: {e}")))?;
     let stream = futures_util::stream::once(async move { Ok::<Bytes, Infallible>(body) });
     let mut form = multer::Multipart::new(stream, boundary);
     let bad = |e: multer::Error| Error::invalid(format!("malformed multipart body: {e}"));
@@ -55,9 +55,9 @@ async fn upload(
     let up = if ct == "multipart/form-data" {
         multipart_file(raw_ct.as_deref().unwrap_or_default(), body).await?
     } else {
-        let name = q.name.ok_or_else(|| {
-            Error::invalid("a raw upload needs `?name=<file name>` (or send multipart/form-data)")
-        })?;
+        let name = q
+            .name
+            .ok_or_else(|| Error::invalid("a raw upload needs `?name=<file name>` (or send multipart/form-data)"))?;
         Upload {
             name,
             content_type: (!ct.is_empty()).then_some(ct),
@@ -91,36 +91,22 @@ async fn download(id: String, core: Arc<Core>, caller: Caller) -> Result<Respons
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_str(&file.meta.content_type)
-            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        HeaderValue::from_str(&file.meta.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    h.insert(
-        header::CONTENT_DISPOSITION,
-        disposition(inline, &file.meta.name),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert(header::CONTENT_DISPOSITION, disposition(inline, &file.meta.name));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     // Whatever was uploaded, it never runs as a page of ours.
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; sandbox"),
     );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=3600"),
-    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
     Ok(res)
 }
 
 pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
     let max = core.limits.max_upload_bytes;
-    let too_large = move |_| {
-        Error::TooLarge(format!(
-            "file is larger than the upload limit of {max} bytes"
-        ))
-    };
+    let too_large = move |_| Error::TooLarge(format!("file is larger than the upload limit of {max} bytes"));
     let auth = || with_core(core.clone()).and(caller(core.clone()));
     let upload = warp::path!("files")
         .and(warp::post())

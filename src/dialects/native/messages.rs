@@ -34,15 +34,11 @@ async fn send(core: Arc<Core>, caller: Caller, r: SendIn) -> Result<Response, Er
 }
 
 fn message_id(id: &str) -> Result<MessageId, Error> {
-    id.parse()
-        .map(MessageId)
-        .map_err(|_| Error::not_found("message"))
+    id.parse().map(MessageId).map_err(|_| Error::not_found("message"))
 }
 
 async fn edit(id: String, core: Arc<Core>, caller: Caller, r: EditIn) -> Result<Response, Error> {
-    let message = core
-        .edit_message(&caller, message_id(&id)?, r.message)
-        .await?;
+    let message = core.edit_message(&caller, message_id(&id)?, r.message).await?;
     Ok(json(StatusCode::OK, &MessageOut::from(&message)))
 }
 

@@ -74,9 +74,7 @@ fn to_frame<T: Serialize>(v: &T) -> Option<String> {
 
 fn encode(kind: &EventKind) -> Option<String> {
     match kind {
-        EventKind::Message {
-            message, client_id, ..
-        } => to_frame(&MessageFrame {
+        EventKind::Message { message, client_id, .. } => to_frame(&MessageFrame {
             action: "message",
             message: MessageOut::from(message),
             client_id: client_id.as_deref(),
@@ -143,13 +141,7 @@ impl NativeSocket {
         }
     }
 
-    fn handle(
-        &mut self,
-        core: &Arc<Core>,
-        caller: &Caller,
-        me: ConnId,
-        f: ClientFrame,
-    ) -> Result<Handled, Error> {
+    fn handle(&mut self, core: &Arc<Core>, caller: &Caller, me: ConnId, f: ClientFrame) -> Result<Handled, Error> {
         let action = f
             .action
             .as_deref()
@@ -169,9 +161,7 @@ impl NativeSocket {
                     },
                 );
                 Ok(Handled::Pending(Box::pin(async move {
-                    sent.await
-                        .err()
-                        .map(|e| error_frame(&e, client_id.as_deref()))
+                    sent.await.err().map(|e| error_frame(&e, client_id.as_deref()))
                 })))
             }
             "typing" => {
@@ -182,17 +172,12 @@ impl NativeSocket {
                 self.last_typing = Some(Instant::now());
                 let (core, caller) = (core.clone(), caller.clone());
                 Ok(Handled::Pending(Box::pin(async move {
-                    core.typing(&caller, to)
-                        .await
-                        .err()
-                        .map(|e| error_frame(&e, None))
+                    core.typing(&caller, to).await.err().map(|e| error_frame(&e, None))
                 })))
             }
             "read" => {
                 let to = self.target(f.conversation_id)?;
-                let upto = f
-                    .message_id
-                    .ok_or_else(|| Error::invalid("message_id is required"))?;
+                let upto = f.message_id.ok_or_else(|| Error::invalid("message_id is required"))?;
                 let (core, caller) = (core.clone(), caller.clone());
                 let client_id = f.client_id;
                 Ok(Handled::Pending(Box::pin(async move {
@@ -202,12 +187,8 @@ impl NativeSocket {
                         .map(|e| error_frame(&e, client_id.as_deref()))
                 })))
             }
-            "ping" => Ok(Handled::Reply(Utf8Bytes::from_static(
-                r#"{"action":"pong"}"#,
-            ))),
-            "" => Err(Error::invalid(
-                "frame has no action: use send, typing, read or ping",
-            )),
+            "ping" => Ok(Handled::Reply(Utf8Bytes::from_static(r#"{"action":"pong"}"#))),
+            "" => Err(Error::invalid("frame has no action: use send, typing, read or ping")),
             other => Err(Error::invalid(format!(
                 "unknown action `{other}`: use send, typing, read or ping"
             ))),
@@ -217,8 +198,7 @@ impl NativeSocket {
 
 impl Protocol for NativeSocket {
     fn scope(&self) -> Scope {
-        self.bound
-            .map_or(Scope::All, |(id, _)| Scope::Conversation(id))
+        self.bound.map_or(Scope::All, |(id, _)| Scope::Conversation(id))
     }
 
     fn frame(&self, event: &Event, _me: ConnId) -> Option<Utf8Bytes> {
@@ -240,11 +220,7 @@ impl Protocol for NativeSocket {
             Err(e) => {
                 let client_id = serde_json::from_str::<serde_json::Value>(text)
                     .ok()
-                    .and_then(|v| {
-                        v.get("client_id")
-                            .and_then(|c| c.as_str())
-                            .map(str::to_owned)
-                    });
+                    .and_then(|v| v.get("client_id").and_then(|c| c.as_str()).map(str::to_owned));
                 return Handled::Reply(error_frame(
                     &Error::invalid(format!("malformed frame: {e}")),
                     client_id.as_deref(),
@@ -261,12 +237,7 @@ impl Protocol for NativeSocket {
     }
 }
 
-async fn user_socket(
-    up: Upgrade,
-    core: Arc<Core>,
-    who: (Caller, Via),
-    q: SocketQuery,
-) -> Result<Response, Error> {
+async fn user_socket(up: Upgrade, core: Arc<Core>, who: (Caller, Via), q: SocketQuery) -> Result<Response, Error> {
     let (caller, _) = who;
     let proto = NativeSocket {
         bound: None,
@@ -289,10 +260,7 @@ async fn conversation_socket(
     q: SocketQuery,
 ) -> Result<Response, Error> {
     let (caller, _) = who;
-    let conv = core
-        .conversation(&caller, conversation_uuid(&id)?)
-        .await?
-        .conversation;
+    let conv = core.conversation(&caller, conversation_uuid(&id)?).await?.conversation;
     let proto = NativeSocket {
         bound: Some((conv.id, conv.uuid)),
         last_typing: None,
@@ -310,15 +278,8 @@ async fn connect_info(
     host: Option<String>,
     proto: Option<String>,
 ) -> Result<Response, Error> {
-    let conv = core
-        .conversation(&caller, conversation_uuid(&id)?)
-        .await?
-        .conversation;
-    let scheme = if proto.as_deref() == Some("https") {
-        "wss"
-    } else {
-        "ws"
-    };
+    let conv = core.conversation(&caller, conversation_uuid(&id)?).await?.conversation;
+    let scheme = if proto.as_deref() == Some("https") { "wss" } else { "ws" };
     let host = host.unwrap_or_else(|| "localhost".into());
     Ok(json(
         StatusCode::OK,

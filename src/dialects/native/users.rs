@@ -90,11 +90,5 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(caller(core))
         .then(one)
         .map(reply);
-    list.or(me)
-        .unify()
-        .or(patch_me)
-        .unify()
-        .or(one)
-        .unify()
-        .boxed()
+    list.or(me).unify().or(patch_me).unify().or(one).unify().boxed()
 }
