@@ -541,3 +541,29 @@ async fn files_upload_download_and_access() {
             .contains("sandbox")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sends_share_commits() {
+    let s = TestServer::start().await;
+    let a = s.register("alice").await;
+    let room = a.room("batch").await;
+    let (_, before) = s.anonymous().get("/api/health").await;
+    let mut sends = Vec::new();
+    for i in 0..100 {
+        let (a, room) = (a.clone(), room.clone());
+        sends.push(tokio::spawn(async move { a.say(&room, &format!("b{i}")).await }));
+    }
+    for t in sends {
+        t.await.unwrap();
+    }
+    let (st, after) = s.anonymous().get("/api/health").await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(after["status"], "ok");
+    let jobs = after["writer"]["jobs"].as_u64().unwrap() - before["writer"]["jobs"].as_u64().unwrap();
+    let commits = after["writer"]["commits"].as_u64().unwrap() - before["writer"]["commits"].as_u64().unwrap();
+    assert!(jobs >= 100, "{jobs} jobs");
+    // Group commit: the hundred sends did not each pay for their own fsync.
+    assert!(commits * 4 < jobs * 3, "{jobs} jobs in {commits} commits");
+    println!("100 concurrent sends: {jobs} write jobs in {commits} commits");
+    assert_eq!(a.history(&room).await.len(), 100);
+}

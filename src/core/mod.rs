@@ -39,6 +39,13 @@ pub struct Limits {
     pub max_body_bytes: usize,
 }
 
+#[derive(Debug, Clone, Copy)]
+pub struct Health {
+    pub sockets: usize,
+    pub write_jobs: u64,
+    pub commits: u64,
+}
+
 pub struct Core {
     db: Db,
     pub hub: Hub,
@@ -75,6 +82,16 @@ impl Core {
             activity: Activity::default(),
         };
         Ok((Arc::new(core), report))
+    }
+
+    /// Health figures: live sockets, writer jobs and commits so far.
+    pub fn health(&self) -> Health {
+        let (write_jobs, commits) = self.db.writer().stats();
+        Health {
+            sockets: self.hub.connection_count(),
+            write_jobs,
+            commits,
+        }
     }
 
     /// Commit what is queued and stop the writer: the last step of a shutdown.

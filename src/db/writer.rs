@@ -10,6 +10,8 @@
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
 
@@ -33,16 +35,26 @@ enum Msg {
 
 pub struct Writer {
     tx: mpsc::Sender<Msg>,
+    stats: Arc<Stats>,
+}
+
+/// Counters: how many jobs ran and in how many commits.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub jobs: AtomicU64,
+    pub commits: AtomicU64,
 }
 
 impl Writer {
     pub fn start(conn: Connection) -> Result<Writer> {
         let (tx, rx) = mpsc::channel();
+        let stats = Arc::new(Stats::default());
+        let counters = stats.clone();
         thread::Builder::new()
             .name("natter-writer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, &counters))
             .map_err(|e| Error::Internal(format!("cannot start writer thread: {e}")))?;
-        Ok(Writer { tx })
+        Ok(Writer { tx, stats })
     }
 
     /// Queue `op` now (so writes keep the order they were submitted in) and
@@ -87,6 +99,14 @@ impl Writer {
         }
     }
 
+    /// (jobs, commits) so far.
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.stats.jobs.load(Ordering::Relaxed),
+            self.stats.commits.load(Ordering::Relaxed),
+        )
+    }
+
     /// Commit what is queued, then stop the thread.
     pub async fn stop(&self) {
         let (tx, rx) = oneshot::channel();
@@ -96,7 +116,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, rx: mpsc::Receiver<Msg>) {
+fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats) {
     let mut stop: Option<oneshot::Sender<()>> = None;
     while stop.is_none() {
         let first = match rx.recv() {
@@ -127,6 +147,8 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>) {
                 Err(_) => break,
             }
         }
+        stats.jobs.fetch_add(completions.len() as u64, Ordering::Relaxed);
+        stats.commits.fetch_add(1, Ordering::Relaxed);
         let commit_error = conn.execute_batch("COMMIT").err().map(|e| {
             let _ = conn.execute_batch("ROLLBACK");
             tracing::error!(error = %e, jobs = completions.len(), "commit failed");

@@ -5,6 +5,7 @@ mod auth;
 mod conversations;
 pub mod dto;
 mod files;
+mod health;
 mod messages;
 mod socket;
 mod users;
@@ -52,7 +53,9 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
                 .unify()
                 .or(files::routes(core.clone()))
                 .unify()
-                .or(socket::routes(core))
+                .or(socket::routes(core.clone()))
+                .unify()
+                .or(health::routes(core))
                 .unify(),
         )
         .recover(recover::<Native>)
