@@ -258,6 +258,7 @@ impl Core {
             return Err(Error::Unauthorized(BAD_CREDENTIALS.into()));
         };
         self.logins.succeeded(&login);
+        self.touch(user.id);
         let expires = Timestamp::now().plus_secs(self.auth.refresh_ttl.as_secs());
         let (refresh, refresh_hash) = new_refresh_token();
         let user_id = user.id;

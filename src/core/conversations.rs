@@ -253,3 +253,160 @@ impl Core {
         self.db.read(move |c| db::sessions::current_room(c, &session)).await
     }
 }
+
+/// The name a direct conversation goes by in the dialects that address
+/// conversations by name (messenger's `a_b`): both usernames, sorted without
+/// regard to case, joined by `_`.
+pub fn direct_name(a: &str, b: &str) -> String {
+    if a.to_lowercase() <= b.to_lowercase() {
+        format!("{a}_{b}")
+    } else {
+        format!("{b}_{a}")
+    }
+}
+
+/// Find the conversation `name` means to `me`: a direct pair name with `me`
+/// as one side (either order), else a room of that name. With `create`, a
+/// direct conversation that does not exist yet is started.
+fn named(c: &Connection, me: UserId, name: &str, create: bool) -> Result<Option<Conversation>> {
+    let my_name = db::users::by_id(c, me)?
+        .ok_or_else(|| Error::not_found("user"))?
+        .username;
+    for (i, _) in name.match_indices('_') {
+        let (left, right) = (&name[..i], &name[i + 1..]);
+        let other = if left.eq_ignore_ascii_case(&my_name) {
+            right
+        } else if right.eq_ignore_ascii_case(&my_name) {
+            left
+        } else {
+            continue;
+        };
+        let Some(other) = db::users::by_username(c, other)? else {
+            continue;
+        };
+        if other.id == me {
+            continue;
+        }
+        if create {
+            return Ok(Some(db::conversations::get_or_create_direct(c, me, other.id)?.0));
+        }
+        if let Some(conv) = db::conversations::direct_between(c, me, other.id)? {
+            return Ok(Some(conv));
+        }
+    }
+    db::conversations::room_by_name(c, name)
+}
+
+/// A direct conversation as the threads dialect lists it.
+#[derive(Debug, Clone)]
+pub struct DirectThread {
+    pub conversation: Conversation,
+    /// Who started it.
+    pub creator: crate::model::UserBrief,
+    /// The other member.
+    pub peer: crate::model::UserBrief,
+    pub last_message: Option<crate::model::Message>,
+}
+
+impl Core {
+    /// A conversation by name (see `direct_name`), which the caller must be in.
+    pub async fn named_conversation(&self, caller: &Caller, name: &str) -> Result<Conversation> {
+        let (me, name) = (caller.user, name.trim().to_owned());
+        self.db
+            .read(move |c| {
+                let conv = named(c, me, &name, false)?
+                    .ok_or_else(|| Error::NotFound(format!("conversation `{name}` not found")))?;
+                require_member(c, &conv, me)?;
+                Ok(conv)
+            })
+            .await
+    }
+
+    /// Enter a conversation by name: join a room, or start (or find) the
+    /// direct conversation with the other side of `a_b`.
+    pub async fn enter_named(&self, caller: &Caller, name: &str) -> Result<Conversation> {
+        let (me, name) = (caller.user, name.trim().to_owned());
+        self.db
+            .writer()
+            .submit(
+                move |c| {
+                    let conv = named(c, me, &name, true)?
+                        .ok_or_else(|| Error::NotFound(format!("room `{name}` not found")))?;
+                    if conv.kind == Kind::Room {
+                        db::conversations::add_member(c, conv.id, me)?;
+                    }
+                    require_member(c, &conv, me)?;
+                    Ok(conv)
+                },
+                |_| {},
+            )
+            .await
+    }
+
+    /// The caller's conversation members, as briefs.
+    pub async fn members(&self, caller: &Caller, conv: ConversationId) -> Result<Vec<crate::model::UserBrief>> {
+        let me = caller.user;
+        self.db
+            .read(move |c| {
+                let conversation = load(c, conv)?;
+                require_member(c, &conversation, me)?;
+                db::conversations::members(c, conv)
+            })
+            .await
+    }
+
+    /// The caller's direct conversations with their last messages, oldest first.
+    pub async fn direct_threads(&self, caller: &Caller) -> Result<Vec<DirectThread>> {
+        let me = caller.user;
+        self.db
+            .read(move |c| {
+                let mine = db::users::by_id(c, me)?.ok_or_else(|| Error::not_found("user"))?;
+                let mine = crate::model::UserBrief::from(&mine);
+                let mut out = Vec::new();
+                for (conversation, peer, last_id) in db::conversations::directs_of(c, me)? {
+                    let last_message = match last_id {
+                        Some(id) => db::messages::by_id(c, id)?,
+                        None => None,
+                    };
+                    let (creator, peer) = if conversation.created_by == Some(peer.id) {
+                        (peer, mine.clone())
+                    } else {
+                        (mine.clone(), peer)
+                    };
+                    out.push(DirectThread {
+                        conversation,
+                        creator,
+                        peer,
+                        last_message,
+                    });
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    /// The caller's direct history with `other`: the other user, the
+    /// conversation if they have one, and its messages (none if not).
+    pub async fn direct_history(
+        &self,
+        caller: &Caller,
+        other: Uuid,
+        page: crate::db::messages::Page,
+    ) -> Result<(crate::model::User, Option<Conversation>, Vec<crate::model::Message>)> {
+        let me = caller.user;
+        let page = crate::db::messages::Page {
+            limit: page.limit.clamp(1, crate::core::MAX_PAGE),
+            ..page
+        };
+        self.db
+            .read(move |c| {
+                let other = db::users::by_uuid(c, &other)?.ok_or_else(|| Error::not_found("user"))?;
+                let Some(conv) = db::conversations::direct_between(c, me, other.id)? else {
+                    return Ok((other, None, Vec::new()));
+                };
+                let messages = db::messages::page(c, conv.id, page)?;
+                Ok((other, Some(conv), messages))
+            })
+            .await
+    }
+}

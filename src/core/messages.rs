@@ -61,7 +61,7 @@ impl SendRequest {
 }
 
 /// Largest history page.
-pub const MAX_PAGE: i64 = 500;
+pub const MAX_PAGE: i64 = 1000;
 /// History page when the client does not say.
 pub const DEFAULT_PAGE: i64 = 50;
 

@@ -20,7 +20,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use auth::{Caller, Registration, Tokens};
-pub use conversations::{NewConversation, RoomInfo};
+pub use conversations::{DirectThread, NewConversation, RoomInfo, direct_name};
 pub use files::{FileData, Upload};
 pub use hub::{ConnId, Event, EventKind, Hub, Scope, Subscription};
 pub use messages::{Attachment, DEFAULT_PAGE, MAX_PAGE, SendRequest, Target};

@@ -1,7 +1,11 @@
 //! The API dialects: thin adapters that parse a request, call the core and
 //! map the answer to their own wire shapes. No SQL and no rules live here.
 
+pub mod chatroom;
+pub mod messenger;
 pub mod native;
+pub mod threads;
+pub mod whisper;
 
 use std::sync::Arc;
 
@@ -14,16 +18,42 @@ use crate::http::{ErrorShape, Response};
 
 /// Frame-cache slots on hub events, one per socket wire format.
 pub const SLOT_NATIVE: usize = 0;
+pub const SLOT_CHATROOM: usize = 1;
+pub const SLOT_THREADS: usize = 2;
+pub const SLOT_MESSENGER: usize = 3;
 
 /// Every dialect's routes. Each renders its own errors but passes unknown
-/// paths on, so the order here only matters where paths overlap.
+/// paths on, so no dialect swallows another's 404.
 pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
-    native::routes(core).boxed()
+    native::routes(core.clone())
+        .or(whisper::routes(core.clone()))
+        .unify()
+        // Threads before chatroom: its `/ws/chat/room/` must win over `/ws/chat/{room}/{user_id}`.
+        .or(threads::routes(core.clone()))
+        .unify()
+        .or(chatroom::routes(core.clone()))
+        .unify()
+        .or(messenger::routes(core))
+        .unify()
+        .boxed()
 }
 
 /// The 404 for a path no route matched, in the shape of the dialect the
 /// path looks like it belongs to.
 pub fn not_found(path: &str) -> Response {
     let message = format!("no such endpoint: {path}");
-    native::Native::render(StatusCode::NOT_FOUND, &message)
+    let status = StatusCode::NOT_FOUND;
+    if path.starts_with("/api/") {
+        native::Native::render(status, &message)
+    } else if messenger::owns(path) {
+        messenger::Messenger::render(status, &message)
+    } else if threads::owns(path) {
+        threads::Threads::render(status, &message)
+    } else if whisper::owns(path) {
+        whisper::Whisper::render(status, &message)
+    } else if chatroom::owns(path) {
+        chatroom::Chatroom::render(status, &message)
+    } else {
+        native::Native::render(status, &message)
+    }
 }

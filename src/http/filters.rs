@@ -90,7 +90,7 @@ pub fn authenticate(core: &Core, headers: &HeaderMap, query: Option<&str>) -> Re
         (t.to_owned(), Via::Cookie)
     } else {
         return Err(Error::Unauthorized(
-            "authentication required: send `Authorization: Bearer <token>`".into(),
+            "authentication required: log in, then send `Authorization: Bearer <token>` (or the session cookie)".into(),
         ));
     };
     let caller = core.authenticate(&token)?;
@@ -275,4 +275,16 @@ pub fn query<T: DeserializeOwned + Send + 'static>() -> impl Filter<Extract = (T
         serde_urlencoded::from_str::<T>(q.as_deref().unwrap_or(""))
             .map_err(|e| problem(Error::invalid(format!("invalid query string: {e}"))))
     })
+}
+
+/// A path segment with its percent-escapes decoded (warp hands them over raw).
+pub fn decode_segment(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Was the request made over HTTPS (as a reverse proxy reports it)?
+pub fn https() -> impl Filter<Extract = (bool,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("x-forwarded-proto").map(|p: Option<String>| p.is_some_and(|p| p == "https"))
 }

@@ -300,3 +300,44 @@ impl Ws {
         }
     }
 }
+
+impl Ws {
+    /// Open a socket with extra request headers (cookies, Origin, Authorization).
+    pub async fn connect_with(url: &str, headers: &[(&str, &str)]) -> Result<Ws, u16> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = url.into_client_request().expect("ws request");
+        for (k, v) in headers {
+            req.headers_mut().insert(
+                reqwest::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        match connect_async(req).await {
+            Ok((stream, _)) => Ok(Ws { stream }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
+            Err(e) => panic!("{url}: unexpected error {e}"),
+        }
+    }
+}
+
+/// Log in through the native API and return a client for `username`.
+pub async fn login(s: &TestServer, username: &str) -> Client {
+    let mut c = s.anonymous();
+    let (st, b) = c
+        .post(
+            "/api/auth/login",
+            json!({"username": username, "password": "password1"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    c.token = Some(b["access_token"].as_str().unwrap().to_owned());
+    c.refresh = b["refresh_token"].as_str().unwrap().to_owned();
+    c.user_id = b["user_id"].as_str().unwrap().to_owned();
+    c.username = username.to_owned();
+    c
+}
+
+/// POST a form-encoded body (as the seeds' older clients do).
+pub async fn post_form(c: &Client, path: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    c.send(c.http.post(format!("{}{path}", c.base)).form(form)).await
+}

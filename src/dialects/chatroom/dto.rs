@@ -1,0 +1,139 @@
+//! Wire types of the chatroom dialect (seed 001). Ids are integers.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Conversation, Message, User};
+
+#[derive(Debug, Deserialize)]
+pub struct Credentials {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RoomIn {
+    #[serde(default)]
+    pub room: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SendIn {
+    #[serde(default)]
+    pub message: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoginOut {
+    pub user_id: i64,
+    pub message: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InfoOut {
+    pub info: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MessageOnly {
+    pub message: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UserOut {
+    pub user_id: i64,
+    pub username: String,
+}
+
+impl From<User> for UserOut {
+    fn from(u: User) -> Self {
+        UserOut {
+            user_id: u.id.0,
+            username: u.username,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct UsersOut {
+    pub users: Vec<UserOut>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RoomOut {
+    pub room_id: i64,
+    pub room_name: String,
+}
+
+impl From<Conversation> for RoomOut {
+    fn from(c: Conversation) -> Self {
+        RoomOut {
+            room_id: c.id.0,
+            room_name: c.name.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RoomsOut {
+    pub rooms: Vec<RoomOut>,
+}
+
+/// An attachment, as an extra field older clients can ignore.
+#[derive(Debug, Serialize)]
+pub struct AttachmentOut {
+    pub name: String,
+    pub url: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChatMessage {
+    pub username: String,
+    pub message: String,
+    pub timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<AttachmentOut>,
+}
+
+impl From<&Message> for ChatMessage {
+    fn from(m: &Message) -> Self {
+        ChatMessage {
+            username: m.sender.username.clone(),
+            message: m.text.clone(),
+            timestamp: m.created_at.rfc3339(),
+            attachment: m.file.as_ref().map(|f| AttachmentOut {
+                name: f.name.clone(),
+                url: format!("/api/files/{}", f.uuid),
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ListOut {
+    pub room: String,
+    pub messages: Vec<ChatMessage>,
+}
+
+/// What every socket in the room receives.
+#[derive(Debug, Serialize)]
+pub struct ChatFrame {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub message_id: i64,
+    #[serde(flatten)]
+    pub body: ChatMessage,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorOut<'a> {
+    pub error: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SocketError<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub message: &'a str,
+}

@@ -1,0 +1,218 @@
+//! The whisper dialect (seed 000): sign up with a public key, say you are
+//! ready to chat, and find the public keys of the others who are online.
+//!
+//! Success bodies carry `"status": <code>`; errors are
+//! `{"status": N, "messages": [{"message": "..."}]}`. Bodies may be JSON or
+//! form-encoded. Paths work with and without the trailing slash.
+
+pub mod dto;
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use serde_json::Value;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+
+use crate::core::{Caller, Core, ProfileUpdate, Registration};
+use crate::error::Error;
+use crate::http::filters::{caller, json_or_form, with_core};
+use crate::http::{ErrorShape, Response, json, recover};
+use dto::*;
+
+pub struct Whisper;
+
+impl ErrorShape for Whisper {
+    fn render(status: StatusCode, message: &str) -> Response {
+        json(
+            status,
+            &ErrorOut {
+                status: status.as_u16(),
+                messages: [ErrorMessage { message }],
+            },
+        )
+    }
+
+    fn error(err: &Error) -> Response {
+        // The seed answers a taken username with 400, not 409.
+        let status = match err {
+            Error::Conflict(_) => StatusCode::BAD_REQUEST,
+            other => StatusCode::from_u16(other.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        };
+        Self::render(status, &err.public_message())
+    }
+}
+
+/// Paths that belong to this dialect (for the 404 shape).
+pub fn owns(path: &str) -> bool {
+    ["/auth/", "/profile", "/ready-to-chat", "/online-users"]
+        .iter()
+        .any(|p| path.starts_with(p))
+}
+
+fn reply(r: Result<Response, Error>) -> Response {
+    r.unwrap_or_else(|e| Whisper::error(&e))
+}
+
+async fn signup(core: Arc<Core>, r: SignupIn) -> Result<Response, Error> {
+    if r.username.trim().is_empty() || r.password.is_empty() {
+        return Err(Error::invalid("username and password are required"));
+    }
+    let tokens = core
+        .register(Registration {
+            username: Some(r.username),
+            password: r.password,
+            public_key: r.public_key.filter(|k| !k.is_empty()),
+            ..Default::default()
+        })
+        .await?;
+    Ok(json(
+        StatusCode::CREATED,
+        &SignupOut {
+            status: 201,
+            id: tokens.user.uuid,
+        },
+    ))
+}
+
+async fn login(core: Arc<Core>, r: LoginIn) -> Result<Response, Error> {
+    let tokens = core.login(&r.username, &r.password).await.map_err(|e| match e {
+        // Missing fields are a failed login too, as the seed has it.
+        Error::Invalid(m) => Error::Unauthorized(m),
+        other => other,
+    })?;
+    Ok(json(
+        StatusCode::OK,
+        &LoginOut {
+            status: 200,
+            access_token: tokens.access,
+        },
+    ))
+}
+
+async fn profile(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+    let user = core.user(caller.user).await?;
+    Ok(json(
+        StatusCode::OK,
+        &ProfileOut {
+            status: 200,
+            data: user.into(),
+        },
+    ))
+}
+
+async fn set_key(core: Arc<Core>, caller: Caller, r: ProfileIn) -> Result<Response, Error> {
+    let key = r.public_key.ok_or_else(|| Error::invalid("public_key is required"))?;
+    let key = (!key.is_empty()).then_some(key);
+    let user = core
+        .update_profile(
+            &caller,
+            ProfileUpdate {
+                public_key: Some(key),
+                ..Default::default()
+            },
+        )
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &ProfileOut {
+            status: 200,
+            data: user.into(),
+        },
+    ))
+}
+
+/// `Option` (or `option`): a JSON boolean or the strings "true"/"false".
+fn option(body: &Value) -> Result<bool, Error> {
+    let v = body.get("Option").or_else(|| body.get("option"));
+    match v {
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
+        Some(_) => Err(Error::invalid("Option must be true or false")),
+        None => Err(Error::invalid("Option is required: true or false")),
+    }
+}
+
+async fn ready(core: Arc<Core>, caller: Caller, body: Value) -> Result<Response, Error> {
+    let ready = option(&body)?;
+    core.update_profile(
+        &caller,
+        ProfileUpdate {
+            ready_to_chat: Some(ready),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(json(
+        StatusCode::OK,
+        &MessageOut {
+            status: 200,
+            message: "Ready to chat status updated.",
+        },
+    ))
+}
+
+async fn online(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+    let public_keys = core.online_public_keys(&caller).await?;
+    Ok(json(
+        StatusCode::OK,
+        &OnlineOut {
+            status: 200,
+            public_keys,
+        },
+    ))
+}
+
+pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
+    let limit = core.limits.max_body_bytes;
+    let auth = || with_core(core.clone()).and(caller(core.clone()));
+    let signup = warp::path!("auth" / "signup")
+        .and(warp::post())
+        .and(with_core(core.clone()))
+        .and(json_or_form(limit))
+        .then(signup)
+        .map(reply);
+    let login = warp::path!("auth" / "login")
+        .and(warp::post())
+        .and(with_core(core.clone()))
+        .and(json_or_form(limit))
+        .then(login)
+        .map(reply);
+    let profile = warp::path!("profile")
+        .and(warp::get())
+        .and(auth())
+        .then(profile)
+        .map(reply);
+    let set_key = warp::path!("profile")
+        .and(warp::put().or(warp::patch()).unify())
+        .and(auth())
+        .and(json_or_form(limit))
+        .then(set_key)
+        .map(reply);
+    let ready = warp::path!("ready-to-chat")
+        .and(warp::post())
+        .and(auth())
+        .and(json_or_form(limit))
+        .then(ready)
+        .map(reply);
+    let online = warp::path!("online-users")
+        .and(warp::get())
+        .and(auth())
+        .then(online)
+        .map(reply);
+    signup
+        .or(login)
+        .unify()
+        .or(profile)
+        .unify()
+        .or(set_key)
+        .unify()
+        .or(ready)
+        .unify()
+        .or(online)
+        .unify()
+        .recover(recover::<Whisper>)
+        .unify()
+        .boxed()
+}
