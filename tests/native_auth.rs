@@ -532,3 +532,39 @@ async fn the_session_cookie_works_but_not_from_another_site() {
         "same-origin socket with the cookie"
     );
 }
+
+#[tokio::test]
+async fn other_origins_may_use_bearer_tokens_cors() {
+    let s = TestServer::start().await;
+    let a = s.register("pia").await;
+    let http = reqwest::Client::new();
+    let res = http
+        .request(reqwest::Method::OPTIONS, s.url("/messenger/api/chatrooms/"))
+        .header("origin", "http://localhost:3000")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization, content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+    assert!(
+        res.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("authorization")
+    );
+    let res = http
+        .get(s.url("/api/users/me"))
+        .bearer_auth(a.token())
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+    assert!(
+        res.headers().get("access-control-allow-credentials").is_none(),
+        "never with credentials"
+    );
+}

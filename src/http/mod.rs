@@ -89,13 +89,49 @@ pub async fn recover<S: ErrorShape>(r: Rejection) -> Result<Response, Rejection>
     }
 }
 
+/// A CORS preflight: any origin may call the API with a Bearer token.
+/// `*` never admits credentials, so the session cookie stays same-site.
+fn preflight() -> BoxedFilter<(Response,)> {
+    warp::options()
+        .and(warp::header::<String>("access-control-request-method"))
+        .map(|_| {
+            let mut res = status(StatusCode::NO_CONTENT);
+            let h = res.headers_mut();
+            h.insert(
+                http::header::ACCESS_CONTROL_ALLOW_METHODS,
+                http::HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE"),
+            );
+            h.insert(
+                http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+                http::HeaderValue::from_static("authorization, content-type"),
+            );
+            h.insert(
+                http::header::ACCESS_CONTROL_MAX_AGE,
+                http::HeaderValue::from_static("86400"),
+            );
+            res
+        })
+        .boxed()
+}
+
+fn allow_any_origin(mut res: Response) -> Response {
+    res.headers_mut().insert(
+        http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        http::HeaderValue::from_static("*"),
+    );
+    res
+}
+
 /// Every route natter serves.
 pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
     let fallback = warp::path::full().map(|path: warp::path::FullPath| dialects::not_found(path.as_str()));
-    page::routes()
+    preflight()
+        .or(page::routes())
+        .unify()
         .or(dialects::routes(core))
         .unify()
         .or(fallback)
         .unify()
+        .map(allow_any_origin)
         .boxed()
 }
