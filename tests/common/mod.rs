@@ -44,7 +44,12 @@ impl TestServer {
 
     /// Start on an existing directory and config (e.g. to restart).
     pub async fn start_in(dir: TempDir, config: Config) -> TestServer {
-        let listener = natter::bind("127.0.0.1:0").expect("bind");
+        Self::start_on(dir, config, "127.0.0.1:0").await
+    }
+
+    /// Start on a given address (to restart on the same port).
+    pub async fn start_on(dir: TempDir, config: Config, addr: &str) -> TestServer {
+        let listener = natter::bind(addr).expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let cfg = config.clone();
