@@ -512,6 +512,39 @@ async fn reconnects_and_resumes_after_the_server_restarts() {
     .await;
 }
 
+#[tokio::test]
+#[ignore = "needs Chromium and chromedriver: run `cargo test --test browser -- --ignored` (see .ci/run)"]
+async fn scrolling_up_loads_older_pages() {
+    let s = TestServer::start().await;
+    let bob = s.register("bob").await;
+    let room = bob.room("archive").await;
+    for i in 0..120 {
+        bob.say(&room, &format!("m{i}")).await;
+    }
+    with_browsers("older-pages", 1, 1100, |pages| async move {
+        let a = &pages[0];
+        a.sign_up(&s, "alice").await;
+        a.click("#public-list button[data-room]").await;
+        a.click("#connect").await;
+        a.wait_message("m119").await;
+        assert_eq!(a.messages().await.len(), 50, "the newest page first");
+        let count = "return document.querySelectorAll('#messages li[data-id]').length";
+        a.js("document.getElementById('scroller').scrollTop = 0").await;
+        a.until("the second page", &format!("{count} === 100")).await;
+        a.js("document.getElementById('scroller').scrollTop = 0").await;
+        a.until("everything", &format!("{count} === 120")).await;
+        let shown = a.messages().await;
+        let expected: Vec<String> = (0..120).map(|i| format!("m{i}")).collect();
+        assert_eq!(shown, expected, "in order, none twice");
+        assert_eq!(
+            a.js("return document.getElementById('load-older').hidden").await,
+            json!(true)
+        );
+        s
+    })
+    .await;
+}
+
 /// A 1×1 PNG.
 const PNG_1X1: &[u8] = &[
     0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
