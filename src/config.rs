@@ -60,6 +60,14 @@ pub struct Config {
     #[arg(long, env = "NATTER_SOCKET_QUEUE", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
     pub socket_queue: u32,
 
+    /// argon2id memory cost per password hash, in KiB (the OWASP default is 19456).
+    #[arg(long, env = "NATTER_ARGON2_MEMORY_KIB", default_value_t = 19 * 1024, value_parser = clap::value_parser!(u32).range(8..))]
+    pub argon2_memory_kib: u32,
+
+    /// argon2id passes over memory (OWASP: 2). `natter-bench login` shows what a setting costs.
+    #[arg(long, env = "NATTER_ARGON2_ITERATIONS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub argon2_iterations: u32,
+
     /// When a commit is durable: `full` survives power loss, `normal` survives a
     /// crash or kill of natter but may lose the last commits on power loss.
     #[arg(long, env = "NATTER_SYNC", value_enum, default_value_t = SyncMode::Full)]

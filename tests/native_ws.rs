@@ -456,3 +456,30 @@ async fn a_slow_consumer_is_cut_off_and_resumes_without_loss() {
         assert_eq!(again.next_action("message").await["message"]["message_id"], *id);
     }
 }
+
+#[tokio::test]
+async fn joining_and_leaving_take_effect_on_the_next_message() {
+    let s = TestServer::start().await;
+    let a = s.register("alice").await;
+    let b = s.register("bob").await;
+    let room = a.room("doors").await;
+    let mut wb = Ws::connect(&user_socket(&s, b.token())).await;
+    // Warm everything up with bob outside.
+    a.say(&room, "before bob").await;
+    b.post(&format!("/api/rooms/{room}/join"), json!({})).await;
+    a.say(&room, "bob is in").await;
+    assert_eq!(wb.next_action("message").await["message"]["message"], "bob is in");
+    b.delete(&format!("/api/conversations/{room}/members/me")).await;
+    a.say(&room, "bob left").await;
+    assert!(
+        wb.drain().await.iter().all(|f| f["action"] != "message"),
+        "nothing after leaving"
+    );
+    // And he cannot send into it any more, on the socket either.
+    wb.send(json!({"action": "send", "conversation_id": room, "message": "still here?", "client_id": "x"}))
+        .await;
+    assert_eq!(wb.next_action("error").await["code"], "forbidden");
+    b.post(&format!("/api/rooms/{room}/join"), json!({})).await;
+    a.say(&room, "welcome back").await;
+    assert_eq!(wb.next_action("message").await["message"]["message"], "welcome back");
+}

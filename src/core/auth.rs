@@ -77,6 +77,11 @@ pub(super) struct Keys {
     revoked: RwLock<HashSet<Uuid>>,
     /// argon2 uses ~19 MiB per hash: bound how many run at once.
     hashing: Arc<Semaphore>,
+    /// Cost of new hashes; existing hashes carry their own.
+    params: argon2::Params,
+    /// A real hash at that cost, checked when a login name is unknown so the
+    /// answer takes as long as for a real account. Made on first use.
+    dummy: Arc<OnceLock<String>>,
 }
 
 impl Keys {
@@ -92,6 +97,8 @@ impl Keys {
             .read(move |c| db::sessions::revoked_since(c, Timestamp(since)))
             .await?;
         let permits = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let params = argon2::Params::new(config.argon2_memory_kib, config.argon2_iterations, 1, None)
+            .map_err(|e| Error::Internal(format!("bad argon2 parameters: {e}")))?;
         Ok(Keys {
             encoding: EncodingKey::from_secret(&secret),
             decoding: DecodingKey::from_secret(&secret),
@@ -100,6 +107,8 @@ impl Keys {
             refresh_ttl: config.refresh_ttl,
             revoked: RwLock::new(revoked.into_iter().collect()),
             hashing: Arc::new(Semaphore::new(permits)),
+            params,
+            dummy: Arc::default(),
         })
     }
 
@@ -124,14 +133,18 @@ impl Keys {
     }
 
     /// Run argon2 off the runtime threads, a bounded number at a time.
+    pub(super) fn params(&self) -> argon2::Params {
+        self.params.clone()
+    }
+
     pub(super) async fn hash_blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
         let _permit = self.hashing.clone().acquire_owned().await.map_err(Error::internal)?;
         tokio::task::spawn_blocking(f).await.map_err(Error::internal)
     }
 }
 
-pub(super) fn hash(password: &str) -> Result<String> {
-    Argon2::default()
+pub(super) fn hash(password: &str, params: &argon2::Params) -> Result<String> {
+    Argon2::from(params)
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
         .map_err(Error::internal)
@@ -139,13 +152,6 @@ pub(super) fn hash(password: &str) -> Result<String> {
 
 pub(super) fn verify(password: &str, hash: &str) -> bool {
     Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
-}
-
-/// A real hash of nothing in particular, checked when the login name is
-/// unknown so that the answer takes as long as for a real account.
-fn dummy_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| hash("natter-dummy-password").unwrap_or_default())
 }
 
 fn new_refresh_token() -> (String, Vec<u8>) {
@@ -190,7 +196,8 @@ impl Core {
             validate::text_field("public_key", k, 16 * 1024)?;
         }
         let password = r.password.clone();
-        let hash = self.auth.hash_blocking(move || hash(&password)).await??;
+        let params = self.auth.params.clone();
+        let hash = self.auth.hash_blocking(move || hash(&password, &params)).await??;
         let expires = Timestamp::now().plus_secs(self.auth.refresh_ttl.as_secs());
         let (refresh, refresh_hash) = new_refresh_token();
         let (user, session) = self
@@ -249,7 +256,13 @@ impl Core {
                 (Some(user), ok)
             }
             None => {
-                self.auth.hash_blocking(move || verify(&password, dummy_hash())).await?;
+                let (dummy, params) = (self.auth.dummy.clone(), self.auth.params());
+                self.auth
+                    .hash_blocking(move || {
+                        let hash = dummy.get_or_init(|| hash("natter-dummy-password", &params).unwrap_or_default());
+                        verify(&password, hash)
+                    })
+                    .await?;
                 (None, false)
             }
         };

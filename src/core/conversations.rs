@@ -30,13 +30,18 @@ pub struct RoomInfo {
 /// so a room says "join first" (403); a direct or AI conversation does not
 /// admit it exists (404).
 pub(crate) fn require_member(c: &Connection, conv: &Conversation, user: UserId) -> Result<MessageId> {
-    match db::conversations::membership(c, conv.id, user)? {
-        Some(last_read) => Ok(last_read),
-        None if conv.kind == Kind::Room => Err(Error::Forbidden(format!(
+    db::conversations::membership(c, conv.id, user)?.ok_or_else(|| not_a_member(conv))
+}
+
+/// What a non-member is told about `conv`.
+pub(crate) fn not_a_member(conv: &Conversation) -> Error {
+    if conv.kind == Kind::Room {
+        Error::Forbidden(format!(
             "you are not a member of room `{}`; join it first",
             conv.name.as_deref().unwrap_or_default()
-        ))),
-        None => Err(Error::not_found("conversation")),
+        ))
+    } else {
+        Error::not_found("conversation")
     }
 }
 
@@ -198,6 +203,7 @@ impl Core {
     /// Join a public room (a no-op if already in it).
     pub async fn join_room(&self, caller: &Caller, room: ConversationId) -> Result<Conversation> {
         let me = caller.user;
+        let cache = self.cache.clone();
         self.db
             .writer()
             .submit(
@@ -206,7 +212,9 @@ impl Core {
                     if conv.kind != Kind::Room {
                         return Err(conversation_not_found());
                     }
-                    db::conversations::add_member(c, conv.id, me)?;
+                    if db::conversations::add_member(c, conv.id, me)? {
+                        cache.forget_members(conv.id);
+                    }
                     Ok(conv)
                 },
                 |_| {},
@@ -222,6 +230,7 @@ impl Core {
     /// Leave a room. Direct conversations cannot be left: there is one per pair.
     pub async fn leave(&self, caller: &Caller, conv: Uuid) -> Result<()> {
         let me = caller.user;
+        let cache = self.cache.clone();
         self.db
             .writer()
             .submit(
@@ -232,6 +241,7 @@ impl Core {
                         return Err(Error::invalid("a direct conversation cannot be left"));
                     }
                     db::conversations::remove_member(c, conv.id, me)?;
+                    cache.forget_members(conv.id);
                     Ok(())
                 },
                 |_| {},
@@ -326,14 +336,15 @@ impl Core {
     /// direct conversation with the other side of `a_b`.
     pub async fn enter_named(&self, caller: &Caller, name: &str) -> Result<Conversation> {
         let (me, name) = (caller.user, name.trim().to_owned());
+        let cache = self.cache.clone();
         self.db
             .writer()
             .submit(
                 move |c| {
                     let conv = named(c, me, &name, true)?
                         .ok_or_else(|| Error::NotFound(format!("room `{name}` not found")))?;
-                    if conv.kind == Kind::Room {
-                        db::conversations::add_member(c, conv.id, me)?;
+                    if conv.kind == Kind::Room && db::conversations::add_member(c, conv.id, me)? {
+                        cache.forget_members(conv.id);
                     }
                     require_member(c, &conv, me)?;
                     Ok(conv)

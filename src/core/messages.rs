@@ -6,17 +6,19 @@
 //! commit, on the writer thread, so live delivery follows id order.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use rusqlite::Connection;
 use uuid::Uuid;
 
-use super::conversations::{load, load_uuid, require_member};
+use super::cache::Cache;
+use super::conversations::{load, load_uuid, not_a_member, require_member};
 use super::files::{Upload, prepare};
 use super::hub::{ConnId, Event, EventKind, Scope};
 use super::{Caller, Core, validate};
 use crate::db::{self, messages::Page};
 use crate::error::{Error, Result};
-use crate::model::{Conversation, ConversationId, Kind, Message, MessageId, UserBrief, UserId};
+use crate::model::{Conversation, ConversationId, Kind, Message, MessageId, Timestamp, UserBrief, UserId};
 
 /// Where a message goes.
 #[derive(Debug, Clone)]
@@ -65,10 +67,10 @@ pub const MAX_PAGE: i64 = 1000;
 /// History page when the client does not say.
 pub const DEFAULT_PAGE: i64 = 50;
 
-fn resolve(c: &Connection, to: &Target, me: UserId) -> Result<Conversation> {
+fn resolve(c: &Connection, cache: &Cache, to: &Target, me: UserId) -> Result<Conversation> {
     match to {
         Target::Conversation(id) => load(c, *id),
-        Target::ConversationUuid(id) => load_uuid(c, id),
+        Target::ConversationUuid(id) => cache.conversation(c, id),
         Target::DirectWith(other) => {
             let other = db::users::by_uuid(c, other)?.ok_or_else(|| Error::not_found("recipient"))?;
             if other.id == me {
@@ -89,7 +91,7 @@ fn peer(members: &[UserBrief], kind: Kind, me: UserId) -> Option<UserBrief> {
 struct Sent {
     message: Message,
     conversation: Conversation,
-    members: Vec<UserBrief>,
+    members: Arc<[UserBrief]>,
 }
 
 impl Core {
@@ -120,7 +122,7 @@ impl Core {
         };
         self.sends.check(caller.user)?;
         let me = caller.user;
-        let hub = self.hub.clone();
+        let (hub, cache) = (self.hub.clone(), self.cache.clone());
         let SendRequest {
             to,
             text,
@@ -128,9 +130,16 @@ impl Core {
             origin,
             ..
         } = req;
+        // The hot path: one INSERT; the conversation and its members come
+        // from the cache, and the stored message is built here, not read back.
         let job = move |c: &Connection| -> Result<Sent> {
-            let conversation = resolve(c, &to, me)?;
-            require_member(c, &conversation, me)?;
+            let conversation = resolve(c, &cache, &to, me)?;
+            let members = cache.members(c, conversation.id)?;
+            let sender = members
+                .iter()
+                .find(|m| m.id == me)
+                .cloned()
+                .ok_or_else(|| not_a_member(&conversation))?;
             let file = match &attachment {
                 Attachment::None => None,
                 Attachment::File(id) => {
@@ -138,22 +147,30 @@ impl Core {
                     if f.owner != me {
                         return Err(Error::forbidden("you can only attach files you uploaded"));
                     }
-                    Some(f.id)
+                    Some(f)
                 }
-                Attachment::Upload(up) => Some(
-                    db::files::insert(
-                        c,
-                        me,
-                        &up.name,
-                        up.content_type.as_deref().unwrap_or_default(),
-                        &up.data,
-                    )?
-                    .id,
-                ),
+                Attachment::Upload(up) => Some(db::files::insert(
+                    c,
+                    me,
+                    &up.name,
+                    up.content_type.as_deref().unwrap_or_default(),
+                    &up.data,
+                )?),
             };
-            let id = db::messages::insert(c, conversation.id, me, &text, file)?;
-            let message = db::messages::by_id(c, id)?.ok_or_else(|| Error::internal("inserted message vanished"))?;
-            let members = db::conversations::members(c, conversation.id)?;
+            let now = Timestamp::now();
+            let id = db::messages::insert(c, conversation.id, me, &text, file.as_ref().map(|f| f.id), now)?;
+            let message = Message {
+                id,
+                conversation: conversation.id,
+                conversation_uuid: conversation.uuid,
+                sender,
+                text,
+                file,
+                created_at: now,
+                updated_at: now,
+                deleted: false,
+                seen: false,
+            };
             Ok(Sent {
                 message,
                 conversation,
@@ -280,12 +297,12 @@ impl Core {
     /// conversation, or 0); returns the new mark.
     pub async fn mark_read(&self, caller: &Caller, conv: Target, upto: MessageId) -> Result<MessageId> {
         let me = caller.user;
-        let hub = self.hub.clone();
+        let (hub, cache) = (self.hub.clone(), self.cache.clone());
         self.db
             .writer()
             .submit(
                 move |c| {
-                    let conv = resolve(c, &conv, me)?;
+                    let conv = resolve(c, &cache, &conv, me)?;
                     require_member(c, &conv, me)?;
                     if upto.0 != 0 {
                         let msg = db::messages::by_id(c, upto)?;

@@ -6,6 +6,7 @@
 //! after each commit. Nothing here knows about HTTP or any wire format.
 
 mod auth;
+mod cache;
 mod conversations;
 pub mod files;
 pub mod hub;
@@ -48,6 +49,7 @@ pub struct Health {
 
 pub struct Core {
     db: Db,
+    cache: Arc<cache::Cache>,
     pub hub: Hub,
     auth: auth::Keys,
     pub limits: Limits,
@@ -70,6 +72,7 @@ impl Core {
         let auth = auth::Keys::load(&db, config).await?;
         let core = Core {
             db,
+            cache: Arc::default(),
             hub: Hub::new(config.socket_queue as usize),
             auth,
             limits: Limits {

@@ -116,11 +116,12 @@ impl Core {
             let user = caller.user;
             let stored = self.db.read(move |c| db::users::password_hash(c, user)).await?;
             let new = new.clone();
+            let params = self.auth.params();
             password_hash = Some(
                 self.auth
                     .hash_blocking(move || {
                         if super::auth::verify(&old, &stored) {
-                            Some(super::auth::hash(&new))
+                            Some(super::auth::hash(&new, &params))
                         } else {
                             None
                         }
@@ -140,10 +141,18 @@ impl Core {
             ready_to_chat: p.ready_to_chat,
             password_hash,
         };
-        let user = caller.user;
+        let (user, cache) = (caller.user, self.cache.clone());
         self.db
             .writer()
-            .submit(move |c| db::users::update(c, user, &patch), |_| {})
+            .submit(
+                move |c| {
+                    let updated = db::users::update(c, user, &patch)?;
+                    // Member lists carry names and pictures.
+                    cache.forget_all_members();
+                    Ok(updated)
+                },
+                |_| {},
+            )
             .await
     }
 

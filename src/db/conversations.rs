@@ -3,11 +3,9 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
-use super::users::{BRIEF_COLUMNS, brief_from_row, parse_uuid};
+use super::users::{brief_from_row, parse_uuid};
 use crate::error::{Error, Result};
 use crate::model::{Conversation, ConversationId, ConversationSummary, Kind, MessageId, Timestamp, UserBrief, UserId};
-
-const COLUMNS: &str = "c.number, c.id, c.kind, c.name, c.created_by, c.created_at";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {
     let kind: String = r.get(2)?;
@@ -26,25 +24,35 @@ fn direct_key(a: UserId, b: UserId) -> String {
     format!("{lo}:{hi}")
 }
 
-fn one(c: &Connection, clause: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<Conversation>> {
-    let sql = format!("SELECT {COLUMNS} FROM conversations c WHERE {clause}");
-    Ok(c.prepare_cached(&sql)?.query_row([arg], from_row).optional()?)
+fn one(c: &Connection, sql: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<Conversation>> {
+    Ok(c.prepare_cached(sql)?.query_row([arg], from_row).optional()?)
+}
+
+macro_rules! select_one {
+    ($clause:literal) => {
+        concat!(
+            "SELECT ",
+            conversation_columns!(),
+            " FROM conversations c WHERE ",
+            $clause
+        )
+    };
 }
 
 pub fn by_id(c: &Connection, id: ConversationId) -> Result<Option<Conversation>> {
-    one(c, "c.number = ?1", &id)
+    one(c, select_one!("c.number = ?1"), &id)
 }
 
 pub fn by_uuid(c: &Connection, id: &Uuid) -> Result<Option<Conversation>> {
-    one(c, "c.id = ?1", &id.to_string())
+    one(c, select_one!("c.id = ?1"), &id.to_string())
 }
 
 pub fn room_by_name(c: &Connection, name: &str) -> Result<Option<Conversation>> {
-    one(c, "c.kind = 'room' AND c.name = ?1", &name)
+    one(c, select_one!("c.kind = 'room' AND c.name = ?1"), &name)
 }
 
 pub fn direct_between(c: &Connection, a: UserId, b: UserId) -> Result<Option<Conversation>> {
-    one(c, "c.direct_key = ?1", &direct_key(a, b))
+    one(c, select_one!("c.direct_key = ?1"), &direct_key(a, b))
 }
 
 fn insert(c: &Connection, kind: Kind, name: Option<&str>, key: Option<&str>, by: UserId) -> Result<Conversation> {
@@ -133,22 +141,14 @@ pub fn member_ids(c: &Connection, conv: ConversationId) -> Result<Vec<UserId>> {
     )
 }
 
+/// The members, in user-number order (the primary key's order: no sort).
 pub fn members(c: &Connection, conv: ConversationId) -> Result<Vec<UserBrief>> {
-    let sql = format!(
-        "SELECT {BRIEF_COLUMNS} FROM members m JOIN users u ON u.number = m.user
-         WHERE m.conversation = ?1 ORDER BY u.number"
+    let sql = concat!(
+        "SELECT ",
+        brief_columns!(),
+        " FROM members m JOIN users u ON u.number = m.user WHERE m.conversation = ?1 ORDER BY m.user"
     );
-    super::collect(c, &sql, [conv], |r| brief_from_row(r, 0))
-}
-
-/// Each member's last-read id.
-pub fn read_marks(c: &Connection, conv: ConversationId) -> Result<Vec<(UserId, MessageId)>> {
-    super::collect(
-        c,
-        "SELECT user, last_read FROM members WHERE conversation = ?1",
-        [conv],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
+    super::collect(c, sql, [conv], |r| brief_from_row(r, 0))
 }
 
 /// Move a member's read mark forward (never back); returns the new mark.
@@ -160,15 +160,16 @@ pub fn mark_read(c: &Connection, conv: ConversationId, user: UserId, upto: Messa
 
 /// The user's conversations, newest activity first.
 pub fn for_user(c: &Connection, user: UserId) -> Result<Vec<ConversationSummary>> {
-    let sql = format!(
-        "SELECT {COLUMNS}, m.last_read,
-                (SELECT MAX(id) FROM messages WHERE conversation = c.number) AS last_id
+    let sql = concat!(
+        "SELECT ",
+        conversation_columns!(),
+        ", m.last_read, (SELECT MAX(id) FROM messages WHERE conversation = c.number) AS last_id
          FROM members m JOIN conversations c ON c.number = m.conversation
          WHERE m.user = ?1
          ORDER BY COALESCE(last_id, 0) DESC, c.number DESC"
     );
     let rows: Vec<(Conversation, MessageId, Option<MessageId>)> =
-        super::collect(c, &sql, [user], |r| Ok((from_row(r)?, r.get(6)?, r.get(7)?)))?;
+        super::collect(c, sql, [user], |r| Ok((from_row(r)?, r.get(6)?, r.get(7)?)))?;
     rows.into_iter()
         .map(|(conversation, last_read, last_id)| summary(c, conversation, user, last_read, last_id))
         .collect()
@@ -210,13 +211,14 @@ pub fn summary(
 
 /// Public rooms with their member counts and whether `user` is in each.
 pub fn rooms(c: &Connection, user: UserId) -> Result<Vec<(Conversation, i64, bool)>> {
-    let sql = format!(
-        "SELECT {COLUMNS},
-                (SELECT COUNT(*) FROM members WHERE conversation = c.number),
-                EXISTS (SELECT 1 FROM members WHERE conversation = c.number AND user = ?1)
+    let sql = concat!(
+        "SELECT ",
+        conversation_columns!(),
+        ", (SELECT COUNT(*) FROM members WHERE conversation = c.number),
+           EXISTS (SELECT 1 FROM members WHERE conversation = c.number AND user = ?1)
          FROM conversations c WHERE c.kind = 'room' ORDER BY c.name"
     );
-    super::collect(c, &sql, [user], |r| Ok((from_row(r)?, r.get(6)?, r.get(7)?)))
+    super::collect(c, sql, [user], |r| Ok((from_row(r)?, r.get(6)?, r.get(7)?)))
 }
 
 /// Everyone who shares a conversation with `user` (for presence).
@@ -232,9 +234,12 @@ pub fn contacts(c: &Connection, user: UserId) -> Result<Vec<UserId>> {
 
 /// Direct conversations of a user, with the other member (threads dialect).
 pub fn directs_of(c: &Connection, user: UserId) -> Result<Vec<(Conversation, UserBrief, Option<MessageId>)>> {
-    let sql = format!(
-        "SELECT {COLUMNS}, {BRIEF_COLUMNS},
-                (SELECT MAX(id) FROM messages WHERE conversation = c.number) AS last_id
+    let sql = concat!(
+        "SELECT ",
+        conversation_columns!(),
+        ", ",
+        brief_columns!(),
+        ", (SELECT MAX(id) FROM messages WHERE conversation = c.number) AS last_id
          FROM members me
          JOIN conversations c ON c.number = me.conversation AND c.kind = 'direct'
          JOIN members other ON other.conversation = c.number AND other.user != me.user
@@ -242,7 +247,7 @@ pub fn directs_of(c: &Connection, user: UserId) -> Result<Vec<(Conversation, Use
          WHERE me.user = ?1
          ORDER BY c.number"
     );
-    super::collect(c, &sql, [user], |r| {
+    super::collect(c, sql, [user], |r| {
         Ok((from_row(r)?, brief_from_row(r, 6)?, r.get(14)?))
     })
 }

@@ -7,8 +7,6 @@ use super::users::parse_uuid;
 use crate::error::Result;
 use crate::model::{FileId, FileMeta, Timestamp, UserId};
 
-const COLUMNS: &str = "f.number, f.id, f.owner, f.name, f.content_type, f.size";
-
 fn from_row(r: &Row<'_>) -> rusqlite::Result<FileMeta> {
     Ok(FileMeta {
         id: r.get(0)?,
@@ -46,8 +44,8 @@ pub fn insert(c: &Connection, owner: UserId, name: &str, content_type: &str, dat
 }
 
 pub fn by_uuid(c: &Connection, id: &Uuid) -> Result<Option<FileMeta>> {
-    let sql = format!("SELECT {COLUMNS} FROM files f WHERE f.id = ?1");
-    Ok(c.prepare_cached(&sql)?
+    let sql = "SELECT f.number, f.id, f.owner, f.name, f.content_type, f.size FROM files f WHERE f.id = ?1";
+    Ok(c.prepare_cached(sql)?
         .query_row([id.to_string()], from_row)
         .optional()?)
 }

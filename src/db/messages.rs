@@ -7,7 +7,10 @@ use crate::error::{Error, Result};
 use crate::model::{ConversationId, FileId, FileMeta, Message, MessageId, Timestamp, UserId};
 
 /// One SELECT shape for every message read, so every dialect sees the same fields.
-const SELECT: &str = "SELECT m.id, m.conversation, c.id, m.body, m.created_at, m.updated_at, m.deleted,
+macro_rules! select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT m.id, m.conversation, c.id, m.body, m.created_at, m.updated_at, m.deleted,
         CASE WHEN c.kind = 'direct' THEN EXISTS (
             SELECT 1 FROM members o
             WHERE o.conversation = m.conversation AND o.user != m.sender AND o.last_read >= m.id)
@@ -17,7 +20,11 @@ const SELECT: &str = "SELECT m.id, m.conversation, c.id, m.body, m.created_at, m
     FROM messages m
     JOIN conversations c ON c.number = m.conversation
     JOIN users u ON u.number = m.sender
-    LEFT JOIN files f ON f.number = m.file";
+    LEFT JOIN files f ON f.number = m.file ",
+            $rest
+        )
+    };
+}
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
     let file = match r.get::<_, Option<FileId>>(16)? {
@@ -50,8 +57,9 @@ fn many(c: &Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<
 }
 
 pub fn by_id(c: &Connection, id: MessageId) -> Result<Option<Message>> {
-    let sql = format!("{SELECT} WHERE m.id = ?1");
-    Ok(c.prepare_cached(&sql)?.query_row([id], from_row).optional()?)
+    Ok(c.prepare_cached(select!("WHERE m.id = ?1"))?
+        .query_row([id], from_row)
+        .optional()?)
 }
 
 /// Which slice of a conversation's history to read.
@@ -70,11 +78,11 @@ pub fn page(c: &Connection, conv: ConversationId, p: Page) -> Result<Vec<Message
     let lo = p.after.map_or(0, |m| m.0);
     let hi = p.before.map_or(i64::MAX, |m| m.0);
     if p.after.is_some() {
-        let sql = format!("{SELECT} WHERE m.conversation = ?1 AND m.id > ?2 AND m.id < ?3 ORDER BY m.id LIMIT ?4");
-        many(c, &sql, &[&conv, &lo, &hi, &p.limit])
+        let sql = select!("WHERE m.conversation = ?1 AND m.id > ?2 AND m.id < ?3 ORDER BY m.id LIMIT ?4");
+        many(c, sql, &[&conv, &lo, &hi, &p.limit])
     } else {
-        let sql = format!("{SELECT} WHERE m.conversation = ?1 AND m.id > ?2 AND m.id < ?3 ORDER BY m.id DESC LIMIT ?4");
-        let mut v = many(c, &sql, &[&conv, &lo, &hi, &p.limit])?;
+        let sql = select!("WHERE m.conversation = ?1 AND m.id > ?2 AND m.id < ?3 ORDER BY m.id DESC LIMIT ?4");
+        let mut v = many(c, sql, &[&conv, &lo, &hi, &p.limit])?;
         v.reverse();
         Ok(v)
     }
@@ -82,11 +90,11 @@ pub fn page(c: &Connection, conv: ConversationId, p: Page) -> Result<Vec<Message
 
 /// Messages after `after` in every conversation `user` is in, oldest first.
 pub fn since_for_user(c: &Connection, user: UserId, after: MessageId, limit: i64) -> Result<Vec<Message>> {
-    let sql = format!(
-        "{SELECT} WHERE m.conversation IN (SELECT conversation FROM members WHERE user = ?1)
+    let sql = select!(
+        "WHERE m.conversation IN (SELECT conversation FROM members WHERE user = ?1)
            AND m.id > ?2 ORDER BY m.id LIMIT ?3"
     );
-    many(c, &sql, &[&user, &after, &limit])
+    many(c, sql, &[&user, &after, &limit])
 }
 
 pub fn last_id(c: &Connection) -> Result<MessageId> {
@@ -94,19 +102,20 @@ pub fn last_id(c: &Connection) -> Result<MessageId> {
         .query_row([], |r| r.get(0))?)
 }
 
+/// Store a message sent at `at`; returns its id.
 pub fn insert(
     c: &Connection,
     conv: ConversationId,
     sender: UserId,
     text: &str,
     file: Option<FileId>,
+    at: Timestamp,
 ) -> Result<MessageId> {
-    let now = Timestamp::now();
     c.prepare_cached(
         "INSERT INTO messages (conversation, sender, body, file, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
     )?
-    .execute(params![conv, sender, text, file, now])?;
+    .execute(params![conv, sender, text, file, at])?;
     Ok(MessageId(c.last_insert_rowid()))
 }
 

@@ -6,6 +6,26 @@
 //! functions in the submodules are plain synchronous SQL over a `&Connection`;
 //! nothing above this module writes SQL.
 
+// Column lists as macros, so every SQL string is a compile-time constant:
+// no formatting or allocation per query, and a cheap statement-cache lookup.
+macro_rules! user_columns {
+    () => {
+        "u.number, u.id, u.username, u.email, u.name, u.first_name, u.last_name, u.bio, u.profile_picture, \
+         u.public_key, u.ready_to_chat, u.created_at, u.last_seen_at"
+    };
+}
+/// The columns `users::brief_from_row` reads.
+macro_rules! brief_columns {
+    () => {
+        "u.number, u.id, u.username, u.email, u.name, u.first_name, u.last_name, u.profile_picture"
+    };
+}
+macro_rules! conversation_columns {
+    () => {
+        "c.number, c.id, c.kind, c.name, c.created_by, c.created_at"
+    };
+}
+
 pub mod conversations;
 pub mod files;
 pub mod messages;
@@ -68,6 +88,8 @@ impl InitReport {
 
 fn apply_pragmas(conn: &Connection, sync: SyncMode) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(5))?;
+    // Room for every statement natter prepares, so none is re-prepared.
+    conn.set_prepared_statement_cache_capacity(128);
     conn.execute_batch(match sync {
         SyncMode::Full => "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
         SyncMode::Normal => "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",

@@ -22,11 +22,12 @@ pub fn remove_friend(c: &Connection, user: UserId, friend: UserId) -> Result<boo
 }
 
 pub fn friends(c: &Connection, user: UserId) -> Result<Vec<User>> {
-    let sql = format!(
-        "SELECT {} FROM friends fr JOIN users u ON u.number = fr.friend WHERE fr.user = ?1 ORDER BY u.number",
-        super::users::COLUMNS
+    let sql = concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM friends fr JOIN users u ON u.number = fr.friend WHERE fr.user = ?1 ORDER BY u.number"
     );
-    super::collect(c, &sql, [user], super::users::from_row)
+    super::collect(c, sql, [user], super::users::from_row)
 }
 
 fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {

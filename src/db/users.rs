@@ -6,13 +6,6 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::model::{Timestamp, User, UserBrief, UserId};
 
-pub(crate) const COLUMNS: &str = "u.number, u.id, u.username, u.email, u.name, u.first_name, \
-     u.last_name, u.bio, u.profile_picture, u.public_key, u.ready_to_chat, u.created_at, u.last_seen_at";
-
-/// The columns `brief_from_row` reads, for joins.
-pub(crate) const BRIEF_COLUMNS: &str =
-    "u.number, u.id, u.username, u.email, u.name, u.first_name, u.last_name, u.profile_picture";
-
 pub(crate) fn parse_uuid(text: &str) -> rusqlite::Result<Uuid> {
     Uuid::parse_str(text)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))
@@ -36,7 +29,7 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-/// Read a `UserBrief` from `BRIEF_COLUMNS` starting at column `at`.
+/// Read a `UserBrief` from `brief_columns!()` starting at column `at`.
 pub(crate) fn brief_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<UserBrief> {
     Ok(UserBrief {
         id: r.get(at)?,
@@ -89,34 +82,51 @@ pub fn insert(c: &Connection, new: &NewUser<'_>) -> Result<User> {
     by_id(c, UserId(c.last_insert_rowid()))?.ok_or_else(|| Error::internal("inserted user vanished"))
 }
 
-fn one(c: &Connection, clause: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<User>> {
-    let sql = format!("SELECT {COLUMNS} FROM users u WHERE {clause}");
-    Ok(c.prepare_cached(&sql)?.query_row([arg], from_row).optional()?)
+fn one(c: &Connection, sql: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<User>> {
+    Ok(c.prepare_cached(sql)?.query_row([arg], from_row).optional()?)
 }
 
 pub fn by_id(c: &Connection, id: UserId) -> Result<Option<User>> {
-    one(c, "u.number = ?1", &id)
+    one(
+        c,
+        concat!("SELECT ", user_columns!(), " FROM users u WHERE u.number = ?1"),
+        &id,
+    )
 }
 
 pub fn by_uuid(c: &Connection, id: &Uuid) -> Result<Option<User>> {
-    one(c, "u.id = ?1", &id.to_string())
+    one(
+        c,
+        concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = ?1"),
+        &id.to_string(),
+    )
 }
 
 pub fn by_username(c: &Connection, username: &str) -> Result<Option<User>> {
-    one(c, "u.username = ?1", &username)
+    one(
+        c,
+        concat!("SELECT ", user_columns!(), " FROM users u WHERE u.username = ?1"),
+        &username,
+    )
 }
 
 pub fn by_email(c: &Connection, email: &str) -> Result<Option<User>> {
-    one(c, "u.email = ?1", &email)
+    one(
+        c,
+        concat!("SELECT ", user_columns!(), " FROM users u WHERE u.email = ?1"),
+        &email,
+    )
 }
 
 /// The user and stored hash for a login name (username, or else email).
 pub fn credentials(c: &Connection, login: &str) -> Result<Option<(User, String)>> {
-    let sql = format!(
-        "SELECT {COLUMNS}, u.password_hash FROM users u
+    let sql = concat!(
+        "SELECT ",
+        user_columns!(),
+        ", u.password_hash FROM users u
          WHERE u.username = ?1 OR u.email = ?1 ORDER BY u.username = ?1 DESC LIMIT 1"
     );
-    Ok(c.prepare_cached(&sql)?
+    Ok(c.prepare_cached(sql)?
         .query_row([login], |r| Ok((from_row(r)?, r.get(13)?)))
         .optional()?)
 }
@@ -129,20 +139,26 @@ pub fn password_hash(c: &Connection, id: UserId) -> Result<String> {
 /// Users by username or name, or all when `q` is empty, in username order.
 pub fn search(c: &Connection, q: Option<&str>, limit: i64) -> Result<Vec<User>> {
     let q = q.map(str::trim).filter(|q| !q.is_empty());
-    let sql = format!(
-        "SELECT {COLUMNS} FROM users u
+    let sql = concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users u
          WHERE ?1 IS NULL OR u.username LIKE ?1 ESCAPE '\\' OR u.name LIKE ?1 ESCAPE '\\'
             OR (u.first_name || ' ' || u.last_name) LIKE ?1 ESCAPE '\\'
          ORDER BY u.username LIMIT ?2"
     );
     let pattern = q.map(super::like_pattern);
-    super::collect(c, &sql, params![pattern, limit], from_row)
+    super::collect(c, sql, params![pattern, limit], from_row)
 }
 
 /// Every user, in number order (the dialects that list all users).
 pub fn all(c: &Connection) -> Result<Vec<User>> {
-    let sql = format!("SELECT {COLUMNS} FROM users u ORDER BY u.number");
-    super::collect(c, &sql, [], from_row)
+    super::collect(
+        c,
+        concat!("SELECT ", user_columns!(), " FROM users u ORDER BY u.number"),
+        [],
+        from_row,
+    )
 }
 
 /// Profile fields to change; `None` leaves a field as it is.

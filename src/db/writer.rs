@@ -128,7 +128,7 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats) {
             Err(_) => break,
         };
         let mut completions: Vec<Completion> = Vec::new();
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = exec(&conn, "BEGIN IMMEDIATE") {
             // Dropping the job drops its caller's channel: the caller gets an error.
             tracing::error!(error = %e, "cannot begin a write transaction");
             drop(first);
@@ -149,8 +149,8 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats) {
         }
         stats.jobs.fetch_add(completions.len() as u64, Ordering::Relaxed);
         stats.commits.fetch_add(1, Ordering::Relaxed);
-        let commit_error = conn.execute_batch("COMMIT").err().map(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
+        let commit_error = exec(&conn, "COMMIT").err().map(|e| {
+            let _ = exec(&conn, "ROLLBACK");
             tracing::error!(error = %e, jobs = completions.len(), "commit failed");
             e.to_string()
         });
@@ -167,23 +167,28 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats) {
 
 /// Run one job inside a savepoint, undoing it if it fails or panics.
 fn run_job(conn: &Connection, job: Job) -> Completion {
-    if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+    if let Err(e) = exec(conn, "SAVEPOINT job") {
         tracing::error!(error = %e, "savepoint failed");
     }
     match catch_unwind(AssertUnwindSafe(|| job(conn))) {
         Ok((true, completion)) => {
-            let _ = conn.execute_batch("RELEASE job");
+            let _ = exec(conn, "RELEASE job");
             completion
         }
         Ok((false, completion)) => {
-            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            let _ = exec(conn, "ROLLBACK TO job").and_then(|_| exec(conn, "RELEASE job"));
             completion
         }
         Err(_) => {
             tracing::error!("a write panicked; it was rolled back");
-            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            let _ = exec(conn, "ROLLBACK TO job").and_then(|_| exec(conn, "RELEASE job"));
             // Its caller's channel was dropped with the job: it sees an error.
             Box::new(|_| {})
         }
     }
+}
+
+/// A statement without results, prepared once: these run for every job.
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute([])
 }

@@ -1,0 +1,67 @@
+//! What the writer looks up for every message, kept in memory: each
+//! conversation row by UUID (never changes once created) and each
+//! conversation's member list.
+//!
+//! The member cache is used and kept only inside writer jobs. Every job that
+//! changes membership (join, leave) or a user's public profile forgets the
+//! affected entries in the same job, so the cache always matches what the
+//! writer's own connection sees — even before the batch commits.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+use uuid::Uuid;
+
+use crate::db;
+use crate::error::{Error, Result};
+use crate::model::{Conversation, ConversationId, UserBrief};
+
+/// Entries kept before the cache starts over (bounds its memory).
+const MAX_ENTRIES: usize = 50_000;
+
+#[derive(Default)]
+pub struct Cache {
+    conversations: Mutex<HashMap<Uuid, Conversation>>,
+    members: Mutex<HashMap<ConversationId, Arc<[UserBrief]>>>,
+}
+
+impl Cache {
+    /// A conversation by UUID (any thread: rows never change).
+    pub fn conversation(&self, c: &Connection, id: &Uuid) -> Result<Conversation> {
+        if let Some(conv) = self.conversations.lock().unwrap_or_else(|e| e.into_inner()).get(id) {
+            return Ok(conv.clone());
+        }
+        let conv = db::conversations::by_uuid(c, id)?.ok_or_else(|| Error::not_found("conversation"))?;
+        let mut map = self.conversations.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(*id, conv.clone());
+        Ok(conv)
+    }
+
+    /// The members of `conv`, in user-number order. Writer jobs only.
+    pub fn members(&self, c: &Connection, conv: ConversationId) -> Result<Arc<[UserBrief]>> {
+        if let Some(m) = self.members.lock().unwrap_or_else(|e| e.into_inner()).get(&conv) {
+            return Ok(m.clone());
+        }
+        let members: Arc<[UserBrief]> = db::conversations::members(c, conv)?.into();
+        let mut map = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(conv, members.clone());
+        Ok(members)
+    }
+
+    /// Membership of `conv` changed (in the current writer job).
+    pub fn forget_members(&self, conv: ConversationId) {
+        self.members.lock().unwrap_or_else(|e| e.into_inner()).remove(&conv);
+    }
+
+    /// A user's public profile changed: every member list may hold it.
+    pub fn forget_all_members(&self) {
+        self.members.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
