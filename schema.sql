@@ -14,8 +14,10 @@ CREATE TABLE meta (
 CREATE TABLE users (
     number          INTEGER PRIMARY KEY,
     id              TEXT NOT NULL UNIQUE,              -- UUID
-    username        TEXT NOT NULL UNIQUE COLLATE NOCASE,
-    email           TEXT UNIQUE COLLATE NOCASE,
+    username        TEXT NOT NULL COLLATE NOCASE,      -- as the user wrote it
+    username_key    TEXT NOT NULL UNIQUE,              -- lowercased (Unicode): lookups and uniqueness
+    email           TEXT COLLATE NOCASE,
+    email_key       TEXT UNIQUE,                       -- lowercased email
     password_hash   TEXT NOT NULL,                     -- argon2id PHC string, never returned
     name            TEXT NOT NULL DEFAULT '',
     first_name      TEXT NOT NULL DEFAULT '',
@@ -28,7 +30,8 @@ CREATE TABLE users (
     last_seen_at    INTEGER
 );
 -- Searching by name (`?q=`) is a scan over a small table; username and email
--- lookups use the UNIQUE indexes above (NOCASE, like the comparisons).
+-- lookups use the UNIQUE key indexes. No user's username may equal another
+-- user's email (the core checks), so a login name finds at most one user.
 
 -- A login. Access tokens carry the session id; revoking the session refuses
 -- them from the next request on.

@@ -35,6 +35,12 @@ pub struct Config {
     #[arg(long, env = "NATTER_REFRESH_TTL", default_value = "30d", value_parser = parse_duration)]
     pub refresh_ttl: Duration,
 
+    /// A refresh token presented again within this window after its first
+    /// use counts as the same client racing itself (two tabs) and is refused
+    /// with 409 instead of revoking the session; `0s` revokes on any reuse.
+    #[arg(long, env = "NATTER_REFRESH_REUSE_GRACE", default_value = "10s", value_parser = parse_grace)]
+    pub refresh_reuse_grace: Duration,
+
     /// Longest message text accepted, in bytes of UTF-8.
     #[arg(long, env = "NATTER_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024)]
     pub max_message_bytes: usize,
@@ -113,6 +119,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err("a duration must be at least one second".into());
     }
     Ok(Duration::from_secs(secs))
+}
+
+/// Like `parse_duration`, but zero is allowed.
+fn parse_grace(text: &str) -> Result<Duration, String> {
+    if text.trim().trim_end_matches('s') == "0" {
+        Ok(Duration::ZERO)
+    } else {
+        parse_duration(text)
+    }
 }
 
 #[cfg(test)]

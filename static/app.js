@@ -19,8 +19,9 @@ const state = {
   pending: new Map(), // client_id -> {conversation, text, li, attachment}
   online: new Map(), // user id -> bool
   typing: new Map(), // conversation id -> Map(user name -> timer)
-  lastId: 0, // the newest message id seen: where a reconnect resumes
+  lastId: 0, // the newest message id the socket delivered: where a reconnect resumes
   seen: new Set(), // message ids already counted
+  everConnected: false,
   ws: null,
   wsOpen: false,
   retry: 0,
@@ -68,16 +69,46 @@ class ApiError extends Error {
 
 // ---------- the API ----------
 
-async function refreshTokens() {
-  if (!state.refresh) return false;
-  const res = await fetch('/api/auth/refresh', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ refresh_token: state.refresh }),
-  });
-  if (!res.ok) return false;
-  saveTokens(await res.json());
-  return true;
+// One refresh at a time, shared by every request that needs it. Refresh
+// tokens are single-use, so two refreshes with the same one would look like
+// theft; and another tab may already have refreshed (it stores the new pair).
+let refreshing = null;
+
+function adoptStoredTokens() {
+  const stored = localStorage.getItem('natter.refresh');
+  if (stored && stored !== state.refresh) {
+    state.access = localStorage.getItem('natter.access');
+    state.refresh = stored;
+    return true;
+  }
+  return false;
+}
+
+function refreshTokens() {
+  if (!refreshing) {
+    refreshing = (async () => {
+      if (adoptStoredTokens()) return true;
+      if (!state.refresh) return false;
+      const res = await fetch('/api/auth/refresh', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ refresh_token: state.refresh }),
+      });
+      if (res.ok) {
+        saveTokens(await res.json());
+        return true;
+      }
+      if (res.status === 409) {
+        // Another tab refreshed with the same token a moment ago.
+        await new Promise((r) => setTimeout(r, 300));
+        return adoptStoredTokens();
+      }
+      return false;
+    })().finally(() => {
+      refreshing = null;
+    });
+  }
+  return refreshing;
 }
 
 async function api(method, path, body, retried) {
@@ -104,6 +135,16 @@ async function api(method, path, body, retried) {
     throw new ApiError(res.status, msg);
   }
   return data;
+}
+
+// Has the access token expired (or will it within a few seconds)?
+function tokenExpired() {
+  try {
+    const payload = state.access.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(payload)).exp * 1000 < Date.now() + 5000;
+  } catch (e) {
+    return true;
+  }
 }
 
 function saveTokens(t) {
@@ -157,7 +198,7 @@ function signedOut(message) {
   for (const url of state.blobs.values()) URL.revokeObjectURL(url);
   for (const k of ['natter.access', 'natter.refresh']) localStorage.removeItem(k);
   Object.assign(state, {
-    access: null, refresh: null, me: null, current: null, ws: null, wsOpen: false, lastId: 0, retry: 0,
+    access: null, refresh: null, me: null, current: null, ws: null, wsOpen: false, lastId: 0, retry: 0, everConnected: false,
   });
   for (const k of ['conversations', 'messages', 'oldest', 'pending', 'online', 'typing', 'blobs', 'seen']) state[k].clear();
   state.live.clear();
@@ -249,8 +290,8 @@ async function loadSidebar() {
   state.conversations.clear();
   for (const c of convs) {
     state.conversations.set(c.conversation_id, c);
-    // The socket resumes after the newest message the lists already show.
-    if (c.last_message) noteId(c.last_message.message_id);
+    // Before the first socket, resume after the newest message the lists show.
+    if (c.last_message && !state.everConnected) noteId(c.last_message.message_id);
     for (const p of c.participants) if (!state.online.has(p.user_id)) state.online.set(p.user_id, p.online);
   }
   state.rooms = rooms;
@@ -400,7 +441,6 @@ async function loadPage(id, before) {
   for (const m of page) {
     msgs.set(m.message_id, m);
     state.seen.add(m.message_id);
-    noteId(m.message_id);
   }
   const oldest = page.length ? page[0].message_id : 0;
   state.oldest.set(id, page.length < PAGE ? 0 : oldest);
@@ -484,7 +524,11 @@ async function fileUrl(file) {
   if (state.blobs.has(file.file_id)) return state.blobs.get(file.file_id);
   const res = await fetch('/api/files/' + file.file_id, { headers: { authorization: 'Bearer ' + state.access } });
   if (!res.ok) throw new Error('cannot load ' + file.name);
-  const url = URL.createObjectURL(await res.blob());
+  // Only images keep their type; anything else (HTML, say) is a plain
+  // download and never renders as a page on natter's origin.
+  const bytes = await res.arrayBuffer();
+  const type = IMAGE_TYPES.includes(file.content_type) ? file.content_type : 'application/octet-stream';
+  const url = URL.createObjectURL(new Blob([bytes], { type }));
   state.blobs.set(file.file_id, url);
   return url;
 }
@@ -627,7 +671,9 @@ function deliver(conversation, text, attachment) {
   }
   const frame = { action: 'send', conversation_id: conversation, message: text, client_id: cid };
   if (attachment) frame.attachment_id = attachment.file_id;
-  if (state.wsOpen) {
+  // A socket whose token has run out would be closed by the server on this
+  // frame; HTTP refreshes the token first.
+  if (state.wsOpen && !tokenExpired()) {
     state.pending.get(cid).sentOn = state.ws;
     state.ws.send(JSON.stringify(frame));
   } else {
@@ -644,7 +690,8 @@ function confirmPending(cid, m) {
     state.pending.delete(cid);
     p.li.remove();
   }
-  noteId(m.message_id);
+  // Not noteId: only the socket moves the resume cursor, or messages sent
+  // by others while it was down would be skipped on reconnect.
   applyMessage(m);
   bumpConversation(m);
 }
@@ -726,12 +773,14 @@ function ensureSocket() {
 function openSocket() {
   clearTimeout(state.retryTimer);
   const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
-  let url = scheme + location.host + '/api/ws?token=' + encodeURIComponent(state.access);
-  if (state.lastId) url += '&since=' + state.lastId;
+  // Always resume: even from 0, messages sent between loading the lists and
+  // this socket opening are replayed.
+  const url = scheme + location.host + '/api/ws?token=' + encodeURIComponent(state.access) + '&since=' + state.lastId;
   const ws = new WebSocket(url);
   state.ws = ws;
   ws.onopen = () => {
     state.wsOpen = true;
+    state.everConnected = true;
     state.retry = 0;
     setStatus('connected', 'online');
     // Frames are in order: once the pong is back, the replay of what was
@@ -747,10 +796,19 @@ function openSocket() {
     }
     onFrame(frame, ws);
   };
-  ws.onclose = () => {
+  ws.onclose = (e) => {
     state.wsOpen = false;
     state.ws = null;
-    for (const [cid, p] of state.pending) if (p.sentOn === ws) p.unconfirmed = true;
+    // A clean close comes after the server finished every send it had read,
+    // so a send not confirmed by the replay was never stored: resend it then.
+    // After an abrupt drop nobody knows; the user decides (Retry).
+    const clean = [1000, 1001, 1008, 1013].includes(e.code);
+    for (const p of state.pending.values()) {
+      if (p.sentOn === ws) {
+        p.unconfirmed = true;
+        p.resend = clean;
+      }
+    }
     scheduleReconnect();
   };
 }
@@ -816,7 +874,17 @@ function onFrame(f, ws) {
       else $('composer-error').textContent = f.message;
       break;
     case 'pong':
-      for (const [cid, p] of state.pending) if (p.unconfirmed) failPending(cid, 'connection lost');
+      // The replay is over: what is still unconfirmed was not stored.
+      for (const [cid, p] of state.pending) {
+        if (!p.unconfirmed) continue;
+        if (p.resend) {
+          state.pending.delete(cid);
+          p.li.remove();
+          deliver(p.conversation, p.text, p.attachment);
+        } else {
+          failPending(cid, 'connection lost');
+        }
+      }
       break;
     default:
       break;
@@ -913,6 +981,12 @@ function wire() {
     if ($('scroller').scrollTop < 20 && state.oldest.get(state.current)) loadOlder();
   });
   $('show-sidebar').addEventListener('click', () => $('app').classList.remove('viewing'));
+  window.addEventListener('storage', (e) => {
+    if (e.key === 'natter.refresh') {
+      if (e.newValue) adoptStoredTokens();
+      else if (state.me) signedOut('You logged out in another tab.');
+    }
+  });
   document.addEventListener('visibilitychange', () => {
     if (!document.hidden && state.current && state.live.has(state.current)) markRead(state.current);
   });

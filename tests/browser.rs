@@ -545,6 +545,78 @@ async fn scrolling_up_loads_older_pages() {
     .await;
 }
 
+#[tokio::test]
+#[ignore = "needs Chromium and chromedriver: run `cargo test --test browser -- --ignored` (see .ci/run)"]
+async fn nothing_is_skipped_when_the_page_sends_over_http_while_its_socket_is_down() {
+    let s = TestServer::start().await;
+    let bob = s.register("bob").await;
+    with_browsers("socket-down", 1, 1100, |pages| async move {
+        let a = &pages[0];
+        a.sign_up(&s, "alice").await;
+        let alice = common::login(&s, "alice").await;
+        let d = bob.direct(&alice).await;
+        a.c.refresh().await.unwrap();
+        a.connect_to("#direct-list button.conv-item").await;
+        // Drop the page's socket and hold the reconnect off for a few seconds.
+        a.js("state.retry = 3; state.ws.close();").await;
+        a.until(
+            "the reconnecting state",
+            "return document.getElementById('conn-status').textContent === 'reconnecting…'",
+        )
+        .await;
+        bob.say(&d, "from bob while alice is offline").await;
+        // Alice sends now: over HTTP, and it gets a newer id than bob's.
+        a.say("from alice over http").await;
+        a.wait_message("from bob while alice is offline").await;
+        a.until(
+            "connected again",
+            "return document.getElementById('conn-status').textContent === 'connected'",
+        )
+        .await;
+        assert_eq!(
+            a.messages().await,
+            ["from bob while alice is offline", "from alice over http"]
+        );
+        s
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and chromedriver: run `cargo test --test browser -- --ignored` (see .ci/run)"]
+async fn the_page_survives_its_access_token_expiring() {
+    let s = TestServer::start_with(|c| c.access_ttl = std::time::Duration::from_secs(2)).await;
+    with_browsers("token-expiry", 1, 1100, |pages| async move {
+        let a = &pages[0];
+        a.sign_up(&s, "alice").await;
+        a.type_into("#new-room-name", "first\u{E007}").await;
+        a.click("#connect").await;
+        a.say("before expiry").await;
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        // Several requests at once find the token expired: one refresh serves them all.
+        a.type_into("#new-room-name", "second\u{E007}").await;
+        a.until(
+            "the new room",
+            "return document.getElementById('conv-title').textContent === '# second'",
+        )
+        .await;
+        a.click("#connect").await;
+        a.say("after expiry").await;
+        assert_eq!(
+            a.js("return document.getElementById('app').hidden").await,
+            json!(false),
+            "still signed in"
+        );
+        a.until(
+            "connected",
+            "return document.getElementById('conn-status').textContent === 'connected'",
+        )
+        .await;
+        s
+    })
+    .await;
+}
+
 /// A 1×1 PNG.
 const PNG_1X1: &[u8] = &[
     0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,

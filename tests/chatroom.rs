@@ -372,3 +372,30 @@ async fn a_third_user_cannot_reach_a_direct_conversation() {
     let (_, e) = post_form(&common::login(&s, "carl").await, "/send_message", &[("message", "x")]).await;
     assert!(e["error"].as_str().unwrap().contains("join a room first"));
 }
+
+#[tokio::test]
+async fn a_link_on_another_site_cannot_log_you_out() {
+    let s = TestServer::start().await;
+    let a = Browser::create_user(&s, "alice").await;
+    // A top-level navigation from another site: the cookie comes along, no Origin does.
+    let res = reqwest::Client::new()
+        .get(s.url("/logout"))
+        .header("cookie", &a.cookie)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(a.get("/get_users").await.0, StatusCode::OK, "still logged in");
+    // The user typing the address, or our own page, is fine.
+    for site in ["none", "same-origin"] {
+        let res = reqwest::Client::new()
+            .get(s.url("/get_users"))
+            .header("cookie", &a.cookie)
+            .header("sec-fetch-site", site)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{site}");
+    }
+}

@@ -40,7 +40,8 @@ fn detail(b: &Value) -> &str {
 
 #[tokio::test]
 async fn accounts_and_tokens() {
-    let s = TestServer::start().await;
+    // No grace: the second use of a refresh token below is theft.
+    let s = TestServer::start_with(|c| c.refresh_reuse_grace = std::time::Duration::ZERO).await;
     let (a, a_id) = account(&s, "user1").await;
     account(&s, "user2").await;
     let anon = s.anonymous();

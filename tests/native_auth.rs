@@ -224,7 +224,8 @@ async fn expired_access_tokens_are_refused_and_refresh_works() {
 
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_session() {
-    let s = TestServer::start().await;
+    // No grace: any second use of a refresh token is theft.
+    let s = TestServer::start_with(|c| c.refresh_reuse_grace = std::time::Duration::ZERO).await;
     let a = s.register("frank").await;
     let anon = s.anonymous();
     let (st, first) = anon
@@ -567,4 +568,111 @@ async fn other_origins_may_use_bearer_tokens_cors() {
         res.headers().get("access-control-allow-credentials").is_none(),
         "never with credentials"
     );
+}
+
+#[tokio::test]
+async fn a_refresh_raced_by_the_same_client_is_not_theft() {
+    // Two tabs (or two requests) refresh with the same token at once.
+    let s = TestServer::start().await;
+    let a = s.register("quinn").await;
+    let anon = s.anonymous();
+    let body = json!({"refresh_token": a.refresh});
+    let (r1, r2) = tokio::join!(
+        anon.post("/api/auth/refresh", body.clone()),
+        anon.post("/api/auth/refresh", body)
+    );
+    let mut statuses = [r1.0, r2.0];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT], "{r1:?} {r2:?}");
+    let (winner, loser) = if r1.0 == StatusCode::OK {
+        (r1.1, r2.1)
+    } else {
+        (r2.1, r1.1)
+    };
+    assert!(
+        loser["error"]["message"].as_str().unwrap().contains("a moment ago"),
+        "{loser}"
+    );
+    // The session lives on: the winner's tokens work.
+    let mut c = a.clone();
+    c.token = Some(winner["access_token"].as_str().unwrap().to_owned());
+    assert_eq!(c.get("/api/users/me").await.0, StatusCode::OK);
+    let (st, _) = anon
+        .post("/api/auth/refresh", json!({"refresh_token": winner["refresh_token"]}))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn nobody_can_take_over_another_users_login_name() {
+    let s = TestServer::start().await;
+    let anon = s.anonymous();
+    let (st, _) = anon
+        .post(
+            "/api/auth/register",
+            json!({"username": "carol", "email": "carol@x.com", "password": "password1"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    // Someone else's email is not available as a username, in any case…
+    for name in ["carol@x.com", "Carol@X.com"] {
+        let (st, b) = anon
+            .post("/api/auth/register", json!({"username": name, "password": "password2"}))
+            .await;
+        assert_eq!(st, StatusCode::CONFLICT, "{name}: {b}");
+    }
+    // …nor a username as an email.
+    let (st, b) = anon
+        .post(
+            "/api/auth/register",
+            json!({"username": "dave", "email": "CAROL", "password": "password2"}),
+        )
+        .await;
+    assert!(st == StatusCode::BAD_REQUEST || st == StatusCode::CONFLICT, "{b}");
+    let (st, _) = anon
+        .post(
+            "/api/auth/register",
+            json!({"username": "mal@x.com", "password": "password1"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let mal = common::login(&s, "mal@x.com").await;
+    let (st, _) = mal.patch("/api/users/me", json!({"email": "carol"})).await;
+    assert_ne!(st, StatusCode::OK, "an email equal to someone's username is refused");
+    // So carol's email logs carol in.
+    let (st, b) = anon
+        .post(
+            "/api/auth/login",
+            json!({"email": "carol@x.com", "password": "password1"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["username"], "carol");
+}
+
+#[tokio::test]
+async fn usernames_are_unique_without_regard_to_case_in_any_script() {
+    let s = TestServer::start().await;
+    let anon = s.anonymous();
+    for (first, second) in [("Ёжик", "ёжик"), ("ÉCOLE", "école")] {
+        let (st, _) = anon
+            .post(
+                "/api/auth/register",
+                json!({"username": first, "password": "password1"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED);
+        let (st, b) = anon
+            .post(
+                "/api/auth/register",
+                json!({"username": second, "password": "password1"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CONFLICT, "{second}: {b}");
+        let (st, b) = anon
+            .post("/api/auth/login", json!({"username": second, "password": "password1"}))
+            .await;
+        assert_eq!(st, StatusCode::OK, "logging in as {second}: {b}");
+        assert_eq!(b["username"], first);
+    }
 }

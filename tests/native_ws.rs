@@ -483,3 +483,93 @@ async fn joining_and_leaving_take_effect_on_the_next_message() {
     a.say(&room, "welcome back").await;
     assert_eq!(wb.next_action("message").await["message"]["message"], "welcome back");
 }
+
+#[tokio::test]
+async fn logging_out_closes_that_sessions_sockets_at_once() {
+    let s = TestServer::start().await;
+    let a = s.register("alice").await;
+    let other = common::login(&s, "alice").await;
+    let mut mine = Ws::connect(&user_socket(&s, a.token())).await;
+    let mut room = Ws::connect(&s.ws_url(&format!(
+        "/api/conversations/{}/connect?token={}",
+        a.room("r").await,
+        a.token()
+    )))
+    .await;
+    let mut theirs = Ws::connect(&user_socket(&s, other.token())).await;
+    assert_eq!(a.post("/api/auth/logout", json!({})).await.0, StatusCode::NO_CONTENT);
+    for ws in [&mut mine, &mut room] {
+        let (code, reason) = ws.closed().await.expect("a close frame");
+        assert_eq!(code, 1008, "{reason}");
+        assert!(reason.contains("session ended"), "{reason}");
+    }
+    // The other session's socket is untouched.
+    theirs.send(json!({"action": "ping"})).await;
+    assert_eq!(theirs.next().await["action"], "pong");
+}
+
+#[tokio::test]
+async fn a_stolen_refresh_token_and_a_new_password_end_sockets_too() {
+    let s = TestServer::start_with(|c| c.refresh_reuse_grace = std::time::Duration::ZERO).await;
+    let a = s.register("alice").await;
+    let mut ws = Ws::connect(&user_socket(&s, a.token())).await;
+    let anon = s.anonymous();
+    assert_eq!(
+        anon.post("/api/auth/refresh", json!({"refresh_token": a.refresh}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        anon.post("/api/auth/refresh", json!({"refresh_token": a.refresh}))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        ws.closed().await.map(|(c, _)| c),
+        Some(1008),
+        "reuse revoked the session and its socket"
+    );
+
+    // A password change ends every other session, sockets included.
+    let me = common::login(&s, "alice").await;
+    let thief = common::login(&s, "alice").await;
+    let mut thief_ws = Ws::connect(&user_socket(&s, thief.token())).await;
+    let mut my_ws = Ws::connect(&user_socket(&s, me.token())).await;
+    let (st, _) = me
+        .patch(
+            "/api/users/me",
+            json!({"password": "brand-new-pass", "old_password": "password1"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(thief_ws.closed().await.map(|(c, _)| c), Some(1008));
+    assert_eq!(thief.get("/api/users/me").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        anon.post("/api/auth/refresh", json!({"refresh_token": thief.refresh}))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        me.get("/api/users/me").await.0,
+        StatusCode::OK,
+        "the session that changed it stays"
+    );
+    my_ws.send(json!({"action": "ping"})).await;
+    assert_eq!(my_ws.next().await["action"], "pong");
+}
+
+#[tokio::test]
+async fn a_socket_does_not_outlive_its_token() {
+    let s = TestServer::start_with(|c| c.access_ttl = std::time::Duration::from_secs(1)).await;
+    let a = s.register("alice").await;
+    let mut ws = Ws::connect(&user_socket(&s, a.token())).await;
+    // JWT expiry has one-second resolution: wait it out for real.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    ws.send(json!({"action": "ping"})).await;
+    let (code, reason) = ws.closed().await.expect("a close frame");
+    assert_eq!(code, 1008);
+    assert!(reason.contains("token expired"), "{reason}");
+}

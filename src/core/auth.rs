@@ -32,6 +32,8 @@ pub struct Caller {
     pub user: UserId,
     pub uuid: Uuid,
     pub session: Uuid,
+    /// When the token expires (Unix seconds): a socket closes then.
+    pub expires: u64,
 }
 
 /// What a successful login hands out.
@@ -74,6 +76,7 @@ pub(super) struct Keys {
     validation: Validation,
     access_ttl: Duration,
     refresh_ttl: Duration,
+    reuse_grace: Duration,
     revoked: RwLock<HashSet<Uuid>>,
     /// argon2 uses ~19 MiB per hash: bound how many run at once.
     hashing: Arc<Semaphore>,
@@ -105,6 +108,7 @@ impl Keys {
             validation,
             access_ttl: config.access_ttl,
             refresh_ttl: config.refresh_ttl,
+            reuse_grace: config.refresh_reuse_grace,
             revoked: RwLock::new(revoked.into_iter().collect()),
             hashing: Arc::new(Semaphore::new(permits)),
             params,
@@ -295,19 +299,23 @@ impl Core {
     pub async fn refresh(&self, token: &str) -> Result<Tokens> {
         let hash = Sha256::digest(token.trim().as_bytes()).to_vec();
         let (next, next_hash) = new_refresh_token();
+        let grace = self.auth.reuse_grace;
         let outcome = self
             .db
             .writer()
             .submit(
                 move |c| {
-                    let found = db::sessions::take_refresh_token(c, &hash, Timestamp::now())?;
+                    let found = db::sessions::take_refresh_token(c, &hash, Timestamp::now(), grace)?;
                     match &found {
                         RefreshLookup::Fresh { session, user } => {
                             db::sessions::add_refresh_token(c, session, &next_hash)?;
                             let user = db::users::by_id(c, *user)?.ok_or_else(|| Error::not_found("user"))?;
                             Ok((found, Some(user)))
                         }
-                        RefreshLookup::Reused { session } => {
+                        RefreshLookup::Reused {
+                            session,
+                            recently: false,
+                        } => {
                             db::sessions::revoke(c, session)?;
                             Ok((found, None))
                         }
@@ -319,8 +327,12 @@ impl Core {
             .await?;
         match outcome {
             (RefreshLookup::Fresh { session, .. }, Some(user)) => self.issue(user, session, next),
-            (RefreshLookup::Reused { session }, _) => {
-                self.auth.mark_revoked(session);
+            (RefreshLookup::Reused { recently: true, .. }, _) => Err(Error::Conflict(
+                "this refresh token was used a moment ago by another request; use the tokens that request received"
+                    .into(),
+            )),
+            (RefreshLookup::Reused { session, .. }, _) => {
+                self.end_sessions(None, &[session]);
                 tracing::warn!(%session, "refresh token reused; session revoked");
                 Err(Error::Unauthorized(
                     "refresh token was already used; the session has been revoked, log in again".into(),
@@ -331,15 +343,24 @@ impl Core {
         }
     }
 
-    /// End the caller's session: its tokens stop working from the next request.
+    /// End the caller's session: its tokens stop working from the next
+    /// request, and its open sockets close now.
     pub async fn logout(&self, caller: &Caller) -> Result<()> {
         let session = caller.session;
-        self.auth.mark_revoked(session);
+        self.end_sessions(Some(caller.user), &[session]);
         self.db
             .writer()
             .submit(move |c| db::sessions::revoke(c, &session), |_| {})
             .await?;
         Ok(())
+    }
+
+    /// Refuse these sessions' tokens from now on and close their sockets.
+    pub(super) fn end_sessions(&self, user: Option<UserId>, sessions: &[Uuid]) {
+        for s in sessions {
+            self.auth.mark_revoked(*s);
+            self.hub.close_session(user, *s);
+        }
     }
 
     /// A token that lasts as long as the session, for the session cookie.
@@ -373,6 +394,7 @@ impl Core {
             user: UserId(claims.uid),
             uuid,
             session,
+            expires: claims.exp,
         };
         self.touch(caller.user);
         Ok(caller)

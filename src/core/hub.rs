@@ -15,7 +15,7 @@
 //! (Redis, NATS) would forward events between hubs at that seam.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::mpsc;
@@ -110,9 +110,23 @@ impl Event {
 struct Conn {
     id: ConnId,
     scope: Scope,
+    session: Uuid,
     tx: mpsc::Sender<Arc<Event>>,
-    cut: Arc<AtomicBool>,
+    ended: Arc<AtomicU8>,
 }
+
+/// Why the hub let go of a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Its queue filled up: the client reads too slowly.
+    TooSlow,
+    /// Its session was logged out or revoked.
+    SessionEnded,
+}
+
+const LIVE: u8 = 0;
+const TOO_SLOW: u8 = 1;
+const SESSION_ENDED: u8 = 2;
 
 struct Inner {
     users: Mutex<HashMap<UserId, Vec<Conn>>>,
@@ -126,15 +140,19 @@ pub struct Subscription {
     pub id: ConnId,
     pub user: UserId,
     pub rx: mpsc::Receiver<Arc<Event>>,
-    cut: Arc<AtomicBool>,
+    ended: Arc<AtomicU8>,
     hub: Hub,
     left: bool,
 }
 
 impl Subscription {
-    /// True when the hub dropped this socket for falling behind.
-    pub fn was_cut(&self) -> bool {
-        self.cut.load(Ordering::Acquire)
+    /// Why the hub dropped this socket, if it did.
+    pub fn ended(&self) -> Option<Ended> {
+        match self.ended.load(Ordering::Acquire) {
+            TOO_SLOW => Some(Ended::TooSlow),
+            SESSION_ENDED => Some(Ended::SessionEnded),
+            _ => None,
+        }
     }
 
     /// Unregister; true if the user has no live socket left.
@@ -168,19 +186,20 @@ impl Hub {
         }
     }
 
-    /// Register a socket; the bool is true if the user just came online.
-    pub fn subscribe(&self, user: UserId, scope: Scope) -> (Subscription, bool) {
+    /// Register a socket of `user`'s `session`; the bool is true if the user just came online.
+    pub fn subscribe(&self, user: UserId, session: Uuid, scope: Scope) -> (Subscription, bool) {
         let (tx, rx) = mpsc::channel(self.inner.capacity);
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let cut = Arc::new(AtomicBool::new(false));
+        let ended = Arc::new(AtomicU8::new(LIVE));
         let mut users = self.inner.users.lock().unwrap_or_else(|e| e.into_inner());
         let conns = users.entry(user).or_default();
         let first = conns.is_empty();
         conns.push(Conn {
             id,
             scope,
+            session,
             tx,
-            cut: cut.clone(),
+            ended: ended.clone(),
         });
         drop(users);
         (
@@ -188,12 +207,36 @@ impl Hub {
                 id,
                 user,
                 rx,
-                cut,
+                ended,
                 hub: self.clone(),
                 left: false,
             },
             first,
         )
+    }
+
+    /// Close every socket of `session` (of `user`, when known): each drains
+    /// what is queued and closes.
+    pub fn close_session(&self, user: Option<UserId>, session: Uuid) {
+        let mut map = self.inner.users.lock().unwrap_or_else(|e| e.into_inner());
+        let end = |conns: &mut Vec<Conn>| {
+            conns.retain(|c| {
+                if c.session == session {
+                    c.ended.store(SESSION_ENDED, Ordering::Release);
+                    return false;
+                }
+                true
+            })
+        };
+        match user {
+            Some(u) => {
+                if let Some(conns) = map.get_mut(&u) {
+                    end(conns);
+                }
+            }
+            None => map.values_mut().for_each(end),
+        }
+        map.retain(|_, conns| !conns.is_empty());
     }
 
     /// Unregister; true if the user has no socket left.
@@ -253,7 +296,7 @@ impl Hub {
                     Ok(()) => true,
                     Err(mpsc::error::TrySendError::Full(_)) => {
                         tracing::info!(conn = conn.id, user = %user, "socket fell behind; cutting it off");
-                        conn.cut.store(true, Ordering::Release);
+                        conn.ended.store(TOO_SLOW, Ordering::Release);
                         false
                     }
                     Err(mpsc::error::TrySendError::Closed(_)) => false,
@@ -286,16 +329,20 @@ mod tests {
     #[test]
     fn a_full_queue_cuts_only_that_socket() {
         let hub = Hub::new(3);
-        let (mut slow, first) = hub.subscribe(UserId(1), Scope::All);
+        let (mut slow, first) = hub.subscribe(UserId(1), Uuid::nil(), Scope::All);
         assert!(first);
-        let (mut fast, _) = hub.subscribe(UserId(2), Scope::All);
+        let (mut fast, _) = hub.subscribe(UserId(2), Uuid::nil(), Scope::All);
         for _ in 0..3 {
             hub.publish(presence(), &[UserId(1), UserId(2)]);
             assert!(fast.rx.try_recv().is_ok());
         }
-        assert!(!slow.was_cut());
+        assert_eq!(slow.ended(), None);
         hub.publish(presence(), &[UserId(1), UserId(2)]);
-        assert!(slow.was_cut(), "the fourth event overflowed the slow queue");
+        assert_eq!(
+            slow.ended(),
+            Some(Ended::TooSlow),
+            "the fourth event overflowed the slow queue"
+        );
         assert!(fast.rx.try_recv().is_ok(), "the fast socket still got it");
         // The slow socket drains what was queued, then sees the end.
         for _ in 0..3 {
@@ -313,8 +360,12 @@ mod tests {
     #[test]
     fn scoped_sockets_only_hear_their_conversation() {
         let hub = Hub::new(8);
-        let (mut all, _) = hub.subscribe(UserId(1), Scope::All);
-        let (mut one, first) = hub.subscribe(UserId(1), Scope::Conversation(crate::model::ConversationId(7)));
+        let (mut all, _) = hub.subscribe(UserId(1), Uuid::nil(), Scope::All);
+        let (mut one, first) = hub.subscribe(
+            UserId(1),
+            Uuid::nil(),
+            Scope::Conversation(crate::model::ConversationId(7)),
+        );
         assert!(!first, "second socket of the same user");
         hub.publish(presence(), &[UserId(1)]);
         assert!(all.rx.try_recv().is_ok());

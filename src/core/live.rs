@@ -12,7 +12,7 @@ use crate::model::UserId;
 impl Core {
     /// Register a socket with the hub.
     pub fn connect(self: &Arc<Self>, caller: &Caller, scope: Scope) -> Subscription {
-        let (sub, first) = self.hub.subscribe(caller.user, scope);
+        let (sub, first) = self.hub.subscribe(caller.user, caller.session, scope);
         if first {
             self.announce(caller.user, caller.uuid, true);
         }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 pub use auth::{Caller, Registration, Tokens};
 pub use conversations::{DirectThread, NewConversation, RoomInfo, direct_name};
 pub use files::{FileData, Upload};
-pub use hub::{ConnId, Event, EventKind, Hub, Scope, Subscription};
+pub use hub::{ConnId, Ended, Event, EventKind, Hub, Scope, Subscription};
 pub use messages::{Attachment, DEFAULT_PAGE, MAX_PAGE, SendRequest, Target};
 pub use users::ProfileUpdate;
 

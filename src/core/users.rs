@@ -141,19 +141,28 @@ impl Core {
             ready_to_chat: p.ready_to_chat,
             password_hash,
         };
-        let (user, cache) = (caller.user, self.cache.clone());
-        self.db
+        let (user, cache, session) = (caller.user, self.cache.clone(), caller.session);
+        let (updated, ended) = self
+            .db
             .writer()
             .submit(
                 move |c| {
+                    // A new password ends every other session (a thief's included).
+                    let ended = if patch.password_hash.is_some() {
+                        db::sessions::revoke_others(c, user, &session)?
+                    } else {
+                        Vec::new()
+                    };
                     let updated = db::users::update(c, user, &patch)?;
                     // Member lists carry names and pictures.
                     cache.forget_all_members();
-                    Ok(updated)
+                    Ok((updated, ended))
                 },
                 |_| {},
             )
-            .await
+            .await?;
+        self.end_sessions(Some(user), &ended);
+        Ok(updated)
     }
 
     /// Public keys of the other users who are ready to chat and online: a live

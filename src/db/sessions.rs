@@ -1,5 +1,7 @@
 //! Sessions and refresh tokens.
 
+use std::time::Duration;
+
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
@@ -26,29 +28,31 @@ pub enum RefreshLookup {
     Unknown,
     /// Issued, unused, in a live session: it is now marked used.
     Fresh { session: Uuid, user: UserId },
-    /// Already used once: someone replayed it.
-    Reused { session: Uuid },
+    /// Already used once: someone replayed it — or, if it was used only a
+    /// moment ago (`recently`), the same client raced itself.
+    Reused { session: Uuid, recently: bool },
     /// The session was revoked or has run out.
     Dead,
 }
 
-/// Look a refresh token up and, if it is fresh, mark it used.
-pub fn take_refresh_token(c: &Connection, hash: &[u8], now: Timestamp) -> Result<RefreshLookup> {
+/// Look a refresh token up and, if it is fresh, mark it used. A used one
+/// shown again within `grace` of its first use is reported as `recently`.
+pub fn take_refresh_token(c: &Connection, hash: &[u8], now: Timestamp, grace: Duration) -> Result<RefreshLookup> {
     struct Found {
         session: String,
-        used: bool,
+        used_at: Option<Timestamp>,
         user: UserId,
         live: bool,
     }
     let found = c
         .prepare_cached(
-            "SELECT s.id, t.used_at IS NOT NULL, s.user, s.revoked_at IS NULL AND s.expires_at > ?2
+            "SELECT s.id, t.used_at, s.user, s.revoked_at IS NULL AND s.expires_at > ?2
              FROM refresh_tokens t JOIN sessions s ON s.id = t.session WHERE t.hash = ?1",
         )?
         .query_row(params![hash, now], |r| {
             Ok(Found {
                 session: r.get(0)?,
-                used: r.get(1)?,
+                used_at: r.get(1)?,
                 user: r.get(2)?,
                 live: r.get(3)?,
             })
@@ -61,8 +65,9 @@ pub fn take_refresh_token(c: &Connection, hash: &[u8], now: Timestamp) -> Result
     if !found.live {
         return Ok(RefreshLookup::Dead);
     }
-    if found.used {
-        return Ok(RefreshLookup::Reused { session });
+    if let Some(used_at) = found.used_at {
+        let recently = now.0 - used_at.0 < grace.as_micros() as i64;
+        return Ok(RefreshLookup::Reused { session, recently });
     }
     c.prepare_cached("UPDATE refresh_tokens SET used_at = ?2 WHERE hash = ?1")?
         .execute(params![hash, now])?;
@@ -109,4 +114,17 @@ pub fn current_room(c: &Connection, session: &Uuid) -> Result<Option<Conversatio
         .query_row([session.to_string()], |r| r.get(0))
         .optional()?
         .flatten())
+}
+
+/// Revoke every live session of `user` except `keep`; returns those revoked.
+pub fn revoke_others(c: &Connection, user: UserId, keep: &Uuid) -> Result<Vec<Uuid>> {
+    let ids = super::collect(
+        c,
+        "SELECT id FROM sessions WHERE user = ?1 AND id != ?2 AND revoked_at IS NULL",
+        params![user, keep.to_string()],
+        |r| super::users::parse_uuid(&r.get::<_, String>(0)?),
+    )?;
+    c.prepare_cached("UPDATE sessions SET revoked_at = ?3 WHERE user = ?1 AND id != ?2 AND revoked_at IS NULL")?
+        .execute(params![user, keep.to_string(), Timestamp::now()])?;
+    Ok(ids)
 }

@@ -53,20 +53,38 @@ pub struct NewUser<'a> {
     pub public_key: Option<&'a str>,
 }
 
+/// The key a username or email is looked up and kept unique by.
+pub fn key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+/// Who holds `key` as a username or an email, if anyone.
+fn holder(c: &Connection, key: &str) -> Result<Option<UserId>> {
+    Ok(
+        c.prepare_cached("SELECT number FROM users WHERE username_key = ?1 OR email_key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?,
+    )
+}
+
 pub fn insert(c: &Connection, new: &NewUser<'_>) -> Result<User> {
-    if by_username(c, new.username)?.is_some() {
+    // A username must not be anyone's email and an email not anyone's
+    // username, or one user could take over another's login name.
+    if holder(c, &key(new.username))?.is_some() {
         return Err(Error::Conflict(format!("username `{}` is already taken", new.username)));
     }
     if let Some(email) = new.email
-        && by_email(c, email)?.is_some()
+        && email != new.username
+        && holder(c, &key(email))?.is_some()
     {
         return Err(Error::Conflict(format!("email `{email}` is already registered")));
     }
     let uuid = Uuid::new_v4();
     let now = Timestamp::now();
     c.prepare_cached(
-        "INSERT INTO users (id, username, email, password_hash, name, first_name, last_name, public_key, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO users (id, username, email, password_hash, name, first_name, last_name, public_key, created_at,
+                            username_key, email_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         uuid.to_string(),
@@ -77,7 +95,9 @@ pub fn insert(c: &Connection, new: &NewUser<'_>) -> Result<User> {
         new.first_name,
         new.last_name,
         new.public_key,
-        now
+        now,
+        key(new.username),
+        new.email.map(key),
     ])?;
     by_id(c, UserId(c.last_insert_rowid()))?.ok_or_else(|| Error::internal("inserted user vanished"))
 }
@@ -123,11 +143,10 @@ pub fn credentials(c: &Connection, login: &str) -> Result<Option<(User, String)>
     let sql = concat!(
         "SELECT ",
         user_columns!(),
-        ", u.password_hash FROM users u
-         WHERE u.username = ?1 OR u.email = ?1 ORDER BY u.username = ?1 DESC LIMIT 1"
+        ", u.password_hash FROM users u WHERE u.username_key = ?1 OR u.email_key = ?1"
     );
     Ok(c.prepare_cached(sql)?
-        .query_row([login], |r| Ok((from_row(r)?, r.get(13)?)))
+        .query_row([key(login)], |r| Ok((from_row(r)?, r.get(13)?)))
         .optional()?)
 }
 
@@ -179,8 +198,8 @@ pub struct UserPatch {
 
 pub fn update(c: &Connection, id: UserId, p: &UserPatch) -> Result<User> {
     if let Some(Some(email)) = &p.email
-        && let Some(other) = by_email(c, email)?
-        && other.id != id
+        && let Some(other) = holder(c, &key(email))?
+        && other != id
     {
         return Err(Error::Conflict(format!("email `{email}` is already registered")));
     }
@@ -190,6 +209,7 @@ pub fn update(c: &Connection, id: UserId, p: &UserPatch) -> Result<User> {
             first_name = COALESCE(?3, first_name),
             last_name = COALESCE(?4, last_name),
             email = CASE WHEN ?5 THEN ?6 ELSE email END,
+            email_key = CASE WHEN ?5 THEN ?13 ELSE email_key END,
             bio = COALESCE(?7, bio),
             profile_picture = COALESCE(?8, profile_picture),
             public_key = CASE WHEN ?9 THEN ?10 ELSE public_key END,
@@ -210,6 +230,7 @@ pub fn update(c: &Connection, id: UserId, p: &UserPatch) -> Result<User> {
         p.public_key.clone().flatten(),
         p.ready_to_chat,
         p.password_hash,
+        p.email.clone().flatten().as_deref().map(key),
     ])?;
     by_id(c, id)?.ok_or_else(|| Error::not_found("user"))
 }

@@ -70,8 +70,14 @@ fn query_token(query: &str) -> Option<String> {
 /// cross-site WebSocket hijacking).
 fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(http::header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        // Non-browser clients send no Origin; browsers always do on the requests that matter.
-        return true;
+        // No Origin: a non-browser client, or a browser navigating (a link,
+        // an <img>). Browsers say where a navigation came from in
+        // Sec-Fetch-Site; only our own pages (or the user typing the URL) may
+        // use the cookie.
+        return headers
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|site| site == "same-origin" || site == "none");
     };
     let Some(host) = headers.get(http::header::HOST).and_then(|v| v.to_str().ok()) else {
         return false;

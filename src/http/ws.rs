@@ -20,7 +20,7 @@ use futures_util::stream::FuturesOrdered;
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tokio::time::{Instant, interval_at};
+use tokio::time::{Instant, interval_at, timeout};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -30,9 +30,9 @@ use warp::{Filter, Rejection};
 
 use super::Response;
 use super::filters::problem;
-use crate::core::{Caller, ConnId, Core, Event, Scope};
+use crate::core::{Caller, ConnId, Core, Ended, Event, Scope};
 use crate::error::Error;
-use crate::model::{Message as ChatMessage, MessageId};
+use crate::model::{Message as ChatMessage, MessageId, Timestamp};
 
 /// Read buffer per socket: chat frames are small; bigger ones still arrive,
 /// in more reads.
@@ -46,6 +46,8 @@ const MAX_BATCH: usize = 256;
 const PING_EVERY: Duration = Duration::from_secs(30);
 /// A peer silent this long (no frame, no pong) is gone.
 const IDLE_LIMIT: Duration = Duration::from_secs(75);
+/// A peer that has not taken a frame for this long is gone (or stuck).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Messages replayed per database read on `?since=`.
 const REPLAY_PAGE: i64 = 1000;
 
@@ -177,36 +179,16 @@ pub async fn drive<P: Protocol, S>(
     let me = sub.id;
     // Replay what was missed; events published meanwhile wait in the queue
     // and are skipped below if the replay already covered them.
-    let mut replayed = MessageId(0);
-    if let Some(mut cursor) = since {
-        loop {
-            let batch = match core.missed(caller.user, proto.scope(), cursor, REPLAY_PAGE).await {
-                Ok(b) => b,
-                Err(e) => {
-                    let _ = ws.send(Message::Text(proto.error_frame(&e, None))).await;
-                    break;
-                }
-            };
-            let full = batch.len() as i64 == REPLAY_PAGE;
-            for m in &batch {
-                if let Some(frame) = proto.replay(m)
-                    && ws.feed(Message::Text(frame)).await.is_err()
-                {
-                    core.disconnect(&caller, sub);
-                    return;
-                }
-                cursor = m.id;
-            }
-            replayed = cursor;
-            if ws.flush().await.is_err() {
+    let replayed = match since {
+        Some(since) => match replay(&core, &caller, &proto, since, &mut ws).await {
+            Some(last) => last,
+            None => {
                 core.disconnect(&caller, sub);
                 return;
             }
-            if !full {
-                break;
-            }
-        }
-    }
+        },
+        None => MessageId(0),
+    };
 
     let mut pending: FuturesOrdered<Pending> = FuturesOrdered::new();
     let mut heartbeat = interval_at(Instant::now() + PING_EVERY, PING_EVERY);
@@ -215,32 +197,39 @@ pub async fn drive<P: Protocol, S>(
         tokio::select! {
             event = sub.rx.recv() => {
                 let Some(event) = event else {
-                    break if sub.was_cut() {
-                        Some(CloseFrame { code: CloseCode::Again, reason: "too slow: reconnect with ?since=<last message id>".into() })
-                    } else {
-                        Some(CloseFrame { code: CloseCode::Away, reason: "server shutting down".into() })
-                    };
+                    break Some(match sub.ended() {
+                        Some(Ended::TooSlow) => close_frame(CloseCode::Again, "too slow: reconnect with ?since=<last message id>"),
+                        Some(Ended::SessionEnded) => close_frame(CloseCode::Policy, "session ended: log in again"),
+                        None => close_frame(CloseCode::Away, "server shutting down"),
+                    });
                 };
-                let mut ok = send_event(&mut ws, &proto, &event, me, replayed).await;
-                let mut n = 1;
-                while ok && n < MAX_BATCH {
-                    let Ok(event) = sub.rx.try_recv() else { break };
-                    ok = send_event(&mut ws, &proto, &event, me, replayed).await;
-                    n += 1;
-                }
-                if !ok || ws.flush().await.is_err() {
+                let sent = timeout(WRITE_TIMEOUT, async {
+                    let mut ok = send_event(&mut ws, &proto, &event, me, replayed).await;
+                    let mut n = 1;
+                    while ok && n < MAX_BATCH {
+                        let Ok(event) = sub.rx.try_recv() else { break };
+                        ok = send_event(&mut ws, &proto, &event, me, replayed).await;
+                        n += 1;
+                    }
+                    ok && ws.flush().await.is_ok()
+                })
+                .await;
+                if sent != Ok(true) {
                     break None;
                 }
             }
             Some(answer) = pending.next(), if !pending.is_empty() => {
                 if let Some(frame) = answer
-                    && ws.send(Message::Text(frame)).await.is_err()
+                    && !write(&mut ws, Message::Text(frame)).await
                 {
                     break None;
                 }
             }
             incoming = ws.next(), if pending.len() < MAX_IN_FLIGHT => {
                 last_heard = Instant::now();
+                if expired(&caller) {
+                    break Some(close_frame(CloseCode::Policy, TOKEN_EXPIRED));
+                }
                 let reply = match incoming {
                     Some(Ok(Message::Text(text))) => match proto.on_text(&core, &caller, me, &text) {
                         Handled::Nothing => None,
@@ -255,27 +244,26 @@ pub async fn drive<P: Protocol, S>(
                     Some(Ok(Message::Close(_))) | None => break None,
                     Some(Err(e)) => {
                         tracing::debug!(error = %e, "socket read failed");
-                        let reason = match e {
-                            tokio_tungstenite::tungstenite::Error::Capacity(_) => Some(CloseFrame {
-                                code: CloseCode::Size,
-                                reason: "frame too large".into(),
-                            }),
+                        break match e {
+                            tokio_tungstenite::tungstenite::Error::Capacity(_) => Some(close_frame(CloseCode::Size, "frame too large")),
                             _ => None,
                         };
-                        break reason;
                     }
                 };
                 if let Some(frame) = reply
-                    && ws.send(Message::Text(frame)).await.is_err()
+                    && !write(&mut ws, Message::Text(frame)).await
                 {
                     break None;
                 }
             }
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() > IDLE_LIMIT {
-                    break Some(CloseFrame { code: CloseCode::Away, reason: "no answer to pings".into() });
+                    break Some(close_frame(CloseCode::Away, "no answer to pings"));
                 }
-                if ws.send(Message::Ping(Default::default())).await.is_err() {
+                if expired(&caller) {
+                    break Some(close_frame(CloseCode::Policy, TOKEN_EXPIRED));
+                }
+                if !write(&mut ws, Message::Ping(Default::default())).await {
                     break None;
                 }
             }
@@ -284,14 +272,76 @@ pub async fn drive<P: Protocol, S>(
     // Let sends already queued finish: they are committed either way.
     while let Some(answer) = pending.next().await {
         if let Some(frame) = answer {
-            let _ = ws.feed(Message::Text(frame)).await;
+            let _ = timeout(WRITE_TIMEOUT, ws.feed(Message::Text(frame))).await;
         }
     }
     core.disconnect(&caller, sub);
-    if let Some(frame) = close {
-        let _ = ws.close(Some(frame)).await;
-    } else {
-        let _ = ws.close(None).await;
+    let _ = timeout(WRITE_TIMEOUT, ws.close(close)).await;
+}
+
+const TOKEN_EXPIRED: &str = "token expired: reconnect with a fresh token";
+
+fn expired(caller: &Caller) -> bool {
+    Timestamp::now().unix_secs() as u64 >= caller.expires
+}
+
+fn close_frame(code: CloseCode, reason: &'static str) -> CloseFrame {
+    CloseFrame {
+        code,
+        reason: reason.into(),
+    }
+}
+
+/// Send one frame; false if the peer is gone or has not read for `WRITE_TIMEOUT`.
+async fn write<S>(ws: &mut WebSocketStream<S>, msg: Message) -> bool
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    matches!(timeout(WRITE_TIMEOUT, ws.send(msg)).await, Ok(Ok(())))
+}
+
+/// Send the stored messages after `since`, page by page; the last id sent,
+/// or `None` if the socket failed.
+async fn replay<P: Protocol, S>(
+    core: &Core,
+    caller: &Caller,
+    proto: &P,
+    since: MessageId,
+    ws: &mut WebSocketStream<S>,
+) -> Option<MessageId>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut cursor = since;
+    loop {
+        let batch = match core.missed(caller.user, proto.scope(), cursor, REPLAY_PAGE).await {
+            Ok(b) => b,
+            Err(e) => {
+                write(ws, Message::Text(proto.error_frame(&e, None))).await;
+                return Some(cursor);
+            }
+        };
+        let full = batch.len() as i64 == REPLAY_PAGE;
+        let sent = timeout(WRITE_TIMEOUT, async {
+            for m in &batch {
+                if let Some(frame) = proto.replay(m)
+                    && ws.feed(Message::Text(frame)).await.is_err()
+                {
+                    return false;
+                }
+            }
+            ws.flush().await.is_ok()
+        })
+        .await;
+        if sent != Ok(true) {
+            return None;
+        }
+        if let Some(last) = batch.last() {
+            cursor = last.id;
+        }
+        if !full {
+            return Some(cursor);
+        }
     }
 }
 
