@@ -43,6 +43,11 @@ pub fn insert(c: &Connection, owner: UserId, name: &str, content_type: &str, dat
     })
 }
 
+pub fn by_id(c: &Connection, id: FileId) -> Result<Option<FileMeta>> {
+    let sql = "SELECT f.number, f.id, f.owner, f.name, f.content_type, f.size FROM files f WHERE f.number = ?1";
+    Ok(c.prepare_cached(sql)?.query_row([id], from_row).optional()?)
+}
+
 pub fn by_uuid(c: &Connection, id: &Uuid) -> Result<Option<FileMeta>> {
     let sql = "SELECT f.number, f.id, f.owner, f.name, f.content_type, f.size FROM files f WHERE f.id = ?1";
     Ok(c.prepare_cached(sql)?

@@ -1,65 +1,130 @@
 //! Messages: history pages, resume ranges, send, edit, soft delete.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use rusqlite::{Connection, Row, params};
+use uuid::Uuid;
 
 use super::users::{brief_from_row, parse_uuid};
 use crate::error::{Error, Result};
-use crate::model::{ConversationId, FileId, FileMeta, Message, MessageId, Timestamp, UserId};
+use crate::model::{ConversationId, FileId, Message, MessageId, Timestamp, UserBrief, UserId};
 
-/// One SELECT shape for every message read, so every dialect sees the same fields.
+/// The message columns; who sent it, which conversation (UUID), its file and
+/// whether it was seen are looked up once per batch in `assemble`, not joined
+/// onto every row.
 macro_rules! select {
     ($rest:literal) => {
         concat!(
-            "SELECT m.id, m.conversation, c.id, m.body, m.created_at, m.updated_at, m.deleted,
-        CASE WHEN c.kind = 'direct' THEN EXISTS (
-            SELECT 1 FROM members o
-            WHERE o.conversation = m.conversation AND o.user != m.sender AND o.last_read >= m.id)
-        ELSE 0 END,
-        u.number, u.id, u.username, u.email, u.name, u.first_name, u.last_name, u.profile_picture,
-        f.number, f.id, f.owner, f.name, f.content_type, f.size
-    FROM messages m
-    JOIN conversations c ON c.number = m.conversation
-    JOIN users u ON u.number = m.sender
-    LEFT JOIN files f ON f.number = m.file ",
+            "SELECT m.id, m.conversation, m.sender, m.body, m.file, m.created_at, m.updated_at, m.deleted
+             FROM messages m ",
             $rest
         )
     };
 }
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
-    let file = match r.get::<_, Option<FileId>>(16)? {
-        Some(id) => Some(FileMeta {
-            id,
-            uuid: parse_uuid(&r.get::<_, String>(17)?)?,
-            owner: r.get(18)?,
-            name: r.get(19)?,
-            content_type: r.get(20)?,
-            size: r.get(21)?,
-        }),
-        None => None,
-    };
-    Ok(Message {
+struct Row_ {
+    id: MessageId,
+    conversation: ConversationId,
+    sender: UserId,
+    body: String,
+    file: Option<FileId>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    deleted: bool,
+}
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Row_> {
+    Ok(Row_ {
         id: r.get(0)?,
         conversation: r.get(1)?,
-        conversation_uuid: parse_uuid(&r.get::<_, String>(2)?)?,
-        text: r.get(3)?,
-        created_at: r.get(4)?,
-        updated_at: r.get(5)?,
-        deleted: r.get(6)?,
-        seen: r.get(7)?,
-        sender: brief_from_row(r, 8)?,
-        file,
+        sender: r.get(2)?,
+        body: r.get(3)?,
+        file: r.get(4)?,
+        created_at: r.get(5)?,
+        updated_at: r.get(6)?,
+        deleted: r.get(7)?,
     })
 }
 
+/// Turn rows into messages: each sender, conversation and file is read once
+/// per batch, and `seen` (direct conversations) comes from the other
+/// member's read mark.
+fn assemble(c: &Connection, rows: Vec<Row_>) -> Result<Vec<Message>> {
+    /// A conversation as its messages need it.
+    struct Conv {
+        uuid: Uuid,
+        /// Direct conversations: each member's read mark.
+        marks: Option<Vec<(UserId, MessageId)>>,
+    }
+    let mut senders: HashMap<UserId, UserBrief> = HashMap::new();
+    let mut convs: HashMap<ConversationId, Conv> = HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let sender = match senders.entry(r.sender) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(
+                c.prepare_cached(concat!(
+                    "SELECT ",
+                    brief_columns!(),
+                    " FROM users u WHERE u.number = ?1"
+                ))?
+                .query_row([r.sender], |row| brief_from_row(row, 0))?,
+            ),
+        };
+        let conv = match convs.entry(r.conversation) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let (uuid, direct): (String, bool) = c
+                    .prepare_cached("SELECT id, kind = 'direct' FROM conversations WHERE number = ?1")?
+                    .query_row([r.conversation], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                let marks = if direct {
+                    Some(super::collect(
+                        c,
+                        "SELECT user, last_read FROM members WHERE conversation = ?1",
+                        [r.conversation],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )?)
+                } else {
+                    None
+                };
+                e.insert(Conv {
+                    uuid: parse_uuid(&uuid)?,
+                    marks,
+                })
+            }
+        };
+        let seen = conv
+            .marks
+            .as_ref()
+            .is_some_and(|m| m.iter().any(|(u, read)| *u != r.sender && *read >= r.id));
+        let file = match r.file {
+            Some(f) => super::files::by_id(c, f)?,
+            None => None,
+        };
+        out.push(Message {
+            id: r.id,
+            conversation: r.conversation,
+            conversation_uuid: conv.uuid,
+            sender: sender.clone(),
+            text: r.body,
+            file,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            deleted: r.deleted,
+            seen,
+        });
+    }
+    Ok(out)
+}
+
 fn many(c: &Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Message>> {
-    super::collect(c, sql, args, from_row)
+    let rows = super::collect(c, sql, args, from_row)?;
+    assemble(c, rows)
 }
 
 pub fn by_id(c: &Connection, id: MessageId) -> Result<Option<Message>> {
-    Ok(c.prepare_cached(select!("WHERE m.id = ?1"))?
-        .query_row([id], from_row)
-        .optional()?)
+    Ok(many(c, select!("WHERE m.id = ?1"), &[&id])?.pop())
 }
 
 /// Which slice of a conversation's history to read.

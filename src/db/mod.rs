@@ -152,13 +152,17 @@ impl Db {
     /// Open (creating or migrating as needed) and start the writer thread.
     pub fn open(path: &Path, sync: SyncMode) -> Result<(Db, InitReport)> {
         let report = init(path)?;
+        // Readers map the file: pages are read in place, not copied in by pread.
         let manager = SqliteConnectionManager::file(path)
             .with_flags(
                 rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
                     | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
                     | rusqlite::OpenFlags::SQLITE_OPEN_URI,
             )
-            .with_init(move |c| apply_pragmas(c, sync));
+            .with_init(move |c| {
+                apply_pragmas(c, sync)?;
+                c.execute_batch("PRAGMA mmap_size = 1073741824;")
+            });
         let pool = r2d2::Pool::builder()
             .max_size(8)
             .min_idle(Some(1))
