@@ -5,6 +5,7 @@
 //! shapes. No serde wire names live here.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use uuid::Uuid;
@@ -229,7 +230,8 @@ pub struct Message {
     pub id: MessageId,
     pub conversation: ConversationId,
     pub conversation_uuid: Uuid,
-    pub sender: UserBrief,
+    /// Shared: one brief per sender, not a copy per message.
+    pub sender: Arc<UserBrief>,
     pub text: String,
     pub file: Option<FileMeta>,
     pub created_at: Timestamp,

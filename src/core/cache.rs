@@ -20,19 +20,22 @@ use crate::model::{Conversation, ConversationId, UserBrief};
 /// Entries kept before the cache starts over (bounds its memory).
 const MAX_ENTRIES: usize = 50_000;
 
+/// A conversation's members, shared by every message sent to it.
+pub type Members = Arc<[Arc<UserBrief>]>;
+
 #[derive(Default)]
 pub struct Cache {
-    conversations: Mutex<HashMap<Uuid, Conversation>>,
-    members: Mutex<HashMap<ConversationId, Arc<[UserBrief]>>>,
+    conversations: Mutex<HashMap<Uuid, Arc<Conversation>>>,
+    members: Mutex<HashMap<ConversationId, Members>>,
 }
 
 impl Cache {
     /// A conversation by UUID (any thread: rows never change).
-    pub fn conversation(&self, c: &Connection, id: &Uuid) -> Result<Conversation> {
+    pub fn conversation(&self, c: &Connection, id: &Uuid) -> Result<Arc<Conversation>> {
         if let Some(conv) = self.conversations.lock().unwrap_or_else(|e| e.into_inner()).get(id) {
             return Ok(conv.clone());
         }
-        let conv = db::conversations::by_uuid(c, id)?.ok_or_else(|| Error::not_found("conversation"))?;
+        let conv = Arc::new(db::conversations::by_uuid(c, id)?.ok_or_else(|| Error::not_found("conversation"))?);
         let mut map = self.conversations.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_ENTRIES {
             map.clear();
@@ -42,11 +45,11 @@ impl Cache {
     }
 
     /// The members of `conv`, in user-number order. Writer jobs only.
-    pub fn members(&self, c: &Connection, conv: ConversationId) -> Result<Arc<[UserBrief]>> {
+    pub fn members(&self, c: &Connection, conv: ConversationId) -> Result<Members> {
         if let Some(m) = self.members.lock().unwrap_or_else(|e| e.into_inner()).get(&conv) {
             return Ok(m.clone());
         }
-        let members: Arc<[UserBrief]> = db::conversations::members(c, conv)?.into();
+        let members: Members = db::conversations::members(c, conv)?.into_iter().map(Arc::new).collect();
         let mut map = self.members.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_ENTRIES {
             map.clear();

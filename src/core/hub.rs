@@ -44,26 +44,26 @@ pub enum Scope {
 #[derive(Debug)]
 pub enum EventKind {
     Message {
-        message: Message,
-        conversation: Conversation,
+        message: Arc<Message>,
+        conversation: Arc<Conversation>,
         /// Direct conversations: the member who is not the sender.
-        receiver: Option<UserBrief>,
+        receiver: Option<Arc<UserBrief>>,
         client_id: Option<String>,
         /// The socket the message was sent on, if any.
         origin: Option<ConnId>,
     },
     MessageUpdated {
-        message: Message,
+        message: Arc<Message>,
     },
     MessageDeleted {
-        message: Message,
+        message: Arc<Message>,
     },
     Typing {
-        conversation: Conversation,
+        conversation: Arc<Conversation>,
         user: UserBrief,
     },
     Read {
-        conversation: Conversation,
+        conversation: Arc<Conversation>,
         user: UserBrief,
         upto: MessageId,
     },

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use uuid::Uuid;
 
-use super::cache::Cache;
+use super::cache::{Cache, Members};
 use super::conversations::{load, load_uuid, not_a_member, require_member};
 use super::files::{Upload, prepare};
 use super::hub::{ConnId, Event, EventKind, Scope};
@@ -67,31 +67,31 @@ pub const MAX_PAGE: i64 = 1000;
 /// History page when the client does not say.
 pub const DEFAULT_PAGE: i64 = 50;
 
-fn resolve(c: &Connection, cache: &Cache, to: &Target, me: UserId) -> Result<Conversation> {
+fn resolve(c: &Connection, cache: &Cache, to: &Target, me: UserId) -> Result<Arc<Conversation>> {
     match to {
-        Target::Conversation(id) => load(c, *id),
+        Target::Conversation(id) => load(c, *id).map(Arc::new),
         Target::ConversationUuid(id) => cache.conversation(c, id),
         Target::DirectWith(other) => {
             let other = db::users::by_uuid(c, other)?.ok_or_else(|| Error::not_found("recipient"))?;
             if other.id == me {
                 return Err(Error::invalid("you cannot send a direct message to yourself"));
             }
-            Ok(db::conversations::get_or_create_direct(c, me, other.id)?.0)
+            Ok(Arc::new(db::conversations::get_or_create_direct(c, me, other.id)?.0))
         }
     }
 }
 
 /// The member of a direct conversation who is not `me`.
-fn peer(members: &[UserBrief], kind: Kind, me: UserId) -> Option<UserBrief> {
+fn peer(members: &[Arc<UserBrief>], kind: Kind, me: UserId) -> Option<Arc<UserBrief>> {
     (kind == Kind::Direct)
         .then(|| members.iter().find(|m| m.id != me).cloned())
         .flatten()
 }
 
 struct Sent {
-    message: Message,
-    conversation: Conversation,
-    members: Arc<[UserBrief]>,
+    message: Arc<Message>,
+    conversation: Arc<Conversation>,
+    members: Members,
 }
 
 impl Core {
@@ -101,7 +101,7 @@ impl Core {
         &self,
         caller: &Caller,
         req: SendRequest,
-    ) -> impl Future<Output = Result<Message>> + Send + 'static + use<> {
+    ) -> impl Future<Output = Result<Arc<Message>>> + Send + 'static + use<> {
         let queued = self.queue_send(caller, req);
         async move { queued?.await }
     }
@@ -110,7 +110,7 @@ impl Core {
         &self,
         caller: &Caller,
         req: SendRequest,
-    ) -> Result<impl Future<Output = Result<Message>> + Send + 'static + use<>> {
+    ) -> Result<impl Future<Output = Result<Arc<Message>>> + Send + 'static + use<>> {
         let has_file = !matches!(req.attachment, Attachment::None);
         validate::message(&req.text, self.limits.max_message_bytes, has_file)?;
         if let Some(id) = &req.client_id {
@@ -159,7 +159,7 @@ impl Core {
             };
             let now = Timestamp::now();
             let id = db::messages::insert(c, conversation.id, me, &text, file.as_ref().map(|f| f.id), now)?;
-            let message = Message {
+            let message = Arc::new(Message {
                 id,
                 conversation: conversation.id,
                 conversation_uuid: conversation.uuid,
@@ -170,7 +170,7 @@ impl Core {
                 updated_at: now,
                 deleted: false,
                 seen: false,
-            };
+            });
             Ok(Sent {
                 message,
                 conversation,
@@ -278,7 +278,7 @@ impl Core {
                         None => db::messages::delete(c, id)?,
                     }
                     let msg = db::messages::by_id(c, id)?.ok_or_else(|| Error::not_found("message"))?;
-                    Ok((msg, db::conversations::member_ids(c, conv.id)?))
+                    Ok((Arc::new(msg), db::conversations::member_ids(c, conv.id)?))
                 },
                 move |(msg, members)| {
                     let kind = if deleting {
@@ -290,7 +290,7 @@ impl Core {
                 },
             )
             .await
-            .map(|(msg, _)| msg)
+            .map(|(msg, _)| Arc::unwrap_or_clone(msg))
     }
 
     /// Move the caller's read mark forward to `upto` (a message of this
@@ -358,7 +358,7 @@ impl Core {
         let others: Vec<UserId> = members.iter().map(|m| m.id).filter(|&u| u != me).collect();
         self.hub.publish(
             Event::new(EventKind::Typing {
-                conversation: conv,
+                conversation: Arc::new(conv),
                 user,
             }),
             &others,

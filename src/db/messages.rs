@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::sync::Arc;
 
 use rusqlite::{Connection, Row, params};
 use uuid::Uuid;
@@ -57,7 +58,7 @@ fn assemble(c: &Connection, rows: Vec<Row_>) -> Result<Vec<Message>> {
         /// Direct conversations: each member's read mark.
         marks: Option<Vec<(UserId, MessageId)>>,
     }
-    let mut senders: HashMap<UserId, UserBrief> = HashMap::new();
+    let mut senders: HashMap<UserId, Arc<UserBrief>> = HashMap::new();
     let mut convs: HashMap<ConversationId, Conv> = HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
@@ -69,7 +70,7 @@ fn assemble(c: &Connection, rows: Vec<Row_>) -> Result<Vec<Message>> {
                     brief_columns!(),
                     " FROM users u WHERE u.number = ?1"
                 ))?
-                .query_row([r.sender], |row| brief_from_row(row, 0))?,
+                .query_row([r.sender], |row| brief_from_row(row, 0).map(Arc::new))?,
             ),
         };
         let conv = match convs.entry(r.conversation) {

@@ -1,7 +1,8 @@
 //! The bare broadcast server: the same stack as natter (tokio, warp's
 //! WebSockets) with nothing else — no auth, no storage, no JSON. Each text
 //! frame a client sends on `/ws/{room}` goes to every socket in that room,
-//! the sender's included. It is the yardstick natter's fan-out is measured
+//! the sender's included, and each socket writes what is waiting before it
+//! flushes, as natter does. It is the yardstick natter's fan-out is measured
 //! against on the same machine in the same run.
 
 use std::collections::HashMap;
@@ -22,9 +23,19 @@ async fn session(ws: WebSocket, room: String, rooms: Rooms) {
     let (mut tx, mut rx) = ws.split();
     let (out, mut queue) = mpsc::unbounded_channel::<Message>();
     rooms.lock().unwrap().entry(room.clone()).or_default().push((id, out));
+    // Write whatever is waiting, then flush once: the same batching natter
+    // does, so the yardstick is the stack's limit, not a syscall per frame.
     let writer = tokio::spawn(async move {
         while let Some(m) = queue.recv().await {
-            if tx.send(m).await.is_err() {
+            if tx.feed(m).await.is_err() {
+                break;
+            }
+            while let Ok(m) = queue.try_recv() {
+                if tx.feed(m).await.is_err() {
+                    return;
+                }
+            }
+            if tx.flush().await.is_err() {
                 break;
             }
         }

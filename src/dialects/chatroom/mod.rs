@@ -160,7 +160,12 @@ async fn send_message(core: Arc<Core>, caller: Caller, r: SendIn) -> Result<Resp
     let message = core
         .send(&caller, SendRequest::text(Target::Conversation(room), r.message))
         .await?;
-    Ok(json(StatusCode::OK, &MessageOnly { message: message.text }))
+    Ok(json(
+        StatusCode::OK,
+        &MessageOnly {
+            message: message.text.clone(),
+        },
+    ))
 }
 
 async fn list_message(core: Arc<Core>, caller: Caller, r: RoomIn) -> Result<Response, Error> {

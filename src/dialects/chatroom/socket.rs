@@ -31,7 +31,7 @@ fn encode(kind: &EventKind) -> Option<String> {
         EventKind::Message { message, .. } if !message.deleted => serde_json::to_string(&ChatFrame {
             kind: "chat",
             message_id: message.id.0,
-            body: ChatMessage::from(message),
+            body: ChatMessage::from(message.as_ref()),
         })
         .ok(),
         _ => None,

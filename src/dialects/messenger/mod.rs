@@ -218,7 +218,7 @@ async fn post_message(room: String, core: Arc<Core>, caller: Caller, r: ContentI
     let message = core
         .send(&caller, SendRequest::text(Target::Conversation(conv.id), r.content))
         .await?;
-    Ok(json(StatusCode::CREATED, &MessageOut::from(&message)))
+    Ok(json(StatusCode::CREATED, &MessageOut::from(message.as_ref())))
 }
 
 pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {

@@ -27,7 +27,7 @@ struct ClientFrame {
 fn encode(kind: &EventKind) -> Option<String> {
     match kind {
         EventKind::Message { message, .. } if !message.deleted => {
-            serde_json::to_string(&MessageOut::from(message)).ok()
+            serde_json::to_string(&MessageOut::from(message.as_ref())).ok()
         }
         _ => None,
     }

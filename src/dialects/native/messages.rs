@@ -30,7 +30,7 @@ async fn send(core: Arc<Core>, caller: Caller, r: SendIn) -> Result<Response, Er
             },
         )
         .await?;
-    Ok(json(StatusCode::OK, &MessageOut::from(&message)))
+    Ok(json(StatusCode::OK, &MessageOut::from(message.as_ref())))
 }
 
 fn message_id(id: &str) -> Result<MessageId, Error> {

@@ -76,17 +76,17 @@ fn encode(kind: &EventKind) -> Option<String> {
     match kind {
         EventKind::Message { message, client_id, .. } => to_frame(&MessageFrame {
             action: "message",
-            message: MessageOut::from(message),
+            message: MessageOut::from(message.as_ref()),
             client_id: client_id.as_deref(),
         }),
         EventKind::MessageUpdated { message } => to_frame(&MessageFrame {
             action: "message_updated",
-            message: MessageOut::from(message),
+            message: MessageOut::from(message.as_ref()),
             client_id: None,
         }),
         EventKind::MessageDeleted { message } => to_frame(&MessageFrame {
             action: "message_deleted",
-            message: MessageOut::from(message),
+            message: MessageOut::from(message.as_ref()),
             client_id: None,
         }),
         EventKind::Typing { conversation, user } => to_frame(&TypingFrame {

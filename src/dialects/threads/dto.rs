@@ -91,7 +91,7 @@ impl MessageOut {
         let receiver = if m.sender.id == me.id { other } else { me };
         MessageOut {
             id: m.id.0,
-            sender: UserRef::from(&m.sender),
+            sender: UserRef::from(m.sender.as_ref()),
             receiver: UserRef::from(receiver),
             attached_file_size: size_kb(m.file.as_ref()),
             message: m.text.clone(),
