@@ -430,6 +430,7 @@ pub async fn run(target: &Target, kind: Kind, o: &Opts) -> Row {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let cpu0 = target.cpu_seconds();
+    let client0 = crate::server::own_cpu_seconds();
     let start_ns = epoch.elapsed().as_nanos() as u64;
     let _ = go_tx.send(true);
     let mut all = Stats::default();
@@ -442,6 +443,7 @@ pub async fn run(target: &Target, kind: Kind, o: &Opts) -> Row {
         all.last_recv_ns = all.last_recv_ns.max(s.last_recv_ns);
         all.lat.extend(s.lat);
     }
+    let client_cpu = crate::server::own_cpu_seconds() - client0;
     let cpu = match (cpu0, target.cpu_seconds()) {
         (Some(a), Some(b)) => Value::from(b - a),
         _ => Value::Null,
@@ -464,6 +466,7 @@ pub async fn run(target: &Target, kind: Kind, o: &Opts) -> Row {
         row.set(k, v);
     }
     row.set("server_cpu_s", cpu)
+        .set("client_cpu_s", client_cpu)
         .set("server_rss_mb", target.rss_kb().map(|k| k as f64 / 1024.0))
         .set("server_peak_rss_mb", target.peak_rss_kb().map(|k| k as f64 / 1024.0))
         .set("resumes", all.resumes);

@@ -79,6 +79,10 @@ pub fn seed(path: &Path, o: &Opts) -> Seeded {
     }
     tx.commit().expect("commit");
     // Round-robin over the conversations, as real traffic interleaves them.
+    // The deep page reads back from a tenth of the way into each history
+    // (at least a page and a bit, so it is a full page).
+    let per_conversation = o.messages / o.conversations;
+    let depth = (per_conversation / 10).max(60).min(per_conversation.saturating_sub(1));
     let mut reader_ids = Vec::new();
     let mut deep = vec![0i64; o.conversations];
     let mut k = 0;
@@ -92,7 +96,7 @@ pub fn seed(path: &Path, o: &Opts) -> Seeded {
             if i.is_multiple_of(READER_EVERY) {
                 reader_ids.push(id.0);
             }
-            if k / o.conversations == 100 {
+            if k / o.conversations == depth {
                 deep[i] = id.0;
             }
             k += 1;
