@@ -567,3 +567,30 @@ async fn concurrent_sends_share_commits() {
     println!("100 concurrent sends: {jobs} write jobs in {commits} commits");
     assert_eq!(a.history(&room).await.len(), 100);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_checkpoints_the_wal_into_the_database_file() {
+    let s = TestServer::start().await;
+    let db = s.dir.path().join("natter.db");
+    let a = s.register("alice").await;
+    let room = a.room("log").await;
+    let before = std::fs::metadata(&db).unwrap().len();
+    let long = "x".repeat(1000);
+    for _ in 0..300 {
+        a.say(&room, &long).await;
+    }
+    // Commits go to the WAL; the checkpoint thread copies them into the
+    // database file within a second or so.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = std::fs::metadata(&db).unwrap().len();
+        if now > before + 200_000 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "database file still {now} bytes (was {before})"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -97,13 +97,6 @@ pub fn get_or_create_direct(c: &Connection, a: UserId, b: UserId) -> Result<(Con
     Ok((conv, true))
 }
 
-/// An AI conversation: one user and the agent.
-pub fn create_ai(c: &Connection, user: UserId) -> Result<Conversation> {
-    let conv = insert(c, Kind::Ai, None, None, user)?;
-    add_member(c, conv.id, user)?;
-    Ok(conv)
-}
-
 /// Add a member (no-op if already one); true if added.
 pub fn add_member(c: &Connection, conv: ConversationId, user: UserId) -> Result<bool> {
     // A new member starts with everything before joining marked read.

@@ -163,11 +163,6 @@ pub fn since_for_user(c: &Connection, user: UserId, after: MessageId, limit: i64
     many(c, sql, &[&user, &after, &limit])
 }
 
-pub fn last_id(c: &Connection) -> Result<MessageId> {
-    Ok(c.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM messages")?
-        .query_row([], |r| r.get(0))?)
-}
-
 /// Store a message sent at `at`; returns its id.
 pub fn insert(
     c: &Connection,

@@ -35,6 +35,7 @@ pub mod users;
 mod writer;
 
 use std::path::Path;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
@@ -146,6 +147,8 @@ pub fn init(path: &Path) -> Result<InitReport> {
 pub struct Db {
     pool: r2d2::Pool<SqliteConnectionManager>,
     writer: Writer,
+    /// Dropping it ends the checkpoint thread.
+    _checkpointer: mpsc::Sender<()>,
 }
 
 impl Db {
@@ -170,8 +173,20 @@ impl Db {
             .map_err(|e| Error::Internal(format!("cannot open read pool: {e}")))?;
         let conn = Connection::open(path)?;
         apply_pragmas(&conn, sync)?;
+        // Checkpoints copy the WAL into the database and fsync it: tens of
+        // milliseconds that would land on whichever commit crossed the
+        // threshold. A thread of its own does them instead (see `checkpoints`).
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
         let writer = Writer::start(conn)?;
-        Ok((Db { pool, writer }, report))
+        let checkpointer = checkpoints(path, sync)?;
+        Ok((
+            Db {
+                pool,
+                writer,
+                _checkpointer: checkpointer,
+            },
+            report,
+        ))
     }
 
     /// Run a read on a pooled connection, off the async runtime.
@@ -199,6 +214,40 @@ impl Db {
         self.read(|c| Ok(c.query_row("SELECT value FROM meta WHERE key = ?1", [JWT_SECRET_KEY], |r| r.get(0))?))
             .await
     }
+}
+
+/// Copy the WAL back into the database every second, off the writer's path.
+/// Passive checkpoints never block the writer or readers; once everything
+/// is copied SQLite starts the WAL over, so it stays small. The thread runs
+/// until the returned sender is dropped (with the `Db`), then checkpoints
+/// one last time.
+fn checkpoints(path: &Path, sync: SyncMode) -> Result<mpsc::Sender<()>> {
+    let conn = Connection::open(path)?;
+    apply_pragmas(&conn, sync)?;
+    let (alive, until) = mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("natter-checkpoint".into())
+        .spawn(move || {
+            loop {
+                let last = matches!(
+                    until.recv_timeout(Duration::from_secs(1)),
+                    Err(RecvTimeoutError::Disconnected)
+                );
+                let mode = if last {
+                    "PRAGMA wal_checkpoint(TRUNCATE)"
+                } else {
+                    "PRAGMA wal_checkpoint(PASSIVE)"
+                };
+                if let Err(e) = conn.query_row(mode, [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "checkpoint failed");
+                }
+                if last {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| Error::Internal(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(alive)
 }
 
 /// `LIKE` pattern for a user-supplied search text, with its wildcards escaped.

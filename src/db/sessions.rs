@@ -85,16 +85,6 @@ pub fn revoke(c: &Connection, session: &Uuid) -> Result<bool> {
     Ok(n > 0)
 }
 
-/// Is this session live (exists, not revoked, not run out)?
-pub fn is_live(c: &Connection, session: &Uuid, now: Timestamp) -> Result<bool> {
-    Ok(
-        c.prepare_cached("SELECT 1 FROM sessions WHERE id = ?1 AND revoked_at IS NULL AND expires_at > ?2")?
-            .query_row(params![session.to_string(), now], |_| Ok(()))
-            .optional()?
-            .is_some(),
-    )
-}
-
 /// Sessions revoked after `since`: their access tokens may still be unexpired.
 pub fn revoked_since(c: &Connection, since: Timestamp) -> Result<Vec<Uuid>> {
     super::collect(c, "SELECT id FROM sessions WHERE revoked_at > ?1", [since], |r| {

@@ -130,14 +130,6 @@ pub fn by_username(c: &Connection, username: &str) -> Result<Option<User>> {
     )
 }
 
-pub fn by_email(c: &Connection, email: &str) -> Result<Option<User>> {
-    one(
-        c,
-        concat!("SELECT ", user_columns!(), " FROM users u WHERE u.email = ?1"),
-        &email,
-    )
-}
-
 /// The user and stored hash for a login name (username, or else email).
 pub fn credentials(c: &Connection, login: &str) -> Result<Option<(User, String)>> {
     let sql = concat!(

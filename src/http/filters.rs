@@ -130,12 +130,6 @@ pub fn socket_caller(core: Arc<Core>) -> impl Filter<Extract = ((Caller, Via),),
         })
 }
 
-/// The caller if there is a valid token, else `None` (for endpoints that work either way).
-pub fn maybe_caller(core: Arc<Core>) -> impl Filter<Extract = (Option<Caller>,), Error = Infallible> + Clone {
-    warp::header::headers_cloned()
-        .map(move |headers: HeaderMap| authenticate(&core, &headers, None).ok().map(|(c, _)| c))
-}
-
 pub async fn read_limited<S, B>(mut body: S, limit: usize) -> Result<Bytes, Error>
 where
     S: Stream<Item = Result<B, warp::Error>> + Unpin,
