@@ -4,6 +4,7 @@
 pub mod chatroom;
 pub mod messenger;
 pub mod native;
+pub mod room_socket;
 pub mod threads;
 pub mod whisper;
 

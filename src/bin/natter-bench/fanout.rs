@@ -239,14 +239,18 @@ async fn sender(
 async fn client(spec: Spec, shared: Arc<Shared>, mut go: watch::Receiver<bool>, index: usize) -> Stats {
     let o = &shared.opts;
     let expected = (o.users * o.messages) as u64;
-    let mut stats = Stats::default();
-    let mut seen = vec![vec![false; o.messages]; o.users];
-    let mut last_seq = vec![-1i64; o.users];
-    let mut last_id = 0u64;
-    let acked: Vec<bool> = vec![false; o.messages];
-    let mut acked = acked;
     let sent: Arc<Vec<AtomicBool>> = Arc::new((0..o.messages).map(|_| AtomicBool::new(false)).collect());
     let window = (o.window > 0).then(|| Arc::new(Semaphore::new(o.window)));
+    let mut tally = Tally {
+        epoch: shared.epoch,
+        me: spec.me,
+        stats: Stats::default(),
+        seen: vec![vec![false; o.messages]; o.users],
+        last_seq: vec![-1; o.users],
+        last_id: 0,
+        acked: vec![false; o.messages],
+        window: window.clone(),
+    };
     let mut ws = match open(&spec.url).await {
         Ok(ws) => ws,
         Err(e) => panic!("{e}"),
@@ -283,13 +287,13 @@ async fn client(spec: Spec, shared: Arc<Shared>, mut go: watch::Receiver<bool>, 
                 Some(Message::Text(t)) => t,
                 Some(Message::Close(_)) | None => {
                     task.abort();
-                    if shared.kind == Kind::Bare || stats.unique == expected {
+                    if shared.kind == Kind::Bare || tally.stats.unique == expected {
                         break 'connection;
                     }
                     // Cut off as too slow: resume from the last message seen.
-                    stats.resumes += 1;
+                    tally.stats.resumes += 1;
                     next_fresh = sent.iter().take_while(|s| s.load(Ordering::Acquire)).count();
-                    let url = format!("{}&since={last_id}", spec.url);
+                    let url = format!("{}&since={}", spec.url, tally.last_id);
                     ws = match open(&url).await {
                         Ok(ws) => ws,
                         Err(_) => break 'connection,
@@ -304,90 +308,72 @@ async fn client(spec: Spec, shared: Arc<Shared>, mut go: watch::Receiver<bool>, 
                                     break;
                                 }
                                 if let Some(s) = parse(&t) {
-                                    record(
-                                        &shared,
-                                        &mut stats,
-                                        &mut seen,
-                                        &mut last_seq,
-                                        &mut last_id,
-                                        &mut acked,
-                                        &window,
-                                        &spec,
-                                        s,
-                                    );
+                                    tally.record(s);
                                 }
                             }
                             Ok(Some(Ok(_))) => {}
                             _ => break 'connection,
                         }
                     }
-                    resend = (0..next_fresh).filter(|&q| !acked[q]).collect();
+                    resend = (0..next_fresh).filter(|&q| !tally.acked[q]).collect();
                     continue 'connection;
                 }
                 Some(_) => continue,
             };
             let Some(s) = parse(&text) else { continue };
-            record(
-                &shared,
-                &mut stats,
-                &mut seen,
-                &mut last_seq,
-                &mut last_id,
-                &mut acked,
-                &window,
-                &spec,
-                s,
-            );
-            if stats.unique == expected {
+            tally.record(s);
+            if tally.stats.unique == expected {
                 task.abort();
                 break 'connection;
             }
         }
     }
-    stats
+    tally.stats
 }
 
-#[allow(clippy::too_many_arguments)]
-fn record(
-    shared: &Shared,
-    stats: &mut Stats,
-    seen: &mut [Vec<bool>],
-    last_seq: &mut [i64],
-    last_id: &mut u64,
-    acked: &mut [bool],
-    window: &Option<Arc<Semaphore>>,
-    spec: &Spec,
-    s: Seen,
-) {
-    let now = shared.epoch.elapsed().as_nanos() as u64;
-    let (Some(slot), true) = (
-        seen.get_mut(s.sender).and_then(|v| v.get_mut(s.seq)),
-        s.sender < last_seq.len(),
-    ) else {
-        return;
-    };
-    if *slot {
-        stats.dups += 1;
-        return;
-    }
-    *slot = true;
-    stats.unique += 1;
-    stats.last_recv_ns = now;
-    stats.lat.push(now.saturating_sub(s.t));
-    if (s.seq as i64) < last_seq[s.sender] {
-        stats.ooo += 1;
-    }
-    last_seq[s.sender] = last_seq[s.sender].max(s.seq as i64);
-    if let Some(id) = s.id {
-        if id <= *last_id {
-            stats.ooo += 1;
+/// What one client has received so far.
+struct Tally {
+    epoch: Instant,
+    me: usize,
+    stats: Stats,
+    /// [sender][seq]: delivered yet?
+    seen: Vec<Vec<bool>>,
+    last_seq: Vec<i64>,
+    last_id: u64,
+    /// Our own messages that came back (the ack).
+    acked: Vec<bool>,
+    window: Option<Arc<Semaphore>>,
+}
+
+impl Tally {
+    fn record(&mut self, s: Seen) {
+        let now = self.epoch.elapsed().as_nanos() as u64;
+        let Some(slot) = self.seen.get_mut(s.sender).and_then(|v| v.get_mut(s.seq)) else {
+            return;
+        };
+        if *slot {
+            self.stats.dups += 1;
+            return;
         }
-        *last_id = (*last_id).max(id);
-    }
-    if s.sender == spec.me && !acked[s.seq] {
-        acked[s.seq] = true;
-        if let Some(w) = window {
-            w.add_permits(1);
+        *slot = true;
+        self.stats.unique += 1;
+        self.stats.last_recv_ns = now;
+        self.stats.lat.push(now.saturating_sub(s.t));
+        if (s.seq as i64) < self.last_seq[s.sender] {
+            self.stats.ooo += 1;
+        }
+        self.last_seq[s.sender] = self.last_seq[s.sender].max(s.seq as i64);
+        if let Some(id) = s.id {
+            if id <= self.last_id {
+                self.stats.ooo += 1;
+            }
+            self.last_id = self.last_id.max(id);
+        }
+        if s.sender == self.me && !self.acked[s.seq] {
+            self.acked[s.seq] = true;
+            if let Some(w) = &self.window {
+                w.add_permits(1);
+            }
         }
     }
 }

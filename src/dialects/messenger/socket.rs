@@ -4,83 +4,46 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 
 use super::dto::{Detail, MessageOut};
 use super::reply;
-use crate::core::{Caller, ConnId, Core, Event, EventKind, Scope, SendRequest, Target};
+use crate::core::{Caller, Core, EventKind};
 use crate::dialects::SLOT_MESSENGER;
+use crate::dialects::room_socket::{RoomFormat, RoomSocket};
 use crate::error::Error;
 use crate::http::Response;
 use crate::http::filters::{Via, decode_segment, socket_caller, with_core};
-use crate::http::ws::{Handled, Protocol, Upgrade, drive, upgrade};
-use crate::model::ConversationId;
+use crate::http::ws::{Protocol, Upgrade, drive, upgrade};
 
-#[derive(Deserialize)]
-struct ClientFrame {
-    message: String,
-}
+struct Drf;
 
-fn encode(kind: &EventKind) -> Option<String> {
-    match kind {
-        EventKind::Message { message, .. } if !message.deleted => {
-            serde_json::to_string(&MessageOut::from(message.as_ref())).ok()
+impl RoomFormat for Drf {
+    const SLOT: usize = SLOT_MESSENGER;
+
+    fn encode(kind: &EventKind) -> Option<String> {
+        match kind {
+            EventKind::Message { message, .. } if !message.deleted => {
+                serde_json::to_string(&MessageOut::from(message.as_ref())).ok()
+            }
+            _ => None,
         }
-        _ => None,
     }
-}
 
-fn error_frame(err: &Error) -> Utf8Bytes {
-    let message = err.public_message();
-    Utf8Bytes::from(
+    fn error(message: &str) -> String {
         serde_json::to_string(&Detail {
-            detail: &message,
+            detail: message,
             code: None,
         })
-        .unwrap_or_default(),
-    )
-}
-
-struct RoomSocket {
-    room: ConversationId,
-}
-
-impl Protocol for RoomSocket {
-    fn scope(&self) -> Scope {
-        Scope::Conversation(self.room)
-    }
-
-    fn frame(&self, event: &Event, _me: ConnId) -> Option<Utf8Bytes> {
-        event.frame(SLOT_MESSENGER, encode)
-    }
-
-    fn on_text(&mut self, core: &Arc<Core>, caller: &Caller, me: ConnId, text: &str) -> Handled {
-        let frame: ClientFrame = match serde_json::from_str(text) {
-            Ok(f) => f,
-            Err(e) => {
-                return Handled::Reply(error_frame(&Error::invalid(format!(
-                    "expected {{\"message\": \"...\"}}: {e}"
-                ))));
-            }
-        };
-        let mut req = SendRequest::text(Target::Conversation(self.room), frame.message);
-        req.origin = Some(me);
-        let sent = core.send(caller, req);
-        Handled::Pending(Box::pin(async move { sent.await.err().map(|e| error_frame(&e)) }))
-    }
-
-    fn error_frame(&self, err: &Error, _client_id: Option<&str>) -> Utf8Bytes {
-        error_frame(err)
+        .unwrap_or_default()
     }
 }
 
 async fn connect(room: String, up: Upgrade, core: Arc<Core>, who: (Caller, Via)) -> Result<Response, Error> {
     let (caller, _) = who;
     let conv = core.named_conversation(&caller, &decode_segment(&room)).await?;
-    let proto = RoomSocket { room: conv.id };
+    let proto = RoomSocket::<Drf>::new(conv.id);
     let max = proto.max_frame(&core);
     Ok(up.reply(max, move |ws| drive(core, caller, proto, None, ws)))
 }
