@@ -399,3 +399,23 @@ async fn a_link_on_another_site_cannot_log_you_out() {
         assert_eq!(res.status(), StatusCode::OK, "{site}");
     }
 }
+
+#[tokio::test]
+async fn behind_a_reverse_proxy_the_forwarded_host_counts_as_ours() {
+    let s = TestServer::start().await;
+    let a = Browser::create_user(&s, "alice").await;
+    // nginx's default: Host is the upstream, X-Forwarded-Host what the browser used.
+    let call = |origin: &'static str| {
+        reqwest::Client::new()
+            .get(s.url("/get_users"))
+            .header("cookie", &a.cookie)
+            .header("x-forwarded-host", "chat.example.org")
+            .header("origin", origin)
+            .send()
+    };
+    assert_eq!(call("https://chat.example.org").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        call("https://evil.example").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+}

@@ -79,11 +79,17 @@ fn same_origin(headers: &HeaderMap) -> bool {
             .and_then(|v| v.to_str().ok())
             .is_none_or(|site| site == "same-origin" || site == "none");
     };
-    let Some(host) = headers.get(http::header::HOST).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
+    // Behind a reverse proxy `Host` may be the upstream address; the proxy
+    // says what the browser asked for in X-Forwarded-Host. (A page on another
+    // site cannot set that header: CORS lets it send only two.)
     let origin_host = origin.split_once("://").map(|(_, rest)| rest.trim_end_matches('/'));
-    origin_host.is_some_and(|o| o.eq_ignore_ascii_case(host))
+    [http::header::HOST.as_str(), "x-forwarded-host"].iter().any(|name| {
+        headers
+            .get(*name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .is_some_and(|host| origin_host.is_some_and(|o| o.eq_ignore_ascii_case(host.trim())))
+    })
 }
 
 /// Find and check the caller's token. `query` allows `?token=` (socket URLs).
