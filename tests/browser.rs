@@ -196,6 +196,19 @@ impl Page {
         self.wait_message(text).await;
     }
 
+    /// Create a room with the sidebar's form and connect to it.
+    async fn new_room(&self, name: &str) {
+        self.type_into("#new-room-name", &format!("{name}\u{E007}")).await;
+        let title = format!(
+            "return document.getElementById('conv-title').textContent === {}",
+            json!(format!("# {name}"))
+        );
+        self.until("the new room", &title).await;
+        self.click("#connect").await;
+        self.until("the composer", "return !document.getElementById('composer').hidden")
+            .await;
+    }
+
     async fn connect_to(&self, sidebar_css: &str) {
         self.click(sidebar_css).await;
         self.click("#connect").await;
@@ -311,8 +324,7 @@ async fn reload_keeps_the_session_and_the_history_at_phone_width() {
     with_browsers("reload-phone", 1, 390, |pages| async move {
         let a = &pages[0];
         a.sign_up(&s, "alice").await;
-        a.type_into("#new-room-name", "notes\u{E007}").await;
-        a.click("#connect").await;
+        a.new_room("notes").await;
         for text in ["one", "two", "three"] {
             a.say(text).await;
         }
@@ -362,8 +374,7 @@ async fn html_in_a_message_is_shown_as_text() {
     with_browsers("xss", 1, 1100, |pages| async move {
         let a = &pages[0];
         a.sign_up(&s, "mallory").await;
-        a.type_into("#new-room-name", "safe\u{E007}").await;
-        a.click("#connect").await;
+        a.new_room("safe").await;
         let evil = "<img src=x onerror=alert(1)>";
         a.say(evil).await;
         a.c.refresh().await.unwrap();
@@ -439,8 +450,7 @@ async fn edit_delete_and_attach_an_image() {
     with_browsers("edit-attach", 1, 1100, |pages| async move {
         let a = &pages[0];
         a.sign_up(&s, "alice").await;
-        a.type_into("#new-room-name", "photos\u{E007}").await;
-        a.click("#connect").await;
+        a.new_room("photos").await;
         a.say("first draft").await;
         a.click("#messages li[data-id] button.edit").await;
         let input = a.find("#messages .edit-input").await;
@@ -589,8 +599,7 @@ async fn the_page_survives_its_access_token_expiring() {
     with_browsers("token-expiry", 1, 1100, |pages| async move {
         let a = &pages[0];
         a.sign_up(&s, "alice").await;
-        a.type_into("#new-room-name", "first\u{E007}").await;
-        a.click("#connect").await;
+        a.new_room("first").await;
         a.say("before expiry").await;
         tokio::time::sleep(std::time::Duration::from_secs(3)).await;
         // Several requests at once find the token expired: one refresh serves them all.
