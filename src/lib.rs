@@ -43,6 +43,28 @@ pub fn bind(addr: &str) -> std::io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
+/// Every socket is a file descriptor: lift the soft limit to the hard one
+/// so a small box can hold thousands of sockets without tuning. Returns the
+/// limit now in force.
+pub fn raise_fd_limit() -> u64 {
+    #[cfg(unix)]
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            if lim.rlim_cur < lim.rlim_max {
+                lim.rlim_cur = lim.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+            return lim.rlim_cur;
+        }
+    }
+    0
+}
+
 /// Open the database and serve on `listener` until `shutdown` resolves;
 /// then stop accepting, close the sockets and commit what is queued.
 pub async fn serve(

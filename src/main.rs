@@ -6,7 +6,7 @@ use natter::{Config, Core};
 
 fn main() -> ExitCode {
     let config = Config::parse();
-    raise_fd_limit();
+    natter::raise_fd_limit();
     return_big_allocations();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "info".into()))
@@ -73,23 +73,6 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
     tracing::info!("shutting down");
-}
-
-/// Every socket is a file descriptor: lift the soft limit to the hard one so
-/// a small box can hold thousands of sockets without tuning.
-fn raise_fd_limit() {
-    #[cfg(unix)]
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
 }
 
 /// argon2 allocates ~19 MiB per hash. glibc raises its mmap threshold after

@@ -71,19 +71,7 @@ impl Core {
             .read(move |c| {
                 let conv = load_uuid(c, &id)?;
                 let last_read = require_member(c, &conv, user)?;
-                db::conversations::summary(c, conv, user, last_read, None)
-            })
-            .await
-    }
-
-    /// Resolve a conversation the caller may use, by its integer key.
-    pub async fn member_conversation(&self, caller: &Caller, id: ConversationId) -> Result<Conversation> {
-        let user = caller.user;
-        self.db
-            .read(move |c| {
-                let conv = load(c, id)?;
-                require_member(c, &conv, user)?;
-                Ok(conv)
+                db::conversations::summary(c, conv, user, last_read)
             })
             .await
     }
@@ -144,7 +132,7 @@ impl Core {
             .db
             .read(move |c| {
                 let last_read = require_member(c, &conv, me)?;
-                db::conversations::summary(c, conv, me, last_read, None)
+                db::conversations::summary(c, conv, me, last_read)
             })
             .await?;
         Ok((summary, created))
@@ -190,14 +178,6 @@ impl Core {
                 joined,
             })
             .collect())
-    }
-
-    pub async fn room_by_name(&self, name: &str) -> Result<Conversation> {
-        let n = name.trim().to_owned();
-        self.db
-            .read(move |c| db::conversations::room_by_name(c, &n))
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("room `{}` not found", name.trim())))
     }
 
     /// Join a public room (a no-op if already in it).
@@ -354,18 +334,6 @@ impl Core {
             .await
     }
 
-    /// The caller's conversation members, as briefs.
-    pub async fn members(&self, caller: &Caller, conv: ConversationId) -> Result<Vec<crate::model::UserBrief>> {
-        let me = caller.user;
-        self.db
-            .read(move |c| {
-                let conversation = load(c, conv)?;
-                require_member(c, &conversation, me)?;
-                db::conversations::members(c, conv)
-            })
-            .await
-    }
-
     /// The caller's direct conversations with their last messages, oldest first.
     pub async fn direct_threads(&self, caller: &Caller) -> Result<Vec<DirectThread>> {
         let me = caller.user;
@@ -396,27 +364,23 @@ impl Core {
             .await
     }
 
-    /// The caller's direct history with `other`: the other user, the
-    /// conversation if they have one, and its messages (none if not).
+    /// The caller's direct history with `other`: the other user and the
+    /// messages of their conversation (none if they have not started one).
     pub async fn direct_history(
         &self,
         caller: &Caller,
         other: Uuid,
         page: crate::db::messages::Page,
-    ) -> Result<(crate::model::User, Option<Conversation>, Vec<crate::model::Message>)> {
-        let me = caller.user;
-        let page = crate::db::messages::Page {
-            limit: page.limit.clamp(1, crate::core::MAX_PAGE),
-            ..page
-        };
+    ) -> Result<(crate::model::User, Vec<crate::model::Message>)> {
+        let (me, page) = (caller.user, super::messages::clamp(page));
         self.db
             .read(move |c| {
                 let other = db::users::by_uuid(c, &other)?.ok_or_else(|| Error::not_found("user"))?;
-                let Some(conv) = db::conversations::direct_between(c, me, other.id)? else {
-                    return Ok((other, None, Vec::new()));
+                let messages = match db::conversations::direct_between(c, me, other.id)? {
+                    Some(conv) => db::messages::page(c, conv.id, page)?,
+                    None => Vec::new(),
                 };
-                let messages = db::messages::page(c, conv.id, page)?;
-                Ok((other, Some(conv), messages))
+                Ok((other, messages))
             })
             .await
     }

@@ -67,6 +67,14 @@ pub const MAX_PAGE: i64 = 1000;
 /// History page when the client does not say.
 pub const DEFAULT_PAGE: i64 = 50;
 
+/// A page no larger than `MAX_PAGE` (and at least one message).
+pub(crate) fn clamp(page: Page) -> Page {
+    Page {
+        limit: page.limit.clamp(1, MAX_PAGE),
+        ..page
+    }
+}
+
 fn resolve(c: &Connection, cache: &Cache, to: &Target, me: UserId) -> Result<Arc<Conversation>> {
     match to {
         Target::Conversation(id) => load(c, *id).map(Arc::new),
@@ -78,6 +86,19 @@ fn resolve(c: &Connection, cache: &Cache, to: &Target, me: UserId) -> Result<Arc
             }
             Ok(Arc::new(db::conversations::get_or_create_direct(c, me, other.id)?.0))
         }
+    }
+}
+
+/// The conversation `to` names, without starting one: a direct conversation
+/// that does not exist yet is not found. (For typing and read marks.)
+fn find(c: &Connection, cache: &Cache, to: &Target, me: UserId) -> Result<Arc<Conversation>> {
+    match to {
+        Target::DirectWith(other) => {
+            let other = db::users::by_uuid(c, other)?.ok_or_else(|| Error::not_found("recipient"))?;
+            let conv = db::conversations::direct_between(c, me, other.id)?;
+            Ok(Arc::new(conv.ok_or_else(|| Error::not_found("conversation"))?))
+        }
+        _ => resolve(c, cache, to, me),
     }
 }
 
@@ -193,32 +214,24 @@ impl Core {
     }
 
     /// A page of a conversation's history, oldest first (members only).
-    pub async fn history(&self, caller: &Caller, conv: Uuid, page: Page) -> Result<(Conversation, Vec<Message>)> {
-        let me = caller.user;
-        let page = Page {
-            limit: page.limit.clamp(1, MAX_PAGE),
-            ..page
-        };
-        self.db
-            .read(move |c| {
-                let conv = load_uuid(c, &conv)?;
-                require_member(c, &conv, me)?;
-                let messages = db::messages::page(c, conv.id, page)?;
-                Ok((conv, messages))
-            })
-            .await
+    pub async fn history(&self, caller: &Caller, conv: Uuid, page: Page) -> Result<Vec<Message>> {
+        self.history_where(caller, move |c| load_uuid(c, &conv), page).await
     }
 
     /// The same, by the conversation's integer key.
     pub async fn history_of(&self, caller: &Caller, conv: ConversationId, page: Page) -> Result<Vec<Message>> {
+        self.history_where(caller, move |c| load(c, conv), page).await
+    }
+
+    async fn history_where<F>(&self, caller: &Caller, conversation: F, page: Page) -> Result<Vec<Message>>
+    where
+        F: FnOnce(&Connection) -> Result<Conversation> + Send + 'static,
+    {
         let me = caller.user;
-        let page = Page {
-            limit: page.limit.clamp(1, MAX_PAGE),
-            ..page
-        };
+        let page = clamp(page);
         self.db
             .read(move |c| {
-                let conv = load(c, conv)?;
+                let conv = conversation(c)?;
                 require_member(c, &conv, me)?;
                 db::messages::page(c, conv.id, page)
             })
@@ -301,53 +314,44 @@ impl Core {
         self.db
             .writer()
             .submit(
+                // The page sends one of these per message read: the member
+                // list comes from the writer's cache, as for a send.
                 move |c| {
-                    let conv = resolve(c, &cache, &conv, me)?;
-                    require_member(c, &conv, me)?;
-                    if upto.0 != 0 {
-                        let msg = db::messages::by_id(c, upto)?;
-                        if msg.is_none_or(|m| m.conversation != conv.id) {
-                            return Err(Error::NotFound("message not found in this conversation".into()));
-                        }
+                    let conv = find(c, &cache, &conv, me)?;
+                    let members = cache.members(c, conv.id)?;
+                    let user = members
+                        .iter()
+                        .find(|m| m.id == me)
+                        .cloned()
+                        .ok_or_else(|| not_a_member(&conv))?;
+                    if upto.0 != 0 && db::messages::conversation_of(c, upto)? != Some(conv.id) {
+                        return Err(Error::NotFound("message not found in this conversation".into()));
                     }
                     let mark = db::conversations::mark_read(c, conv.id, me, upto)?;
-                    let me_brief = db::conversations::members(c, conv.id)?;
-                    Ok((conv, mark, me_brief))
+                    Ok((conv, mark, user, members))
                 },
-                move |(conv, mark, members)| {
-                    let Some(user) = members.iter().find(|m| m.id == me).cloned() else {
-                        return;
-                    };
+                move |(conv, mark, user, members)| {
                     let ids: Vec<UserId> = members.iter().map(|m| m.id).collect();
-                    hub.publish(
-                        Event::new(EventKind::Read {
-                            conversation: conv.clone(),
-                            user,
-                            upto: *mark,
-                        }),
-                        &ids,
-                    );
+                    let read = EventKind::Read {
+                        conversation: conv.clone(),
+                        user: UserBrief::clone(user),
+                        upto: *mark,
+                    };
+                    hub.publish(Event::new(read), &ids);
                 },
             )
             .await
-            .map(|(_, mark, _)| mark)
+            .map(|(_, mark, _, _)| mark)
     }
 
     /// Tell the other members the caller is typing.
     pub async fn typing(&self, caller: &Caller, conv: Target) -> Result<()> {
         let me = caller.user;
+        let cache = self.cache.clone();
         let (conv, members) = self
             .db
             .read(move |c| {
-                let conv = match conv {
-                    Target::DirectWith(other) => {
-                        let other = db::users::by_uuid(c, &other)?.ok_or_else(|| Error::not_found("recipient"))?;
-                        db::conversations::direct_between(c, me, other.id)?
-                            .ok_or_else(|| Error::not_found("conversation"))?
-                    }
-                    Target::Conversation(id) => load(c, id)?,
-                    Target::ConversationUuid(id) => load_uuid(c, &id)?,
-                };
+                let conv = find(c, &cache, &conv, me)?;
                 require_member(c, &conv, me)?;
                 Ok((conv.clone(), db::conversations::members(c, conv.id)?))
             })
@@ -358,7 +362,7 @@ impl Core {
         let others: Vec<UserId> = members.iter().map(|m| m.id).filter(|&u| u != me).collect();
         self.hub.publish(
             Event::new(EventKind::Typing {
-                conversation: Arc::new(conv),
+                conversation: conv,
                 user,
             }),
             &others,

@@ -156,15 +156,13 @@ pub fn for_user(c: &Connection, user: UserId) -> Result<Vec<ConversationSummary>
     let sql = concat!(
         "SELECT ",
         conversation_columns!(),
-        ", m.last_read, (SELECT MAX(id) FROM messages WHERE conversation = c.number) AS last_id
-         FROM members m JOIN conversations c ON c.number = m.conversation
+        ", m.last_read FROM members m JOIN conversations c ON c.number = m.conversation
          WHERE m.user = ?1
-         ORDER BY COALESCE(last_id, 0) DESC, c.number DESC"
+         ORDER BY COALESCE((SELECT MAX(id) FROM messages WHERE conversation = c.number), 0) DESC, c.number DESC"
     );
-    let rows: Vec<(Conversation, MessageId, Option<MessageId>)> =
-        super::collect(c, sql, [user], |r| Ok((from_row(r)?, r.get(6)?, r.get(7)?)))?;
+    let rows: Vec<(Conversation, MessageId)> = super::collect(c, sql, [user], |r| Ok((from_row(r)?, r.get(6)?)))?;
     rows.into_iter()
-        .map(|(conversation, last_read, last_id)| summary(c, conversation, user, last_read, last_id))
+        .map(|(conversation, last_read)| summary(c, conversation, user, last_read))
         .collect()
 }
 
@@ -174,18 +172,13 @@ pub fn summary(
     conversation: Conversation,
     user: UserId,
     last_read: MessageId,
-    last_id: Option<MessageId>,
 ) -> Result<ConversationSummary> {
-    let last_id = match last_id {
-        Some(id) => Some(id),
-        None => c
-            .prepare_cached("SELECT MAX(id) FROM messages WHERE conversation = ?1")?
-            .query_row([conversation.id], |r| r.get(0))?,
+    let newest = super::messages::Page {
+        before: None,
+        after: None,
+        limit: 1,
     };
-    let last_message = match last_id {
-        Some(id) => super::messages::by_id(c, id)?,
-        None => None,
-    };
+    let last_message = super::messages::page(c, conversation.id, newest)?.pop();
     let unread: i64 = c
         .prepare_cached(
             "SELECT COUNT(*) FROM messages

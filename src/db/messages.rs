@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
 use super::users::{brief_from_row, parse_uuid};
@@ -161,6 +161,13 @@ pub fn since_for_user(c: &Connection, user: UserId, after: MessageId, limit: i64
            AND m.id > ?2 ORDER BY m.id LIMIT ?3"
     );
     many(c, sql, &[&user, &after, &limit])
+}
+
+/// Which conversation a message is in, if it exists.
+pub fn conversation_of(c: &Connection, id: MessageId) -> Result<Option<ConversationId>> {
+    Ok(c.prepare_cached("SELECT conversation FROM messages WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
 }
 
 /// Store a message sent at `at`; returns its id.

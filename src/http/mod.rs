@@ -43,11 +43,22 @@ pub fn status(status: StatusCode) -> Response {
 
 /// How one dialect shows an error.
 pub trait ErrorShape {
+    /// The status for a conflict (a name already taken). Some seeds say 400.
+    const CONFLICT: StatusCode = StatusCode::CONFLICT;
+
     fn render(status: StatusCode, message: &str) -> Response;
 
     fn error(err: &crate::error::Error) -> Response {
-        let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = match err {
+            crate::error::Error::Conflict(_) => Self::CONFLICT,
+            other => StatusCode::from_u16(other.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        };
         Self::render(status, &err.public_message())
+    }
+
+    /// A handler's result as a response.
+    fn reply(r: Result<Response, crate::error::Error>) -> Response {
+        r.unwrap_or_else(|e| Self::error(&e))
     }
 }
 

@@ -22,7 +22,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use fanout::Kind;
-use server::{ScratchDir, Target, natter_path, raise_fd_limit};
+use server::{ScratchDir, Target, natter_path};
 
 #[derive(Parser)]
 #[command(
@@ -133,7 +133,7 @@ fn server_info(t: &Target) -> serde_json::Value {
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    raise_fd_limit();
+    natter::raise_fd_limit();
     match &cli.scenario {
         Scenario::BareServer { listen } => bare::serve(listen).await,
         Scenario::Fanout(a) => {

@@ -24,17 +24,11 @@ use dto::*;
 pub struct Chatroom;
 
 impl ErrorShape for Chatroom {
+    // The seed answers a taken name with 400.
+    const CONFLICT: StatusCode = StatusCode::BAD_REQUEST;
+
     fn render(status: StatusCode, message: &str) -> Response {
         json(status, &ErrorOut { error: message })
-    }
-
-    fn error(err: &Error) -> Response {
-        // The original answers a taken name with 400.
-        let status = match err {
-            Error::Conflict(_) => StatusCode::BAD_REQUEST,
-            other => StatusCode::from_u16(other.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        };
-        Self::render(status, &err.public_message())
     }
 }
 
@@ -54,10 +48,6 @@ const PATHS: &[&str] = &[
 pub fn owns(path: &str) -> bool {
     let first = path.trim_start_matches('/').split('/').next().unwrap_or_default();
     PATHS.contains(&first) || path.starts_with("/ws/chat/")
-}
-
-fn reply(r: Result<Response, Error>) -> Response {
-    r.unwrap_or_else(|e| Chatroom::error(&e))
 }
 
 fn set_cookie(res: &mut Response, value: &str, max_age: u64, secure: bool) {
@@ -199,48 +189,48 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(https())
         .and(body())
         .then(login)
-        .map(reply);
+        .map(Chatroom::reply);
     let create_user = warp::path!("create_user")
         .and(warp::post())
         .and(with_core(core.clone()))
         .and(https())
         .and(body())
         .then(create_user)
-        .map(reply);
+        .map(Chatroom::reply);
     let logout = warp::path!("logout")
         .and(warp::get().or(warp::post()).unify())
         .and(auth())
         .and(https())
         .then(logout)
-        .map(reply);
+        .map(Chatroom::reply);
     let get_users = warp::path!("get_users")
         .and(warp::get())
         .and(auth())
         .then(get_users)
-        .map(reply);
+        .map(Chatroom::reply);
     let create_room = warp::path!("create_room")
         .and(warp::post())
         .and(auth())
         .and(json_or_form(limit))
         .then(create_room)
-        .map(reply);
+        .map(Chatroom::reply);
     let get_rooms = warp::path!("get_rooms")
         .and(warp::get())
         .and(auth())
         .then(get_rooms)
-        .map(reply);
+        .map(Chatroom::reply);
     let join_room = warp::path!("join_room")
         .and(warp::post())
         .and(auth())
         .and(json_or_form(limit))
         .then(join_room)
-        .map(reply);
+        .map(Chatroom::reply);
     let send_message = warp::path!("send_message")
         .and(warp::post())
         .and(auth())
         .and(json_or_form(limit))
         .then(send_message)
-        .map(reply);
+        .map(Chatroom::reply);
     // POST as in the seed; GET with `?room=` for convenience.
     let list_message = warp::path!("list_message")
         .and(
@@ -251,7 +241,7 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
                 .unify(),
         )
         .then(list_message)
-        .map(reply);
+        .map(Chatroom::reply);
     login
         .or(create_user)
         .unify()

@@ -29,6 +29,9 @@ const NO_CREDENTIALS: &str = "Authentication credentials were not provided.";
 const NO_ACCOUNT: &str = "No active account found with the given credentials";
 
 impl ErrorShape for Messenger {
+    // The seed answers a taken name with 400.
+    const CONFLICT: StatusCode = StatusCode::BAD_REQUEST;
+
     fn render(status: StatusCode, message: &str) -> Response {
         if status == StatusCode::UNAUTHORIZED {
             if message.starts_with("authentication required") {
@@ -61,14 +64,6 @@ impl ErrorShape for Messenger {
             },
         )
     }
-
-    fn error(err: &Error) -> Response {
-        let status = match err {
-            Error::Conflict(_) => StatusCode::BAD_REQUEST,
-            other => StatusCode::from_u16(other.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        };
-        Self::render(status, &err.public_message())
-    }
 }
 
 /// Paths that belong to this dialect (for the 404 shape).
@@ -76,10 +71,6 @@ pub fn owns(path: &str) -> bool {
     ["/accounts/", "/profiles/", "/messenger/"]
         .iter()
         .any(|p| path.starts_with(p))
-}
-
-fn reply(r: Result<Response, Error>) -> Response {
-    r.unwrap_or_else(|e| Messenger::error(&e))
 }
 
 async fn register(core: Arc<Core>, r: RegisterIn) -> Result<Response, Error> {
@@ -234,26 +225,26 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
                 .or(warp::get().and(auth()).then(users))
                 .unify(),
         )
-        .map(reply)
+        .map(Messenger::reply)
         .or(warp::path!("accounts" / "api" / "token")
             .and(warp::post())
             .and(open())
             .and(body(limit))
             .then(token)
-            .map(reply))
+            .map(Messenger::reply))
         .unify()
         .or(warp::path!("accounts" / "api" / "token" / "refresh")
             .and(warp::post())
             .and(open())
             .and(body(limit))
             .then(refresh)
-            .map(reply))
+            .map(Messenger::reply))
         .unify();
     let profiles = warp::path!("profiles" / "api" / "profile")
         .and(warp::get())
         .and(auth())
         .then(profile)
-        .map(reply)
+        .map(Messenger::reply)
         .or(warp::path!("profiles" / "api" / "posts")
             .and(
                 warp::get()
@@ -262,28 +253,28 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
                     .or(warp::post().and(auth()).and(body(limit)).then(create_post))
                     .unify(),
             )
-            .map(reply))
+            .map(Messenger::reply))
         .unify()
         .or(warp::path!("profiles" / "api" / "search-user")
             .and(warp::get())
             .and(auth())
             .and(query::<SearchQuery>())
             .then(search)
-            .map(reply))
+            .map(Messenger::reply))
         .unify()
         .or(warp::path!("profiles" / "api" / "add-friend")
             .and(warp::post())
             .and(auth())
             .and(body(limit))
             .then(add_friend)
-            .map(reply))
+            .map(Messenger::reply))
         .unify()
         .or(warp::path!("profiles" / "api" / "remove-friend")
             .and(warp::post())
             .and(auth())
             .and(body(limit))
             .then(remove_friend)
-            .map(reply))
+            .map(Messenger::reply))
         .unify();
     let rooms = warp::path!("messenger" / "api" / "chatrooms")
         .and(
@@ -293,25 +284,25 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
                 .or(warp::post().and(auth()).and(body(limit)).then(create_chatroom))
                 .unify(),
         )
-        .map(reply)
+        .map(Messenger::reply)
         .or(warp::path!("messenger" / "api" / "user" / "chatrooms")
             .and(warp::get())
             .and(auth())
             .then(chatrooms)
-            .map(reply))
+            .map(Messenger::reply))
         .unify()
         .or(warp::path!("messenger" / "api" / "chatrooms" / String / "messages")
             .and(warp::get())
             .and(auth())
             .then(messages)
-            .map(reply))
+            .map(Messenger::reply))
         .unify()
         .or(warp::path!("messenger" / "api" / "chatrooms" / String / "messages")
             .and(warp::post())
             .and(auth())
             .and(body(limit))
             .then(post_message)
-            .map(reply))
+            .map(Messenger::reply))
         .unify();
     accounts
         .or(profiles)

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 
+use super::Messenger;
 use super::dto::{Detail, MessageOut};
-use super::reply;
 use crate::core::{Caller, Core, EventKind};
 use crate::dialects::SLOT_MESSENGER;
 use crate::dialects::room_socket::{RoomFormat, RoomSocket};
 use crate::error::Error;
+use crate::http::ErrorShape;
 use crate::http::Response;
 use crate::http::filters::{Via, decode_segment, socket_caller, with_core};
 use crate::http::ws::{Protocol, Upgrade, drive, upgrade};
@@ -54,6 +55,6 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(with_core(core.clone()))
         .and(socket_caller(core))
         .then(connect)
-        .map(reply)
+        .map(Messenger::reply)
         .boxed()
 }

@@ -6,10 +6,11 @@ use http::StatusCode;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 
+use super::Native;
 use super::dto::{LoginIn, RefreshIn, RegisterIn, TokensOut};
-use super::reply;
 use crate::core::{Caller, Core, Registration};
 use crate::error::Error;
+use crate::http::ErrorShape;
 use crate::http::filters::{caller, json as body, with_core};
 use crate::http::{Response, json, status};
 
@@ -53,25 +54,25 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(with_core(core.clone()))
         .and(body(limit))
         .then(register)
-        .map(reply);
+        .map(Native::reply);
     let login = warp::path!("auth" / "login")
         .and(warp::post())
         .and(with_core(core.clone()))
         .and(body(limit))
         .then(login)
-        .map(reply);
+        .map(Native::reply);
     let refresh = warp::path!("auth" / "refresh")
         .and(warp::post())
         .and(with_core(core.clone()))
         .and(body(limit))
         .then(refresh)
-        .map(reply);
+        .map(Native::reply);
     let logout = warp::path!("auth" / "logout")
         .and(warp::post())
         .and(with_core(core.clone()))
         .and(caller(core))
         .then(logout)
-        .map(reply);
+        .map(Native::reply);
     register
         .or(login)
         .unify()

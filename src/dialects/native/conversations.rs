@@ -8,11 +8,12 @@ use uuid::Uuid;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 
+use super::Native;
 use super::dto::{ConversationOut, CreateConversationIn, HistoryQuery, MessageOut, ReadIn, RoomOut};
-use super::reply;
 use crate::core::{Caller, Core, NewConversation, Target};
 use crate::db::messages::Page;
 use crate::error::Error;
+use crate::http::ErrorShape;
 use crate::http::filters::{caller, json as body, query, with_core};
 use crate::http::{Response, json, status};
 use crate::model::{Kind, MessageId};
@@ -65,7 +66,7 @@ async fn history(id: String, core: Arc<Core>, caller: Caller, q: HistoryQuery) -
         after: q.after.map(MessageId),
         limit: q.limit.unwrap_or(crate::core::DEFAULT_PAGE),
     };
-    let (_, messages) = core.history(&caller, id, page).await?;
+    let messages = core.history(&caller, id, page).await?;
     let out: Vec<MessageOut> = messages.iter().map(MessageOut::from).collect();
     Ok(json(StatusCode::OK, &out))
 }
@@ -104,36 +105,40 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and(auth())
         .then(list)
-        .map(reply);
+        .map(Native::reply);
     let create = warp::path!("conversations")
         .and(warp::post())
         .and(auth())
         .and(body(limit))
         .then(create)
-        .map(reply);
+        .map(Native::reply);
     let history = warp::path!("conversations" / String)
         .and(warp::get())
         .and(auth())
         .and(query::<HistoryQuery>())
         .then(history)
-        .map(reply);
+        .map(Native::reply);
     let read = warp::path!("conversations" / String / "read")
         .and(warp::post())
         .and(auth())
         .and(body(limit))
         .then(read)
-        .map(reply);
+        .map(Native::reply);
     let leave = warp::path!("conversations" / String / "members" / "me")
         .and(warp::delete())
         .and(auth())
         .then(leave)
-        .map(reply);
-    let rooms = warp::path!("rooms").and(warp::get()).and(auth()).then(rooms).map(reply);
+        .map(Native::reply);
+    let rooms = warp::path!("rooms")
+        .and(warp::get())
+        .and(auth())
+        .then(rooms)
+        .map(Native::reply);
     let join = warp::path!("rooms" / String / "join")
         .and(warp::post())
         .and(auth())
         .then(join)
-        .map(reply);
+        .map(Native::reply);
     list.or(create)
         .unify()
         .or(history)

@@ -9,10 +9,11 @@ use uuid::Uuid;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 
+use super::Native;
 use super::dto::{FileOut, UploadQuery};
-use super::reply;
 use crate::core::{Caller, Core, Upload, files::is_inline_safe};
 use crate::error::Error;
+use crate::http::ErrorShape;
 use crate::http::filters::{body_limited, caller, content_type, query, with_core};
 use crate::http::{Response, json};
 
@@ -116,11 +117,11 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(warp::header::optional::<String>("content-type"))
         .and(body_limited(max + MULTIPART_OVERHEAD, too_large))
         .then(upload)
-        .map(reply);
+        .map(Native::reply);
     let download = warp::path!("files" / String)
         .and(warp::get())
         .and(auth())
         .then(download)
-        .map(reply);
+        .map(Native::reply);
     upload.or(download).unify().boxed()
 }

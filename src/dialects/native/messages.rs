@@ -6,10 +6,11 @@ use http::StatusCode;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 
+use super::Native;
 use super::dto::{EditIn, MessageOut, SendIn};
-use super::reply;
 use crate::core::{Attachment, Caller, Core, SendRequest, Target};
 use crate::error::Error;
+use crate::http::ErrorShape;
 use crate::http::filters::{caller, json as body, with_core};
 use crate::http::{Response, json, status};
 use crate::model::MessageId;
@@ -55,17 +56,17 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(auth())
         .and(body(limit))
         .then(send)
-        .map(reply);
+        .map(Native::reply);
     let edit = warp::path!("messages" / String)
         .and(warp::patch())
         .and(auth())
         .and(body(limit))
         .then(edit)
-        .map(reply);
+        .map(Native::reply);
     let delete = warp::path!("messages" / String)
         .and(warp::delete())
         .and(auth())
         .then(delete)
-        .map(reply);
+        .map(Native::reply);
     send.or(edit).unify().or(delete).unify().boxed()
 }

@@ -17,7 +17,6 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 
 use crate::core::Core;
-use crate::error::Error;
 use crate::http::{ErrorShape, Response, json, recover};
 
 pub struct Native;
@@ -34,11 +33,6 @@ impl ErrorShape for Native {
             },
         )
     }
-}
-
-/// A handler's result as a response.
-pub(crate) fn reply(r: Result<Response, Error>) -> Response {
-    r.unwrap_or_else(|e| Native::error(&e))
 }
 
 pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {

@@ -16,11 +16,12 @@ use uuid::Uuid;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 
+use super::Native;
 use super::dto::{ClientFrame, ConnectOut, MessageOut, SocketQuery};
-use super::reply;
 use crate::core::{Attachment, Caller, ConnId, Core, Event, EventKind, Scope, SendRequest, Target};
 use crate::dialects::SLOT_NATIVE;
 use crate::error::Error;
+use crate::http::ErrorShape;
 use crate::http::filters::{Via, caller, query, socket_caller, with_core};
 use crate::http::ws::{Handled, Protocol, Upgrade, drive, upgrade};
 use crate::http::{Response, json};
@@ -298,14 +299,14 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(socket_caller(core.clone()))
         .and(query::<SocketQuery>())
         .then(user_socket)
-        .map(reply);
+        .map(Native::reply);
     let conversation = warp::path!("conversations" / String / "connect")
         .and(upgrade())
         .and(with_core(core.clone()))
         .and(socket_caller(core.clone()))
         .and(query::<SocketQuery>())
         .then(conversation_socket)
-        .map(reply);
+        .map(Native::reply);
     let info = warp::path!("conversations" / String / "connect")
         .and(warp::post())
         .and(with_core(core.clone()))
@@ -313,6 +314,6 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(warp::header::optional::<String>("host"))
         .and(warp::header::optional::<String>("x-forwarded-proto"))
         .then(connect_info)
-        .map(reply);
+        .map(Native::reply);
     user.or(conversation).unify().or(info).unify().boxed()
 }

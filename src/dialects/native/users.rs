@@ -7,10 +7,11 @@ use uuid::Uuid;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 
+use super::Native;
 use super::dto::{PatchMeIn, UserOut, UsersQuery};
-use super::reply;
 use crate::core::{Caller, Core, ProfileUpdate};
 use crate::error::Error;
+use crate::http::ErrorShape;
 use crate::http::filters::{caller, json as body, query, with_core};
 use crate::http::{Response, json};
 
@@ -70,25 +71,25 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(caller(core.clone()))
         .and(query::<UsersQuery>())
         .then(list)
-        .map(reply);
+        .map(Native::reply);
     let me = warp::path!("users" / "me")
         .and(warp::get())
         .and(with_core(core.clone()))
         .and(caller(core.clone()))
         .then(me)
-        .map(reply);
+        .map(Native::reply);
     let patch_me = warp::path!("users" / "me")
         .and(warp::patch())
         .and(with_core(core.clone()))
         .and(caller(core.clone()))
         .and(body(limit))
         .then(patch_me)
-        .map(reply);
+        .map(Native::reply);
     let one = warp::path!("users" / String)
         .and(warp::get())
         .and(with_core(core.clone()))
         .and(caller(core))
         .then(one)
-        .map(reply);
+        .map(Native::reply);
     list.or(me).unify().or(patch_me).unify().or(one).unify().boxed()
 }

@@ -37,10 +37,6 @@ pub fn owns(path: &str) -> bool {
     path.starts_with("/chat/") || path.starts_with("/auth/users") || path.starts_with("/ws/chat/room")
 }
 
-fn reply(r: Result<Response, Error>) -> Response {
-    r.unwrap_or_else(|e| Threads::error(&e))
-}
-
 /// The seed's message (and spelling) for an unknown receiver.
 pub const INVALID_RECIPIENT: &str = "Invalid receipient";
 
@@ -51,7 +47,7 @@ async fn messages(other: String, core: Arc<Core>, caller: Caller) -> Result<Resp
         after: None,
         limit: crate::core::MAX_PAGE,
     };
-    let (other, _conv, messages) = core.direct_history(&caller, other, page).await.map_err(|e| match e {
+    let (other, messages) = core.direct_history(&caller, other, page).await.map_err(|e| match e {
         Error::NotFound(_) => Error::NotFound(INVALID_RECIPIENT.into()),
         other => other,
     })?;
@@ -85,17 +81,17 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and(auth())
         .then(messages)
-        .map(reply);
+        .map(Threads::reply);
     let threads = warp::path!("chat" / "get-user-threads")
         .and(warp::get())
         .and(auth())
         .then(threads)
-        .map(reply);
+        .map(Threads::reply);
     let users = warp::path!("auth" / "users")
         .and(warp::post().or(warp::get()).unify())
         .and(auth())
         .then(users)
-        .map(reply);
+        .map(Threads::reply);
     // The socket first: `/ws/chat/room/` must win over chatroom's `/ws/chat/{room}/{user_id}`.
     socket::routes(core.clone())
         .or(messages)

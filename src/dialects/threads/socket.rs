@@ -15,10 +15,11 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 
 use super::dto::{ClientFrame, ReMessage, SocketError, file_url, size_kb};
-use super::{INVALID_RECIPIENT, reply};
+use super::{INVALID_RECIPIENT, Threads};
 use crate::core::{Attachment, Caller, ConnId, Core, Event, EventKind, Scope, SendRequest, Target, Upload};
 use crate::dialects::SLOT_THREADS;
 use crate::error::Error;
+use crate::http::ErrorShape;
 use crate::http::Response;
 use crate::http::filters::{Via, socket_caller, with_core};
 use crate::http::ws::{Handled, Protocol, Upgrade, drive, upgrade};
@@ -174,6 +175,6 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(with_core(core.clone()))
         .and(socket_caller(core))
         .then(connect)
-        .map(reply)
+        .map(Threads::reply)
         .boxed()
 }

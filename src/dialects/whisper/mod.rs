@@ -23,6 +23,9 @@ use dto::*;
 pub struct Whisper;
 
 impl ErrorShape for Whisper {
+    // The seed answers a taken name with 400.
+    const CONFLICT: StatusCode = StatusCode::BAD_REQUEST;
+
     fn render(status: StatusCode, message: &str) -> Response {
         json(
             status,
@@ -32,15 +35,6 @@ impl ErrorShape for Whisper {
             },
         )
     }
-
-    fn error(err: &Error) -> Response {
-        // The seed answers a taken username with 400, not 409.
-        let status = match err {
-            Error::Conflict(_) => StatusCode::BAD_REQUEST,
-            other => StatusCode::from_u16(other.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        };
-        Self::render(status, &err.public_message())
-    }
 }
 
 /// Paths that belong to this dialect (for the 404 shape).
@@ -48,10 +42,6 @@ pub fn owns(path: &str) -> bool {
     ["/auth/", "/profile", "/ready-to-chat", "/online-users"]
         .iter()
         .any(|p| path.starts_with(p))
-}
-
-fn reply(r: Result<Response, Error>) -> Response {
-    r.unwrap_or_else(|e| Whisper::error(&e))
 }
 
 async fn signup(core: Arc<Core>, r: SignupIn) -> Result<Response, Error> {
@@ -172,35 +162,35 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(with_core(core.clone()))
         .and(json_or_form(limit))
         .then(signup)
-        .map(reply);
+        .map(Whisper::reply);
     let login = warp::path!("auth" / "login")
         .and(warp::post())
         .and(with_core(core.clone()))
         .and(json_or_form(limit))
         .then(login)
-        .map(reply);
+        .map(Whisper::reply);
     let profile = warp::path!("profile")
         .and(warp::get())
         .and(auth())
         .then(profile)
-        .map(reply);
+        .map(Whisper::reply);
     let set_key = warp::path!("profile")
         .and(warp::put().or(warp::patch()).unify())
         .and(auth())
         .and(json_or_form(limit))
         .then(set_key)
-        .map(reply);
+        .map(Whisper::reply);
     let ready = warp::path!("ready-to-chat")
         .and(warp::post())
         .and(auth())
         .and(json_or_form(limit))
         .then(ready)
-        .map(reply);
+        .map(Whisper::reply);
     let online = warp::path!("online-users")
         .and(warp::get())
         .and(auth())
         .then(online)
-        .map(reply);
+        .map(Whisper::reply);
     signup
         .or(login)
         .unify()
