@@ -260,3 +260,75 @@ async fn a_chatroom_room_is_a_native_room() {
     assert_eq!(list[0]["name"], "lobby");
     assert_eq!(list[0]["id"], room["room_id"]);
 }
+
+#[tokio::test]
+async fn an_attachment_shows_in_the_dialects_without_files() {
+    let s = TestServer::start().await;
+    let a = s.register("alice").await;
+    let b = s.register("bob").await;
+    let room = a.room("lobby").await;
+    assert_eq!(
+        b.post(&format!("/api/rooms/{room}/join"), json!({})).await.0,
+        StatusCode::OK
+    );
+    let (_, users) = b.get("/get_users").await;
+    let b_num = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "bob")
+        .unwrap()["user_id"]
+        .clone();
+    let mut chat = Ws::connect(&s.ws_url(&format!("/ws/chat/lobby/{b_num}?token={}", b.token()))).await;
+    let mut messenger = Ws::connect(&s.ws_url(&format!("/messenger/ws/ws/chat/lobby/?token={}", b.token()))).await;
+
+    a.say(&room, "plain").await;
+    let (st, f) = a
+        .send(
+            a.http
+                .post(s.url("/api/files?name=notes.txt"))
+                .header("content-type", "text/plain")
+                .body("hello bob"),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{f}");
+    let file_id = f["file_id"].as_str().unwrap();
+    let (st, sent) = a
+        .post(
+            "/api/messages/",
+            json!({"conversation_id": room, "message": "see file", "attachment_id": file_id}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{sent}");
+    let expected = json!({"name": "notes.txt", "url": format!("/api/files/{file_id}")});
+
+    // Live, on both room sockets: no field for the plain message, then the file.
+    for (name, ws) in [("chatroom", &mut chat), ("messenger", &mut messenger)] {
+        let plain = ws.next().await;
+        assert_eq!(text_of(&plain), "plain", "{name}");
+        assert!(plain.get("attachment").is_none(), "{name}: {plain}");
+        let with_file = ws.next().await;
+        assert_eq!(text_of(&with_file), "see file", "{name}");
+        assert_eq!(with_file["attachment"], expected, "{name}: {with_file}");
+    }
+    // In both histories.
+    let (st, list) = b.get("/list_message?room=lobby").await;
+    assert_eq!(st, StatusCode::OK, "{list}");
+    let listed = list["messages"].as_array().unwrap();
+    assert!(listed[0].get("attachment").is_none(), "{list}");
+    assert_eq!(listed[1]["attachment"], expected, "{list}");
+    let (st, list) = b.get("/messenger/api/chatrooms/lobby/messages/").await;
+    assert_eq!(st, StatusCode::OK, "{list}");
+    assert!(list[0].get("attachment").is_none(), "{list}");
+    assert_eq!(list[1]["attachment"], expected, "{list}");
+    // The URL serves the file to a member, with their own token.
+    let res = b
+        .http
+        .get(s.url(expected["url"].as_str().unwrap()))
+        .bearer_auth(b.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.text().await.unwrap(), "hello bob");
+}

@@ -1,13 +1,17 @@
 //! Conversations: rooms anyone may join, one direct conversation per pair,
 //! and who may see what.
 
+use std::borrow::Borrow;
+
 use rusqlite::Connection;
 use uuid::Uuid;
 
 use super::{Caller, Core, validate};
 use crate::db;
 use crate::error::{Error, Result};
-use crate::model::{Conversation, ConversationId, ConversationSummary, Kind, MessageId, UserId};
+use crate::model::{
+    Conversation, ConversationId, ConversationSummary, Kind, Message, MessageId, User, UserBrief, UserId,
+};
 
 /// What `POST /api/conversations` (and its cousins) asks for.
 #[derive(Debug, Default, Clone)]
@@ -43,6 +47,19 @@ pub(crate) fn not_a_member(conv: &Conversation) -> Error {
     } else {
         Error::not_found("conversation")
     }
+}
+
+/// `user` among `conv`'s `members`, or the error a non-member gets.
+pub(crate) fn member_among<M: Borrow<UserBrief> + Clone>(
+    members: &[M],
+    conv: &Conversation,
+    user: UserId,
+) -> Result<M> {
+    members
+        .iter()
+        .find(|m| Borrow::<UserBrief>::borrow(*m).id == user)
+        .cloned()
+        .ok_or_else(|| not_a_member(conv))
 }
 
 fn conversation_not_found() -> Error {
@@ -292,10 +309,10 @@ fn named(c: &Connection, me: UserId, name: &str, create: bool) -> Result<Option<
 pub struct DirectThread {
     pub conversation: Conversation,
     /// Who started it.
-    pub creator: crate::model::UserBrief,
+    pub creator: UserBrief,
     /// The other member.
-    pub peer: crate::model::UserBrief,
-    pub last_message: Option<crate::model::Message>,
+    pub peer: UserBrief,
+    pub last_message: Option<Message>,
 }
 
 impl Core {
@@ -340,7 +357,7 @@ impl Core {
         self.db
             .read(move |c| {
                 let mine = db::users::by_id(c, me)?.ok_or_else(|| Error::not_found("user"))?;
-                let mine = crate::model::UserBrief::from(&mine);
+                let mine = UserBrief::from(&mine);
                 let mut out = Vec::new();
                 for (conversation, peer, last_id) in db::conversations::directs_of(c, me)? {
                     let last_message = match last_id {
@@ -370,8 +387,8 @@ impl Core {
         &self,
         caller: &Caller,
         other: Uuid,
-        page: crate::db::messages::Page,
-    ) -> Result<(crate::model::User, Vec<crate::model::Message>)> {
+        page: db::messages::Page,
+    ) -> Result<(User, Vec<Message>)> {
         let (me, page) = (caller.user, super::messages::clamp(page));
         self.db
             .read(move |c| {

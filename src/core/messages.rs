@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use uuid::Uuid;
 
 use super::cache::{Cache, Members};
-use super::conversations::{load, load_uuid, not_a_member, require_member};
+use super::conversations::{load, load_uuid, member_among, require_member};
 use super::files::{Upload, prepare};
 use super::hub::{ConnId, Event, EventKind, Scope};
 use super::{Caller, Core, validate};
@@ -156,11 +156,7 @@ impl Core {
         let job = move |c: &Connection| -> Result<Sent> {
             let conversation = resolve(c, &cache, &to, me)?;
             let members = cache.members(c, conversation.id)?;
-            let sender = members
-                .iter()
-                .find(|m| m.id == me)
-                .cloned()
-                .ok_or_else(|| not_a_member(&conversation))?;
+            let sender = member_among(&members, &conversation, me)?;
             let file = match &attachment {
                 Attachment::None => None,
                 Attachment::File(id) => {
@@ -319,11 +315,7 @@ impl Core {
                 move |c| {
                     let conv = find(c, &cache, &conv, me)?;
                     let members = cache.members(c, conv.id)?;
-                    let user = members
-                        .iter()
-                        .find(|m| m.id == me)
-                        .cloned()
-                        .ok_or_else(|| not_a_member(&conv))?;
+                    let user = member_among(&members, &conv, me)?;
                     if upto.0 != 0 && db::messages::conversation_of(c, upto)? != Some(conv.id) {
                         return Err(Error::NotFound("message not found in this conversation".into()));
                     }
@@ -348,17 +340,15 @@ impl Core {
     pub async fn typing(&self, caller: &Caller, conv: Target) -> Result<()> {
         let me = caller.user;
         let cache = self.cache.clone();
-        let (conv, members) = self
+        let (conv, user, members) = self
             .db
             .read(move |c| {
                 let conv = find(c, &cache, &conv, me)?;
-                require_member(c, &conv, me)?;
-                Ok((conv.clone(), db::conversations::members(c, conv.id)?))
+                let members = db::conversations::members(c, conv.id)?;
+                let user = member_among(&members, &conv, me)?;
+                Ok((conv, user, members))
             })
             .await?;
-        let Some(user) = members.iter().find(|m| m.id == me).cloned() else {
-            return Ok(());
-        };
         let others: Vec<UserId> = members.iter().map(|m| m.id).filter(|&u| u != me).collect();
         self.hub.publish(
             Event::new(EventKind::Typing {

@@ -11,17 +11,42 @@ pub mod whisper;
 use std::sync::Arc;
 
 use http::StatusCode;
+use serde::Serialize;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 
 use crate::core::Core;
 use crate::http::{ErrorShape, Response};
+use crate::model::FileMeta;
 
 /// Frame-cache slots on hub events, one per socket wire format.
 pub const SLOT_NATIVE: usize = 0;
 pub const SLOT_CHATROOM: usize = 1;
 pub const SLOT_THREADS: usize = 2;
 pub const SLOT_MESSENGER: usize = 3;
+
+/// Where a stored file is downloaded (the native route, which every
+/// dialect's clients can fetch with their own credentials).
+pub fn file_url(f: &FileMeta) -> String {
+    format!("/api/files/{}", f.uuid)
+}
+
+/// A message's attachment, as the dialects whose seeds have none show it:
+/// an extra field older clients can ignore.
+#[derive(Debug, Serialize)]
+pub struct AttachmentOut {
+    pub name: String,
+    pub url: String,
+}
+
+impl From<&FileMeta> for AttachmentOut {
+    fn from(f: &FileMeta) -> Self {
+        AttachmentOut {
+            name: f.name.clone(),
+            url: file_url(f),
+        }
+    }
+}
 
 /// Every dialect's routes. Each renders its own errors but passes unknown
 /// paths on, so no dialect swallows another's 404.

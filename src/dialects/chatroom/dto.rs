@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::dialects::AttachmentOut;
 use crate::model::{Conversation, Message, User};
 
 #[derive(Debug, Deserialize)]
@@ -80,13 +81,6 @@ pub struct RoomsOut {
     pub rooms: Vec<RoomOut>,
 }
 
-/// An attachment, as an extra field older clients can ignore.
-#[derive(Debug, Serialize)]
-pub struct AttachmentOut {
-    pub name: String,
-    pub url: String,
-}
-
 #[derive(Debug, Serialize)]
 pub struct ChatMessage {
     pub username: String,
@@ -102,10 +96,7 @@ impl From<&Message> for ChatMessage {
             username: m.sender.username.clone(),
             message: m.text.clone(),
             timestamp: m.created_at.rfc3339(),
-            attachment: m.file.as_ref().map(|f| AttachmentOut {
-                name: f.name.clone(),
-                url: format!("/api/files/{}", f.uuid),
-            }),
+            attachment: m.file.as_ref().map(AttachmentOut::from),
         }
     }
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::core::direct_name;
+use crate::dialects::AttachmentOut;
 use crate::model::{ConversationSummary, Kind, Message, Post, User, UserId};
 
 #[derive(Debug, Deserialize)]
@@ -175,12 +176,6 @@ impl ChatroomOut {
 }
 
 #[derive(Debug, Serialize)]
-pub struct AttachmentOut {
-    pub name: String,
-    pub url: String,
-}
-
-#[derive(Debug, Serialize)]
 pub struct MessageOut {
     pub id: i64,
     pub user: String,
@@ -197,10 +192,7 @@ impl From<&Message> for MessageOut {
             user: m.sender.username.clone(),
             content: m.text.clone(),
             timestamp: m.created_at.rfc3339(),
-            attachment: m.file.as_ref().map(|f| AttachmentOut {
-                name: f.name.clone(),
-                url: format!("/api/files/{}", f.uuid),
-            }),
+            attachment: m.file.as_ref().map(AttachmentOut::from),
         }
     }
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
 use crate::core::{RoomInfo, Tokens};
+use crate::dialects::file_url;
 use crate::model::{ConversationSummary, FileMeta, Kind, Message, User, UserBrief};
 
 /// Absent → `None`; `null` → `Some(None)`; a value → `Some(Some(v))`.
@@ -211,7 +212,7 @@ pub struct FileOut {
 impl From<FileMeta> for FileOut {
     fn from(f: FileMeta) -> Self {
         FileOut {
-            url: format!("/api/files/{}", f.uuid),
+            url: file_url(&f),
             file_id: f.uuid,
             name: f.name,
             size: f.size,

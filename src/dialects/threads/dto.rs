@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::core::DirectThread;
+use crate::dialects::file_url;
 use crate::model::{FileMeta, Message, User, UserBrief};
 
 /// Every HTTP answer: `{"status", "entity", "message", "success"}`.
@@ -63,10 +64,6 @@ impl From<&UserBrief> for UserRef {
 /// `"0kb"` as the seed writes sizes: kilobytes, rounded up.
 pub fn size_kb(file: Option<&FileMeta>) -> String {
     format!("{}kb", file.map_or(0, |f| (f.size + 1023) / 1024))
-}
-
-pub fn file_url(f: &FileMeta) -> String {
-    format!("/api/files/{}", f.uuid)
 }
 
 #[derive(Debug, Serialize)]

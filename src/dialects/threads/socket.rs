@@ -14,10 +14,10 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 
-use super::dto::{ClientFrame, ReMessage, SocketError, file_url, size_kb};
+use super::dto::{ClientFrame, ReMessage, SocketError, size_kb};
 use super::{INVALID_RECIPIENT, Threads};
 use crate::core::{Attachment, Caller, ConnId, Core, Event, EventKind, Scope, SendRequest, Target, Upload};
-use crate::dialects::SLOT_THREADS;
+use crate::dialects::{SLOT_THREADS, file_url};
 use crate::error::Error;
 use crate::http::ErrorShape;
 use crate::http::Response;
