@@ -1,11 +1,13 @@
 //! The real binary: flags, `--init-db`, serving on the printed port, and
 //! durability when it is killed.
 
+mod common;
+
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use common::Client;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -124,16 +126,9 @@ async fn init_db_then_serve_on_the_printed_port() {
     let mut cmd = natter(dir.path());
     cmd.arg("--db").arg(&db).args(["--listen", "127.0.0.1:0"]);
     let (child, base) = serve(cmd).await;
-    let http = reqwest::Client::new();
-    let page = http.get(format!("{base}/")).send().await.unwrap();
+    let page = reqwest::get(format!("{base}/")).await.unwrap();
     assert_eq!(page.status(), 200);
-    let res = http
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({"username": "cli", "password": "password1"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
+    Client::new(&base).register("cli").await; // asserts 201
     // SIGTERM shuts it down cleanly.
     let pid = child.id().unwrap().to_string();
     let status = std::process::Command::new("kill")
@@ -173,41 +168,15 @@ async fn acknowledged_messages_survive_kill_9() {
         cmd
     };
     let (mut child, base) = serve(start()).await;
-    let http = reqwest::Client::new();
-    let reg: Value = http
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({"username": "durable", "password": "password1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = reg["access_token"].as_str().unwrap().to_owned();
-    let room: Value = http
-        .post(format!("{base}/api/conversations"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "vault"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let room = room["conversation_id"].as_str().unwrap().to_owned();
-    // Concurrent sends, so group commit batches them; each 200 is an ack.
+    let c = Client::new(&base).register("durable").await;
+    let room = c.room("vault").await;
+    // Concurrent sends, so group commit batches them; each 200 is an ack
+    // (`say` asserts it).
     let mut sends = Vec::new();
     for i in 0..100 {
-        let (http, base, token, room) = (http.clone(), base.clone(), token.clone(), room.clone());
+        let (c, room) = (c.clone(), room.clone());
         sends.push(tokio::spawn(async move {
-            let res = http
-                .post(format!("{base}/api/messages/"))
-                .bearer_auth(&token)
-                .json(&json!({"conversation_id": room, "message": format!("keep {i}")}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(res.status(), 200);
+            c.say(&room, &format!("keep {i}")).await;
         }));
     }
     for s in sends {
@@ -217,19 +186,8 @@ async fn acknowledged_messages_survive_kill_9() {
     child.wait().await.unwrap();
 
     let (mut child, base) = serve(start()).await;
-    let hist: Value = http
-        .get(format!("{base}/api/conversations/{room}?limit=500"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        hist.as_array().unwrap().len(),
-        100,
-        "every acknowledged message is there"
-    );
+    let c = Client { base, ..c }; // the same token, on the restarted server
+    let hist = c.history(&room).await;
+    assert_eq!(hist.len(), 100, "every acknowledged message is there");
     child.kill().await.unwrap();
 }

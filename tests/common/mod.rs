@@ -93,29 +93,12 @@ impl TestServer {
 
     /// A client that is not logged in.
     pub fn anonymous(&self) -> Client {
-        Client {
-            http: reqwest::Client::new(),
-            base: self.base.clone(),
-            token: None,
-            ..Client::default()
-        }
+        Client::new(&self.base)
     }
 
     /// Register `username` (password `password1`) through the native API.
     pub async fn register(&self, username: &str) -> Client {
-        let mut c = self.anonymous();
-        let (status, body) = c
-            .post(
-                "/api/auth/register",
-                json!({"username": username, "password": "password1"}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "register {username}: {body}");
-        c.token = Some(body["access_token"].as_str().unwrap().to_owned());
-        c.refresh = body["refresh_token"].as_str().unwrap().to_owned();
-        c.user_id = body["user_id"].as_str().unwrap().to_owned();
-        c.username = username.to_owned();
-        c
+        self.anonymous().register(username).await
     }
 }
 
@@ -138,6 +121,34 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client of the server at `base`, not logged in.
+    pub fn new(base: &str) -> Client {
+        Client {
+            http: reqwest::Client::new(),
+            base: base.to_owned(),
+            ..Client::default()
+        }
+    }
+
+    /// Register `username` (password `password1`) through the native API.
+    pub async fn register(self, username: &str) -> Client {
+        self.sign_in("/api/auth/register", username, StatusCode::CREATED).await
+    }
+
+    /// Post `username` and `password1` to a native `path` that answers
+    /// `expected` with tokens, and keep them.
+    async fn sign_in(mut self, path: &str, username: &str, expected: StatusCode) -> Client {
+        let (status, body) = self
+            .post(path, json!({"username": username, "password": "password1"}))
+            .await;
+        assert_eq!(status, expected, "{path} as {username}: {body}");
+        self.token = Some(body["access_token"].as_str().unwrap().to_owned());
+        self.refresh = body["refresh_token"].as_str().unwrap().to_owned();
+        self.user_id = body["user_id"].as_str().unwrap().to_owned();
+        self.username = username.to_owned();
+        self
+    }
+
     pub fn token(&self) -> &str {
         self.token.as_deref().expect("logged in")
     }
@@ -327,19 +338,7 @@ impl Ws {
 
 /// Log in through the native API and return a client for `username`.
 pub async fn login(s: &TestServer, username: &str) -> Client {
-    let mut c = s.anonymous();
-    let (st, b) = c
-        .post(
-            "/api/auth/login",
-            json!({"username": username, "password": "password1"}),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{b}");
-    c.token = Some(b["access_token"].as_str().unwrap().to_owned());
-    c.refresh = b["refresh_token"].as_str().unwrap().to_owned();
-    c.user_id = b["user_id"].as_str().unwrap().to_owned();
-    c.username = username.to_owned();
-    c
+    s.anonymous().sign_in("/api/auth/login", username, StatusCode::OK).await
 }
 
 /// POST a form-encoded body (as the seeds' older clients do).
