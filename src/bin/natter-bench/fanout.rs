@@ -71,9 +71,9 @@ pub async fn open(url: &str) -> Result<Ws, String> {
 
 /// Register `n` users named `{prefix}{i}` (8 at a time); returns (token, user id).
 pub async fn register(base: &str, prefix: &str, n: usize) -> Vec<(String, String)> {
-    let names: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
-    let mut out: Vec<(usize, (String, String))> = futures_util::stream::iter(names.into_iter().enumerate())
-        .map(|(i, name)| {
+    // `buffered` keeps the input order, so user i is entry i.
+    futures_util::stream::iter((0..n).map(|i| format!("{prefix}{i}")))
+        .map(|name| {
             let base = base.to_owned();
             async move {
                 let mut http = Http::connect(&base).await;
@@ -86,19 +86,14 @@ pub async fn register(base: &str, prefix: &str, n: usize) -> Vec<(String, String
                     .await;
                 assert_eq!(st, 201, "register {name}: {b}");
                 (
-                    i,
-                    (
-                        b["access_token"].as_str().unwrap().to_owned(),
-                        b["user_id"].as_str().unwrap().to_owned(),
-                    ),
+                    b["access_token"].as_str().unwrap().to_owned(),
+                    b["user_id"].as_str().unwrap().to_owned(),
                 )
             }
         })
-        .buffer_unordered(8)
+        .buffered(8)
         .collect()
-        .await;
-    out.sort_by_key(|(i, _)| *i);
-    out.into_iter().map(|(_, v)| v).collect()
+        .await
 }
 
 async fn setup(target: &Target, kind: Kind, o: &Opts) -> Vec<Vec<Spec>> {
