@@ -100,25 +100,42 @@ pub async fn recover<S: ErrorShape>(r: Rejection) -> Result<Response, Rejection>
     }
 }
 
+/// Every method natter serves, as a preflight allows them.
+const ALLOWED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+/// Headers a script on another origin may read from an answer.
+const EXPOSED_HEADERS: &str = "Retry-After, Location, Content-Disposition";
+
 /// A CORS preflight: any origin may call the API with a Bearer token.
 /// `*` never admits credentials, so the session cookie stays same-site.
+/// Whatever headers the preflight asks for are allowed: clients add their
+/// own (axios instances send `responsetype`), and a Bearer API gains nothing
+/// by refusing them. (`Allow-Headers: *` would not do: it never covers
+/// `Authorization`.)
 fn preflight() -> BoxedFilter<(Response,)> {
     warp::options()
         .and(warp::header::<String>("access-control-request-method"))
-        .map(|_| {
+        .and(warp::header::optional::<http::HeaderValue>(
+            "access-control-request-headers",
+        ))
+        .map(|_, asked: Option<http::HeaderValue>| {
             let mut res = status(StatusCode::NO_CONTENT);
             let h = res.headers_mut();
             h.insert(
                 http::header::ACCESS_CONTROL_ALLOW_METHODS,
-                http::HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE"),
+                http::HeaderValue::from_static(ALLOWED_METHODS),
             );
             h.insert(
                 http::header::ACCESS_CONTROL_ALLOW_HEADERS,
-                http::HeaderValue::from_static("authorization, content-type"),
+                asked.unwrap_or_else(|| http::HeaderValue::from_static("authorization, content-type")),
             );
             h.insert(
                 http::header::ACCESS_CONTROL_MAX_AGE,
                 http::HeaderValue::from_static("86400"),
+            );
+            // The answer depends on what was asked: caches must keep them apart.
+            h.insert(
+                http::header::VARY,
+                http::HeaderValue::from_static("Access-Control-Request-Headers"),
             );
             res
         })
@@ -126,9 +143,14 @@ fn preflight() -> BoxedFilter<(Response,)> {
 }
 
 fn allow_any_origin(mut res: Response) -> Response {
-    res.headers_mut().insert(
+    let h = res.headers_mut();
+    h.insert(
         http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
         http::HeaderValue::from_static("*"),
+    );
+    h.insert(
+        http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        http::HeaderValue::from_static(EXPOSED_HEADERS),
     );
     res
 }
