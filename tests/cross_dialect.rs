@@ -80,11 +80,15 @@ async fn one_direct_conversation_through_every_dialect() {
         ),
         (
             "messenger socket (alice)",
-            Ws::connect(&s.ws_url(&format!("/messenger/ws/ws/chat/alice_bob/?token={}", t(&a)))).await,
+            Ws::messenger(&s.ws_url(&format!("/messenger/ws/ws/chat/alice_bob/?token={}", t(&a))))
+                .await
+                .0,
         ),
         (
             "messenger socket (bob)",
-            Ws::connect(&s.ws_url(&format!("/messenger/ws/ws/chat/alice_bob/?token={}", t(&b)))).await,
+            Ws::messenger(&s.ws_url(&format!("/messenger/ws/ws/chat/alice_bob/?token={}", t(&b))))
+                .await
+                .0,
         ),
         (
             "chatroom socket (alice)",
@@ -243,7 +247,8 @@ async fn a_chatroom_room_is_a_native_room() {
         StatusCode::OK
     );
     let mut native = Ws::connect(&s.ws_url(&format!("/api/conversations/{id}/connect?token={}", b.token()))).await;
-    let mut messenger = Ws::connect(&s.ws_url(&format!("/messenger/ws/ws/chat/lobby/?token={}", b.token()))).await;
+    let (mut messenger, _) =
+        Ws::messenger(&s.ws_url(&format!("/messenger/ws/ws/chat/lobby/?token={}", b.token()))).await;
     let mut chat = Ws::connect(&s.ws_url(&format!("/ws/chat/lobby/{}?token={}", room["room_id"], a.token()))).await;
     chat.send(json!({"message": "from the chatroom socket"})).await;
     assert_eq!(
@@ -280,7 +285,8 @@ async fn an_attachment_shows_in_the_dialects_without_files() {
         .unwrap()["user_id"]
         .clone();
     let mut chat = Ws::connect(&s.ws_url(&format!("/ws/chat/lobby/{b_num}?token={}", b.token()))).await;
-    let mut messenger = Ws::connect(&s.ws_url(&format!("/messenger/ws/ws/chat/lobby/?token={}", b.token()))).await;
+    let (mut messenger, _) =
+        Ws::messenger(&s.ws_url(&format!("/messenger/ws/ws/chat/lobby/?token={}", b.token()))).await;
 
     a.say(&room, "plain").await;
     let (st, f) = a

@@ -264,7 +264,8 @@ async fn the_room_socket() {
     u1.post("/messenger/api/chatrooms/", json!({"recipient": "user2"}))
         .await;
     let url = |c: &Client| s.ws_url(&format!("/messenger/ws/ws/chat/user1_user2/?token={}", c.token()));
-    let mut w1 = Ws::connect(&url(&u1)).await;
+    let (mut w1, history) = Ws::messenger(&url(&u1)).await;
+    assert!(history.is_empty());
     // Bearer instead of ?token= works too.
     let bearer = format!("Bearer {}", u2.token());
     let mut w2 = Ws::connect_with(
@@ -273,6 +274,7 @@ async fn the_room_socket() {
     )
     .await
     .expect("bearer socket");
+    assert_eq!(w2.next().await["type"], "message_history");
     w1.send(json!({"message": "Привет!"})).await;
     for ws in [&mut w1, &mut w2] {
         let m = ws.next().await;

@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::core::{Caller, ConnId, Core, Event, EventKind, Scope, SendRequest, Target};
 use crate::error::Error;
-use crate::http::ws::{Handled, Protocol};
+use crate::http::ws::{Greeting, Handled, Protocol};
 use crate::model::ConversationId;
 
 /// A dialect's room-socket frames.
@@ -22,6 +22,10 @@ pub trait RoomFormat: Send + 'static {
     fn encode(kind: &EventKind) -> Option<String>;
     /// The frame that tells the client what it sent was refused.
     fn error(message: &str) -> String;
+    /// The frame a socket opens with, if any (see `Protocol::greeting`).
+    fn greeting(_core: &Arc<Core>, _caller: &Caller, _room: ConversationId) -> Option<Greeting> {
+        None
+    }
 }
 
 pub struct RoomSocket<F> {
@@ -54,6 +58,10 @@ impl<F: RoomFormat> Protocol for RoomSocket<F> {
 
     fn frame(&self, event: &Event, _me: ConnId) -> Option<Utf8Bytes> {
         event.frame(F::SLOT, F::encode)
+    }
+
+    fn greeting(&self, core: &Arc<Core>, caller: &Caller) -> Option<Greeting> {
+        F::greeting(core, caller, self.room)
     }
 
     fn on_text(&mut self, core: &Arc<Core>, caller: &Caller, me: ConnId, text: &str) -> Handled {

@@ -137,6 +137,10 @@ impl Upgrade {
 
 pub type Pending = Pin<Box<dyn Future<Output = Option<Utf8Bytes>> + Send>>;
 
+/// A frame sent once on connect, before anything live, with the id of the
+/// last message it holds.
+pub type Greeting = Pin<Box<dyn Future<Output = Result<(Utf8Bytes, MessageId), Error>> + Send>>;
+
 /// What to do with a client frame.
 pub enum Handled {
     Nothing,
@@ -165,6 +169,13 @@ pub trait Protocol: Send + 'static {
         None
     }
 
+    /// The frame this socket opens with, if its clients expect one
+    /// (messenger's `message_history`). Live messages it already holds are
+    /// not sent again.
+    fn greeting(&self, _core: &Arc<Core>, _caller: &Caller) -> Option<Greeting> {
+        None
+    }
+
     /// A text frame from the client.
     fn on_text(&mut self, core: &Arc<Core>, caller: &Caller, me: ConnId, text: &str) -> Handled;
 
@@ -186,7 +197,7 @@ pub async fn drive<P: Protocol, S>(
     let me = sub.id;
     // Replay what was missed; events published meanwhile wait in the queue
     // and are skipped below if the replay already covered them.
-    let replayed = match since {
+    let mut replayed = match since {
         Some(since) => match replay(&core, &caller, &proto, since, &mut ws).await {
             Some(last) => last,
             None => {
@@ -196,6 +207,19 @@ pub async fn drive<P: Protocol, S>(
         },
         None => MessageId(0),
     };
+    if let Some(greeting) = proto.greeting(&core, &caller) {
+        let frame = match greeting.await {
+            Ok((frame, last)) => {
+                replayed = replayed.max(last);
+                frame
+            }
+            Err(e) => proto.error_frame(&e, None),
+        };
+        if !write(&mut ws, Message::Text(frame)).await {
+            core.disconnect(&caller, sub);
+            return;
+        }
+    }
 
     let mut pending: FuturesOrdered<Pending> = FuturesOrdered::new();
     let mut heartbeat = interval_at(Instant::now() + PING_EVERY, PING_EVERY);

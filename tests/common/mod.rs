@@ -237,6 +237,15 @@ impl Ws {
         Ws { stream }
     }
 
+    /// Open a messenger room socket and take the `message_history` frame it
+    /// opens with (its messages are returned).
+    pub async fn messenger(url: &str) -> (Ws, Vec<Value>) {
+        let mut ws = Ws::connect(url).await;
+        let first = ws.next().await;
+        assert_eq!(first["type"], "message_history", "{first}");
+        (ws, first["messages"].as_array().expect("messages").clone())
+    }
+
     /// The HTTP status a refused upgrade answers with.
     pub async fn refused(url: &str) -> u16 {
         match connect_async(url).await {

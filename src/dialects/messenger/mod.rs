@@ -19,6 +19,7 @@ use crate::db::messages::Page;
 use crate::error::Error;
 use crate::http::filters::{caller, decode_segment, json as body, query, with_core};
 use crate::http::{ErrorShape, Response, json, recover};
+use crate::model::{ConversationId, Message};
 use dto::*;
 
 pub struct Messenger;
@@ -122,7 +123,10 @@ async fn refresh(core: Arc<Core>, r: RefreshIn) -> Result<Response, Error> {
 async fn profile(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
     let user = core.user(caller.user).await?;
     let posts = core.posts(Some(user.id)).await?;
-    Ok(json(StatusCode::OK, &ProfileUserOut::new(user, posts, None)))
+    // The seed's frontend reads `profile.friends` here to choose between
+    // "add friend" and "remove friend".
+    let friends = core.friends(user.id).await?.iter().map(|f| f.id.0).collect();
+    Ok(json(StatusCode::OK, &ProfileUserOut::new(user, posts, Some(friends))))
 }
 
 async fn posts(core: Arc<Core>, _caller: Caller) -> Result<Response, Error> {
@@ -187,15 +191,20 @@ async fn create_chatroom(core: Arc<Core>, caller: Caller, r: RecipientIn) -> Res
     Ok(json(if created { StatusCode::CREATED } else { StatusCode::OK }, &room))
 }
 
-async fn messages(room: String, core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
-    let conv = core.named_conversation(&caller, &decode_segment(&room)).await?;
+/// A room's history as this dialect shows it: the latest page, oldest first
+/// (deleted messages are in it, for the caller to leave out).
+async fn room_history(core: &Core, caller: &Caller, room: ConversationId) -> Result<Vec<Message>, Error> {
     let page = Page {
         before: None,
         after: None,
         limit: crate::core::MAX_PAGE,
     };
-    let messages: Vec<MessageOut> = core
-        .history_of(&caller, conv.id, page)
+    core.history_of(caller, room, page).await
+}
+
+async fn messages(room: String, core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+    let conv = core.named_conversation(&caller, &decode_segment(&room)).await?;
+    let messages: Vec<MessageOut> = room_history(&core, &caller, conv.id)
         .await?
         .iter()
         .filter(|m| !m.deleted)
