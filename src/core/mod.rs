@@ -10,6 +10,7 @@ mod cache;
 mod conversations;
 pub mod files;
 pub mod hub;
+pub mod keypair;
 mod limits;
 mod live;
 mod messages;

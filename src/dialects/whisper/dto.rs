@@ -31,6 +31,22 @@ pub struct ProfileIn {
 pub struct SignupOut {
     pub status: u16,
     pub id: Uuid,
+    /// Only when the server made the key pair: its private half, shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FindUserIn {
+    #[serde(default)]
+    pub username: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FindUserOut {
+    pub status: u16,
+    pub message: &'static str,
+    pub username: String,
 }
 
 #[derive(Debug, Serialize)]

@@ -14,7 +14,7 @@ use serde_json::Value;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 
-use crate::core::{Caller, Core, ProfileUpdate, Registration};
+use crate::core::{Caller, Core, ProfileUpdate, Registration, keypair};
 use crate::error::Error;
 use crate::http::filters::{caller, json_or_form, with_core};
 use crate::http::{ErrorShape, Response, json, recover};
@@ -39,7 +39,7 @@ impl ErrorShape for Whisper {
 
 /// Paths that belong to this dialect (for the 404 shape).
 pub fn owns(path: &str) -> bool {
-    ["/auth/", "/profile", "/ready-to-chat", "/online-users"]
+    ["/auth/", "/profile", "/ready-to-chat", "/online-users", "/find-user"]
         .iter()
         .any(|p| path.starts_with(p))
 }
@@ -48,11 +48,22 @@ async fn signup(core: Arc<Core>, r: SignupIn) -> Result<Response, Error> {
     if r.username.trim().is_empty() || r.password.is_empty() {
         return Err(Error::invalid("username and password are required"));
     }
+    // The original server made a key pair for every account, so
+    // `/online-users/` always had a key to list. A client that brings its own
+    // key keeps the private half to itself; otherwise one is made here and
+    // its private half goes back in this answer, once, and nowhere else.
+    let (public_key, private_key) = match r.public_key.filter(|k| !k.is_empty()) {
+        Some(key) => (key, None),
+        None => {
+            let pair = keypair::generate();
+            (pair.public_pem, Some(pair.private_pem))
+        }
+    };
     let tokens = core
         .register(Registration {
             username: Some(r.username),
             password: r.password,
-            public_key: r.public_key.filter(|k| !k.is_empty()),
+            public_key: Some(public_key),
             ..Default::default()
         })
         .await?;
@@ -61,6 +72,24 @@ async fn signup(core: Arc<Core>, r: SignupIn) -> Result<Response, Error> {
         &SignupOut {
             status: 201,
             id: tokens.user.uuid,
+            private_key,
+        },
+    ))
+}
+
+/// `POST /find-user/`: does this username exist? The original CLI asks
+/// before every command that needs a login.
+async fn find_user(core: Arc<Core>, r: FindUserIn) -> Result<Response, Error> {
+    if r.username.trim().is_empty() {
+        return Err(Error::invalid("username is required"));
+    }
+    let user = core.user_by_username(&r.username).await?;
+    Ok(json(
+        StatusCode::OK,
+        &FindUserOut {
+            status: 200,
+            message: "User found",
+            username: user.username,
         },
     ))
 }
@@ -169,6 +198,12 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(json_or_form(limit))
         .then(login)
         .map(Whisper::reply);
+    let find_user = warp::path!("find-user")
+        .and(warp::post())
+        .and(with_core(core.clone()))
+        .and(json_or_form(limit))
+        .then(find_user)
+        .map(Whisper::reply);
     let profile = warp::path!("profile")
         .and(warp::get())
         .and(auth())
@@ -201,6 +236,8 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .or(ready)
         .unify()
         .or(online)
+        .unify()
+        .or(find_user)
         .unify()
         .recover(recover::<Whisper>)
         .unify()
