@@ -138,6 +138,8 @@ pub struct User {
     pub ready_to_chat: bool,
     pub created_at: Timestamp,
     pub last_seen_at: Option<Timestamp>,
+    /// An AI agent: cannot log in.
+    pub is_bot: bool,
 }
 
 /// The part of a user that travels with every message.
@@ -151,6 +153,7 @@ pub struct UserBrief {
     pub first_name: String,
     pub last_name: String,
     pub profile_picture: String,
+    pub is_bot: bool,
 }
 
 impl From<&User> for UserBrief {
@@ -164,6 +167,7 @@ impl From<&User> for UserBrief {
             first_name: u.first_name.clone(),
             last_name: u.last_name.clone(),
             profile_picture: u.profile_picture.clone(),
+            is_bot: u.is_bot,
         }
     }
 }
@@ -182,6 +186,12 @@ impl Kind {
             Kind::Direct => "direct",
             Kind::Ai => "ai",
         }
+    }
+
+    /// A conversation of exactly two people (or a person and the agent),
+    /// one per pair: what every dialect shows as a direct conversation.
+    pub fn is_pair(self) -> bool {
+        matches!(self, Kind::Direct | Kind::Ai)
     }
 
     pub fn parse(s: &str) -> Option<Kind> {
@@ -237,6 +247,10 @@ pub struct Message {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub deleted: bool,
+    /// An agent's reply that was cut short: what arrived before it stopped.
+    pub incomplete: bool,
+    /// The message this one answers.
+    pub reply_to: Option<MessageId>,
     /// Direct conversations: the other member has read up to this message.
     pub seen: bool,
 }

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
-use super::users::{brief_from_row, parse_uuid};
+use super::users::{BRIEF_COLUMNS, brief_from_row, parse_uuid};
 use crate::error::{Error, Result};
 use crate::model::{Conversation, ConversationId, ConversationSummary, Kind, MessageId, Timestamp, UserBrief, UserId};
 
@@ -86,12 +86,13 @@ pub fn create_room(c: &Connection, name: &str, creator: UserId, others: &[UserId
     Ok(conv)
 }
 
-/// The one direct conversation of a pair, created on first use; true if new.
-pub fn get_or_create_direct(c: &Connection, a: UserId, b: UserId) -> Result<(Conversation, bool)> {
+/// The one conversation of a pair (`kind` direct, or ai when one of them is
+/// the agent), created on first use; true if new.
+pub fn get_or_create_pair(c: &Connection, a: UserId, b: UserId, kind: Kind) -> Result<(Conversation, bool)> {
     if let Some(conv) = direct_between(c, a, b)? {
         return Ok((conv, false));
     }
-    let conv = insert(c, Kind::Direct, None, Some(&direct_key(a, b)), a)?;
+    let conv = insert(c, kind, None, Some(&direct_key(a, b)), a)?;
     add_member(c, conv.id, a)?;
     add_member(c, conv.id, b)?;
     Ok((conv, true))
@@ -149,6 +150,13 @@ pub fn mark_read(c: &Connection, conv: ConversationId, user: UserId, upto: Messa
     c.prepare_cached("UPDATE members SET last_read = MAX(last_read, ?3) WHERE conversation = ?1 AND user = ?2")?
         .execute(params![conv, user, upto])?;
     membership(c, conv, user)?.ok_or_else(|| Error::forbidden("not a member of this conversation"))
+}
+
+/// The ids of the user's conversations.
+pub fn ids_of(c: &Connection, user: UserId) -> Result<Vec<ConversationId>> {
+    super::collect(c, "SELECT conversation FROM members WHERE user = ?1", [user], |r| {
+        r.get(0)
+    })
 }
 
 /// The user's conversations, newest activity first.
@@ -227,13 +235,13 @@ pub fn directs_of(c: &Connection, user: UserId) -> Result<Vec<(Conversation, Use
         brief_columns!(),
         ", (SELECT MAX(id) FROM messages WHERE conversation = c.number) AS last_id
          FROM members me
-         JOIN conversations c ON c.number = me.conversation AND c.kind = 'direct'
+         JOIN conversations c ON c.number = me.conversation AND c.kind IN ('direct', 'ai')
          JOIN members other ON other.conversation = c.number AND other.user != me.user
          JOIN users u ON u.number = other.user
          WHERE me.user = ?1
          ORDER BY c.number"
     );
     super::collect(c, sql, [user], |r| {
-        Ok((from_row(r)?, brief_from_row(r, 6)?, r.get(14)?))
+        Ok((from_row(r)?, brief_from_row(r, 6)?, r.get(6 + BRIEF_COLUMNS)?))
     })
 }

@@ -17,7 +17,8 @@ use crate::model::{ConversationId, FileId, Message, MessageId, Timestamp, UserBr
 macro_rules! select {
     ($rest:literal) => {
         concat!(
-            "SELECT m.id, m.conversation, m.sender, m.body, m.file, m.created_at, m.updated_at, m.deleted
+            "SELECT m.id, m.conversation, m.sender, m.body, m.file, m.created_at, m.updated_at, m.deleted,
+                    m.incomplete, m.reply_to
              FROM messages m ",
             $rest
         )
@@ -33,6 +34,8 @@ struct Row_ {
     created_at: Timestamp,
     updated_at: Timestamp,
     deleted: bool,
+    incomplete: bool,
+    reply_to: Option<MessageId>,
 }
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Row_> {
@@ -45,6 +48,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Row_> {
         created_at: r.get(5)?,
         updated_at: r.get(6)?,
         deleted: r.get(7)?,
+        incomplete: r.get(8)?,
+        reply_to: r.get(9)?,
     })
 }
 
@@ -77,7 +82,7 @@ fn assemble(c: &Connection, rows: Vec<Row_>) -> Result<Vec<Message>> {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
                 let (uuid, direct): (String, bool) = c
-                    .prepare_cached("SELECT id, kind = 'direct' FROM conversations WHERE number = ?1")?
+                    .prepare_cached("SELECT id, kind IN ('direct', 'ai') FROM conversations WHERE number = ?1")?
                     .query_row([r.conversation], |row| Ok((row.get(0)?, row.get(1)?)))?;
                 let marks = if direct {
                     Some(super::collect(
@@ -113,6 +118,8 @@ fn assemble(c: &Connection, rows: Vec<Row_>) -> Result<Vec<Message>> {
             created_at: r.created_at,
             updated_at: r.updated_at,
             deleted: r.deleted,
+            incomplete: r.incomplete,
+            reply_to: r.reply_to,
             seen,
         });
     }
@@ -170,20 +177,34 @@ pub fn conversation_of(c: &Connection, id: MessageId) -> Result<Option<Conversat
         .optional()?)
 }
 
-/// Store a message sent at `at`; returns its id.
-pub fn insert(
-    c: &Connection,
-    conv: ConversationId,
-    sender: UserId,
-    text: &str,
-    file: Option<FileId>,
-    at: Timestamp,
-) -> Result<MessageId> {
+/// A message to store.
+pub struct NewMessage<'a> {
+    pub conversation: ConversationId,
+    pub sender: UserId,
+    pub text: &'a str,
+    pub file: Option<FileId>,
+    pub at: Timestamp,
+    /// An agent's reply that was cut short.
+    pub incomplete: bool,
+    /// The message this one answers.
+    pub reply_to: Option<MessageId>,
+}
+
+/// Store a message; returns its id.
+pub fn insert(c: &Connection, m: &NewMessage<'_>) -> Result<MessageId> {
     c.prepare_cached(
-        "INSERT INTO messages (conversation, sender, body, file, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        "INSERT INTO messages (conversation, sender, body, file, created_at, updated_at, incomplete, reply_to)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
     )?
-    .execute(params![conv, sender, text, file, at])?;
+    .execute(params![
+        m.conversation,
+        m.sender,
+        m.text,
+        m.file,
+        m.at,
+        m.incomplete,
+        m.reply_to
+    ])?;
     Ok(MessageId(c.last_insert_rowid()))
 }
 
@@ -209,4 +230,35 @@ pub fn delete(c: &Connection, id: MessageId) -> Result<()> {
         return Err(Error::not_found("message"));
     }
     Ok(())
+}
+
+/// Messages of people in AI conversations, sent since `since`, that no
+/// message answers yet (oldest first): what the agent still owes a reply.
+pub fn unanswered(c: &Connection, since: Timestamp) -> Result<Vec<(ConversationId, MessageId)>> {
+    super::collect(
+        c,
+        "SELECT m.conversation, m.id FROM messages m
+           JOIN conversations c ON c.number = m.conversation AND c.kind = 'ai'
+           JOIN users u ON u.number = m.sender AND NOT u.is_bot
+          WHERE m.created_at > ?1 AND NOT m.deleted
+            AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.reply_to = m.id)
+          ORDER BY m.id",
+        [since],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
+/// The context for an answer to `upto`: the newest `limit` messages of
+/// `conv` up to and including it, and the replies to the messages before it
+/// (stored later, when messages came in while a reply was written), each
+/// reply right after the message it answers; oldest first, without deleted
+/// messages or replies that were cut short.
+pub fn context(c: &Connection, conv: ConversationId, upto: MessageId, limit: i64) -> Result<Vec<Message>> {
+    let sql = select!(
+        "WHERE m.conversation = ?1 AND (m.id <= ?2 OR m.reply_to < ?2) AND NOT m.deleted AND NOT m.incomplete
+         ORDER BY COALESCE(m.reply_to, m.id) DESC, m.id DESC LIMIT ?3"
+    );
+    let mut v = many(c, sql, &[&conv, &upto, &limit])?;
+    v.reverse();
+    Ok(v)
 }

@@ -11,13 +11,13 @@
 macro_rules! user_columns {
     () => {
         "u.number, u.id, u.username, u.email, u.name, u.first_name, u.last_name, u.bio, u.profile_picture, \
-         u.public_key, u.ready_to_chat, u.created_at, u.last_seen_at"
+         u.public_key, u.ready_to_chat, u.created_at, u.last_seen_at, u.is_bot"
     };
 }
 /// The columns `users::brief_from_row` reads.
 macro_rules! brief_columns {
     () => {
-        "u.number, u.id, u.username, u.email, u.name, u.first_name, u.last_name, u.profile_picture"
+        "u.number, u.id, u.username, u.email, u.name, u.first_name, u.last_name, u.profile_picture, u.is_bot"
     };
 }
 macro_rules! conversation_columns {
@@ -46,7 +46,10 @@ use crate::error::{Error, Result};
 pub use writer::Writer;
 
 /// The migrations, in order; `PRAGMA user_version` counts how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("../../schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_initial.sql"),
+    include_str!("../../migrations/0002_ai_agent.sql"),
+];
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 const JWT_SECRET_KEY: &str = "jwt_secret";

@@ -26,8 +26,13 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
         ready_to_chat: r.get(10)?,
         created_at: r.get(11)?,
         last_seen_at: r.get(12)?,
+        is_bot: r.get(13)?,
     })
 }
+
+/// How many columns `user_columns!()` and `brief_columns!()` select.
+pub(crate) const USER_COLUMNS: usize = 14;
+pub(crate) const BRIEF_COLUMNS: usize = 9;
 
 /// Read a `UserBrief` from `brief_columns!()` starting at column `at`.
 pub(crate) fn brief_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<UserBrief> {
@@ -40,6 +45,7 @@ pub(crate) fn brief_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<UserBri
         first_name: r.get(at + 5)?,
         last_name: r.get(at + 6)?,
         profile_picture: r.get(at + 7)?,
+        is_bot: r.get(at + 8)?,
     })
 }
 
@@ -138,7 +144,7 @@ pub fn credentials(c: &Connection, login: &str) -> Result<Option<(User, String)>
         ", u.password_hash FROM users u WHERE u.username_key = ?1 OR u.email_key = ?1"
     );
     Ok(c.prepare_cached(sql)?
-        .query_row([key(login)], |r| Ok((from_row(r)?, r.get(13)?)))
+        .query_row([key(login)], |r| Ok((from_row(r)?, r.get(USER_COLUMNS)?)))
         .optional()?)
 }
 
@@ -242,4 +248,44 @@ pub fn ready_with_keys(c: &Connection) -> Result<Vec<(UserId, String)>> {
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
+}
+
+/// The agent's account `username`, created on first start and renamed to
+/// `name` when that changes. It has no password (`!` matches no hash) and is
+/// marked a bot, so it can never log in. A person holding the username is
+/// an error: the operator must pick another.
+pub fn ensure_bot(c: &Connection, username: &str, name: &str) -> Result<User> {
+    let id = match holder(c, &key(username))? {
+        Some(id) => {
+            let is_bot: bool = c
+                .prepare_cached("SELECT is_bot FROM users WHERE number = ?1")?
+                .query_row([id], |r| r.get(0))?;
+            if !is_bot {
+                return Err(Error::Conflict(format!(
+                    "the AI agent's username `{username}` belongs to a person; choose another with --ai-username"
+                )));
+            }
+            c.prepare_cached("UPDATE users SET name = ?2 WHERE number = ?1 AND name != ?2")?
+                .execute(params![id, name])?;
+            id
+        }
+        None => {
+            let user = insert(
+                c,
+                &NewUser {
+                    username,
+                    email: None,
+                    password_hash: "!",
+                    name,
+                    first_name: "",
+                    last_name: "",
+                    public_key: None,
+                },
+            )?;
+            c.prepare_cached("UPDATE users SET is_bot = 1 WHERE number = ?1")?
+                .execute([user.id])?;
+            user.id
+        }
+    };
+    by_id(c, id)?.ok_or_else(|| Error::internal("the agent's account vanished"))
 }

@@ -91,8 +91,16 @@ pub fn seed(path: &Path, o: &Opts) -> Seeded {
         for _ in 0..100_000.min(o.messages - k) {
             let i = k % o.conversations;
             let text = format!("history message {k}");
-            let id = db::messages::insert(&tx, convs[i].id, writers[i % WRITERS], &text, None, Timestamp::now())
-                .expect("message");
+            let new = db::messages::NewMessage {
+                conversation: convs[i].id,
+                sender: writers[i % WRITERS],
+                text: &text,
+                file: None,
+                at: Timestamp::now(),
+                incomplete: false,
+                reply_to: None,
+            };
+            let id = db::messages::insert(&tx, &new).expect("message");
             if i.is_multiple_of(READER_EVERY) {
                 reader_ids.push(id.0);
             }
