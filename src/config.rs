@@ -82,6 +82,83 @@ pub struct Config {
     /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `natter=debug`).
     #[arg(long, env = "NATTER_LOG", default_value = "natter=info,warn")]
     pub log: String,
+
+    #[command(flatten)]
+    pub ai: AiConfig,
+}
+
+/// The AI agent: an OpenAI-compatible chat-completions backend. Without
+/// `--ai-url` there is no agent and `is_ai` conversations are refused.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "AI agent")]
+pub struct AiConfig {
+    /// Base URL of an OpenAI-compatible API (`…/v1`: natter posts to
+    /// `{url}/chat/completions`), e.g. http://127.0.0.1:11434/v1 for Ollama.
+    #[arg(long, env = "NATTER_AI_URL")]
+    pub ai_url: Option<String>,
+
+    /// The model to ask for.
+    #[arg(long, env = "NATTER_AI_MODEL", default_value = "default")]
+    pub ai_model: String,
+
+    /// API key sent as a Bearer token. Prefer the environment variable or
+    /// --ai-key-file: a flag's value is visible to other users in `ps`.
+    #[arg(long, env = "NATTER_AI_KEY", hide_env_values = true)]
+    pub ai_key: Option<Secret>,
+
+    /// A file holding the API key (its first line).
+    #[arg(long, env = "NATTER_AI_KEY_FILE")]
+    pub ai_key_file: Option<PathBuf>,
+
+    /// The agent's username (an account that cannot log in).
+    #[arg(long, env = "NATTER_AI_USERNAME", default_value = "assistant")]
+    pub ai_username: String,
+
+    /// The agent's display name.
+    #[arg(long, env = "NATTER_AI_NAME", default_value = "Assistant")]
+    pub ai_name: String,
+
+    /// The system prompt sent before the conversation.
+    #[arg(
+        long,
+        env = "NATTER_AI_SYSTEM_PROMPT",
+        default_value = "You are a helpful assistant in a chat app. Answer briefly and clearly."
+    )]
+    pub ai_system_prompt: String,
+
+    /// How many of the conversation's latest messages are sent as context.
+    #[arg(long, env = "NATTER_AI_CONTEXT_MESSAGES", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub ai_context_messages: u32,
+
+    /// Longest reply, in tokens (`max_tokens`); 0 leaves it to the backend.
+    #[arg(long, env = "NATTER_AI_MAX_TOKENS", default_value_t = 1024)]
+    pub ai_max_tokens: u32,
+
+    /// How long the backend may stay silent (before its first token, or
+    /// between two) before the reply is given up.
+    #[arg(long, env = "NATTER_AI_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub ai_timeout: Duration,
+
+    /// Messages a user may send into AI conversations per minute; 0 turns the limit off.
+    #[arg(long, env = "NATTER_AI_REQUESTS_PER_MINUTE", default_value_t = 10)]
+    pub ai_requests_per_minute: u32,
+}
+
+/// A secret from the command line or the environment: never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -254,7 +254,7 @@ impl Core {
             self.db.read(move |c| db::users::credentials(c, &login)).await?
         };
         let password = password.to_owned();
-        let (user, ok) = match found {
+        let (user, ok) = match found.filter(|(user, _)| !user.is_bot) {
             Some((user, hash)) => {
                 let ok = self.auth.hash_blocking(move || verify(&password, &hash)).await?;
                 (Some(user), ok)

@@ -81,6 +81,12 @@ impl Core {
         self.db.read(move |c| db::conversations::for_user(c, user)).await
     }
 
+    /// The ids of the caller's conversations.
+    pub async fn conversation_ids(&self, caller: &Caller) -> Result<Vec<ConversationId>> {
+        let user = caller.user;
+        self.db.read(move |c| db::conversations::ids_of(c, user)).await
+    }
+
     /// A conversation the caller is a member of, by UUID.
     pub async fn conversation(&self, caller: &Caller, id: Uuid) -> Result<ConversationSummary> {
         let user = caller.user;
@@ -102,11 +108,18 @@ impl Core {
         new: NewConversation,
     ) -> Result<(ConversationSummary, bool)> {
         if new.is_ai || new.kind == Some(Kind::Ai) {
-            return Err(Error::Unavailable(
-                "AI conversations are not enabled on this server: no AI backend is configured \
-                 (start natter with --ai-url to enable them)"
-                    .into(),
-            ));
+            // The caller's conversation with the agent: one per person, like a direct one.
+            let agent = self.agent()?.user.id;
+            let me = caller.user;
+            let (conv, created) = self.direct_with(caller, agent).await?;
+            let summary = self
+                .db
+                .read(move |c| {
+                    let last_read = require_member(c, &conv, me)?;
+                    db::conversations::summary(c, conv, me, last_read)
+                })
+                .await?;
+            return Ok((summary, created));
         }
         let kind = match new.kind {
             Some(k) => k,
@@ -165,8 +178,8 @@ impl Core {
             .writer()
             .submit(
                 move |c| {
-                    db::users::by_id(c, other)?.ok_or_else(|| Error::not_found("user"))?;
-                    db::conversations::get_or_create_direct(c, me, other)
+                    let other = db::users::by_id(c, other)?.ok_or_else(|| Error::not_found("user"))?;
+                    db::conversations::get_or_create_pair(c, me, other.id, super::messages::pair_kind(&other))
                 },
                 |_| {},
             )
@@ -234,7 +247,7 @@ impl Core {
                 move |c| {
                     let conv = load_uuid(c, &conv)?;
                     require_member(c, &conv, me)?;
-                    if conv.kind == Kind::Direct {
+                    if conv.kind.is_pair() {
                         return Err(Error::invalid("a direct conversation cannot be left"));
                     }
                     db::conversations::remove_member(c, conv.id, me)?;
@@ -295,7 +308,8 @@ fn named(c: &Connection, me: UserId, name: &str, create: bool) -> Result<Option<
             continue;
         }
         if create {
-            return Ok(Some(db::conversations::get_or_create_direct(c, me, other.id)?.0));
+            let kind = super::messages::pair_kind(&other);
+            return Ok(Some(db::conversations::get_or_create_pair(c, me, other.id, kind)?.0));
         }
         if let Some(conv) = db::conversations::direct_between(c, me, other.id)? {
             return Ok(Some(conv));

@@ -51,6 +51,8 @@ pub enum EventKind {
         client_id: Option<String>,
         /// The socket the message was sent on, if any.
         origin: Option<ConnId>,
+        /// An agent's reply: the id its `MessageDelta`s went out under.
+        reply_id: Option<Uuid>,
     },
     MessageUpdated {
         message: Arc<Message>,
@@ -71,6 +73,42 @@ pub enum EventKind {
         user: Uuid,
         online: bool,
     },
+    /// An agent's reply as it is written (before it is stored).
+    MessageDelta {
+        conversation: Arc<Conversation>,
+        reply_id: Uuid,
+        agent: Arc<UserBrief>,
+        state: DeltaState,
+        /// The reply so far.
+        text: String,
+        /// What this event added to it.
+        delta: String,
+    },
+    /// The agent could not answer (the stored notice follows as a message).
+    AgentFailed {
+        conversation: Arc<Conversation>,
+        reply_id: Uuid,
+        code: &'static str,
+        message: String,
+    },
+}
+
+/// Where an agent's reply stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeltaState {
+    /// Asked; nothing has come back yet.
+    Thinking,
+    /// Text is arriving.
+    Streaming,
+}
+
+impl DeltaState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeltaState::Thinking => "thinking",
+            DeltaState::Streaming => "streaming",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -93,7 +131,10 @@ impl Event {
             EventKind::Message { message, .. }
             | EventKind::MessageUpdated { message }
             | EventKind::MessageDeleted { message } => Some(message.conversation),
-            EventKind::Typing { conversation, .. } | EventKind::Read { conversation, .. } => Some(conversation.id),
+            EventKind::Typing { conversation, .. }
+            | EventKind::Read { conversation, .. }
+            | EventKind::MessageDelta { conversation, .. }
+            | EventKind::AgentFailed { conversation, .. } => Some(conversation.id),
             EventKind::Presence { .. } => None,
         }
     }

@@ -7,19 +7,23 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::model::UserId;
 
-/// A token bucket per user: `rate` messages a second, up to `burst` at once.
-pub struct SendLimiter {
+/// A token bucket per user: `rate` a second, up to `burst` at once. A
+/// refusal says, in `describe`'s words, how long to wait.
+pub struct RateLimiter {
     rate: f64,
     burst: f64,
     buckets: Mutex<HashMap<UserId, (f64, Instant)>>,
+    describe: Box<dyn Fn(Duration) -> String + Send + Sync>,
 }
 
-impl SendLimiter {
-    pub fn new(rate: u32, burst: u32) -> Self {
-        SendLimiter {
-            rate: f64::from(rate),
+impl RateLimiter {
+    /// `rate` 0 turns the limit off.
+    pub fn new(rate: f64, burst: u32, describe: impl Fn(Duration) -> String + Send + Sync + 'static) -> Self {
+        RateLimiter {
+            rate,
             burst: f64::from(burst.max(1)),
             buckets: Mutex::default(),
+            describe: Box::new(describe),
         }
     }
 
@@ -38,14 +42,29 @@ impl SendLimiter {
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
         *at = now;
         if *tokens < 1.0 {
-            let wait = (1.0 - *tokens) / self.rate;
-            return Err(Error::RateLimited(format!(
-                "too many messages: the limit is {} per second (bursts of {}); try again in {:.1} s",
-                self.rate, self.burst, wait
-            )));
+            let wait = Duration::from_secs_f64((1.0 - *tokens) / self.rate);
+            return Err(Error::RateLimited((self.describe)(wait)));
         }
         *tokens -= 1.0;
         Ok(())
+    }
+}
+
+/// Messages a user may send: `rate` a second, bursts of `burst`.
+pub struct SendLimiter(RateLimiter);
+
+impl SendLimiter {
+    pub fn new(rate: u32, burst: u32) -> Self {
+        SendLimiter(RateLimiter::new(f64::from(rate), burst, move |wait| {
+            format!(
+                "too many messages: the limit is {rate} per second (bursts of {burst}); try again in {:.1} s",
+                wait.as_secs_f64()
+            )
+        }))
+    }
+
+    pub fn check(&self, user: UserId) -> Result<()> {
+        self.0.check(user)
     }
 }
 

@@ -18,7 +18,7 @@ use super::hub::{ConnId, Event, EventKind, Scope};
 use super::{Caller, Core, validate};
 use crate::db::{self, messages::Page};
 use crate::error::{Error, Result};
-use crate::model::{Conversation, ConversationId, Kind, Message, MessageId, Timestamp, UserBrief, UserId};
+use crate::model::{Conversation, ConversationId, FileMeta, Kind, Message, MessageId, Timestamp, UserBrief, UserId};
 
 /// Where a message goes.
 #[derive(Debug, Clone)]
@@ -75,6 +75,11 @@ pub(crate) fn clamp(page: Page) -> Page {
     }
 }
 
+/// The kind of conversation a pair with `other` is: `ai` with the agent.
+pub(crate) fn pair_kind(other: &crate::model::User) -> Kind {
+    if other.is_bot { Kind::Ai } else { Kind::Direct }
+}
+
 fn resolve(c: &Connection, cache: &Cache, to: &Target, me: UserId) -> Result<Arc<Conversation>> {
     match to {
         Target::Conversation(id) => load(c, *id).map(Arc::new),
@@ -84,7 +89,10 @@ fn resolve(c: &Connection, cache: &Cache, to: &Target, me: UserId) -> Result<Arc
             if other.id == me {
                 return Err(Error::invalid("you cannot send a direct message to yourself"));
             }
-            Ok(Arc::new(db::conversations::get_or_create_direct(c, me, other.id)?.0))
+            let kind = pair_kind(&other);
+            Ok(Arc::new(
+                db::conversations::get_or_create_pair(c, me, other.id, kind)?.0,
+            ))
         }
     }
 }
@@ -102,17 +110,88 @@ fn find(c: &Connection, cache: &Cache, to: &Target, me: UserId) -> Result<Arc<Co
     }
 }
 
-/// The member of a direct conversation who is not `me`.
+/// The member of a pair who is not `me`.
 fn peer(members: &[Arc<UserBrief>], kind: Kind, me: UserId) -> Option<Arc<UserBrief>> {
-    (kind == Kind::Direct)
+    kind.is_pair()
         .then(|| members.iter().find(|m| m.id != me).cloned())
         .flatten()
 }
 
-struct Sent {
-    message: Arc<Message>,
+/// A message stored and about to be published.
+pub(super) struct Sent {
+    pub message: Arc<Message>,
     conversation: Arc<Conversation>,
     members: Members,
+}
+
+/// What a message carries besides its sender and conversation.
+pub(super) struct Stored {
+    pub text: String,
+    /// An agent's reply that was cut short.
+    pub incomplete: bool,
+    /// The message it answers.
+    pub reply_to: Option<MessageId>,
+    /// An agent's reply: the id its deltas went out under.
+    pub reply_id: Option<Uuid>,
+}
+
+/// Insert one message (inside a writer job) and build it: the stored
+/// message is built here, not read back.
+fn insert(
+    c: &Connection,
+    conversation: Arc<Conversation>,
+    members: Members,
+    sender: Arc<UserBrief>,
+    file: Option<FileMeta>,
+    stored: &Stored,
+) -> Result<Sent> {
+    let now = Timestamp::now();
+    let id = db::messages::insert(
+        c,
+        &db::messages::NewMessage {
+            conversation: conversation.id,
+            sender: sender.id,
+            text: &stored.text,
+            file: file.as_ref().map(|f| f.id),
+            at: now,
+            incomplete: stored.incomplete,
+            reply_to: stored.reply_to,
+        },
+    )?;
+    let message = Arc::new(Message {
+        id,
+        conversation: conversation.id,
+        conversation_uuid: conversation.uuid,
+        sender,
+        text: stored.text.clone(),
+        file,
+        created_at: now,
+        updated_at: now,
+        deleted: false,
+        incomplete: stored.incomplete,
+        reply_to: stored.reply_to,
+        seen: false,
+    });
+    Ok(Sent {
+        message,
+        conversation,
+        members,
+    })
+}
+
+/// Tell every member's sockets (after the commit, on the writer thread).
+fn publish(hub: &super::Hub, sent: &Sent, client_id: Option<String>, origin: Option<ConnId>, reply_id: Option<Uuid>) {
+    let ids: Vec<UserId> = sent.members.iter().map(|m| m.id).collect();
+    let receiver = peer(&sent.members, sent.conversation.kind, sent.message.sender.id);
+    let event = Event::new(EventKind::Message {
+        message: sent.message.clone(),
+        conversation: sent.conversation.clone(),
+        receiver,
+        client_id,
+        origin,
+        reply_id,
+    });
+    hub.publish(event, &ids);
 }
 
 impl Core {
@@ -151,12 +230,19 @@ impl Core {
             origin,
             ..
         } = req;
+        let core = self.me.clone();
         // The hot path: one INSERT; the conversation and its members come
-        // from the cache, and the stored message is built here, not read back.
+        // from the cache.
         let job = move |c: &Connection| -> Result<Sent> {
             let conversation = resolve(c, &cache, &to, me)?;
             let members = cache.members(c, conversation.id)?;
             let sender = member_among(&members, &conversation, me)?;
+            if conversation.kind == Kind::Ai {
+                let core = core
+                    .upgrade()
+                    .ok_or_else(|| Error::Unavailable("the server is shutting down".into()))?;
+                core.admit_to_agent(&members, me)?;
+            }
             let file = match &attachment {
                 Attachment::None => None,
                 Attachment::File(id) => {
@@ -174,39 +260,57 @@ impl Core {
                     &up.data,
                 )?),
             };
-            let now = Timestamp::now();
-            let id = db::messages::insert(c, conversation.id, me, &text, file.as_ref().map(|f| f.id), now)?;
-            let message = Arc::new(Message {
-                id,
-                conversation: conversation.id,
-                conversation_uuid: conversation.uuid,
-                sender,
+            let stored = Stored {
                 text,
-                file,
-                created_at: now,
-                updated_at: now,
-                deleted: false,
-                seen: false,
-            });
-            Ok(Sent {
-                message,
-                conversation,
-                members,
-            })
+                incomplete: false,
+                reply_to: None,
+                reply_id: None,
+            };
+            insert(c, conversation, members, sender, file, &stored)
         };
+        let agent_core = self.me.clone();
         let fut = self.db.writer().submit(job, move |sent: &Sent| {
-            let ids: Vec<UserId> = sent.members.iter().map(|m| m.id).collect();
-            let receiver = peer(&sent.members, sent.conversation.kind, sent.message.sender.id);
-            let event = Event::new(EventKind::Message {
-                message: sent.message.clone(),
-                conversation: sent.conversation.clone(),
-                receiver,
-                client_id,
-                origin,
-            });
-            hub.publish(event, &ids);
+            publish(&hub, sent, client_id, origin, None);
+            if sent.conversation.kind == Kind::Ai
+                && let Some(core) = agent_core.upgrade()
+                && let Some(agent) = &core.agent
+            {
+                agent.enqueue(sent.conversation.clone(), sent.message.id);
+            }
         });
         Ok(async move { fut.await.map(|sent| sent.message) })
+    }
+
+    /// Store a message from `sender` (the agent) in `conversation`.
+    /// `in_job` runs inside the write, before its commit; `committed` right
+    /// after the commit, before the message is published.
+    pub(super) async fn store_message(
+        &self,
+        conversation: Arc<Conversation>,
+        sender: Arc<UserBrief>,
+        stored: Stored,
+        in_job: impl FnOnce() + Send + 'static,
+        committed: impl FnOnce() + Send + 'static,
+    ) -> Result<Arc<Message>> {
+        let (hub, cache) = (self.hub.clone(), self.cache.clone());
+        let reply_id = stored.reply_id;
+        let sent = self
+            .db
+            .writer()
+            .submit(
+                move |c| {
+                    let members = cache.members(c, conversation.id)?;
+                    let sender = member_among(&members, &conversation, sender.id)?;
+                    in_job();
+                    insert(c, conversation, members, sender, None, &stored)
+                },
+                move |sent: &Sent| {
+                    committed();
+                    publish(&hub, sent, None, None, reply_id);
+                },
+            )
+            .await?;
+        Ok(sent.message)
     }
 
     /// A page of a conversation's history, oldest first (members only).

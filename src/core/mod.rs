@@ -5,6 +5,7 @@
 //! may do what, writes through the single writer, and publishes live events
 //! after each commit. Nothing here knows about HTTP or any wire format.
 
+pub mod ai;
 mod auth;
 mod cache;
 mod conversations;
@@ -19,7 +20,7 @@ mod users;
 mod validate;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 pub use auth::{Caller, Registration, Tokens};
 pub use conversations::{DirectThread, NewConversation, RoomInfo, direct_name};
@@ -30,8 +31,14 @@ pub use users::ProfileUpdate;
 
 use crate::config::Config;
 use crate::db::{Db, InitReport};
+use crate::error::Error;
 use crate::error::Result;
+use crate::model::{UserBrief, UserId};
 use limits::{Activity, LoginThrottle, SendLimiter};
+
+/// What `is_ai` and sends to an AI conversation are told without an agent.
+const NO_AGENT: &str = "AI conversations are not enabled on this server: no AI backend is configured \
+                        (start natter with --ai-url, and --ai-model, to enable them)";
 
 /// Sizes and rates the server enforces.
 #[derive(Debug, Clone)]
@@ -57,6 +64,10 @@ pub struct Core {
     sends: SendLimiter,
     logins: LoginThrottle,
     activity: Activity,
+    /// The AI agent, when a backend is configured.
+    pub agent: Option<ai::Agent>,
+    /// This core, for work that outlives a call (the agent's replies).
+    me: Weak<Core>,
 }
 
 impl Core {
@@ -71,7 +82,10 @@ impl Core {
                 .map_err(crate::error::Error::internal)??
         };
         let auth = auth::Keys::load(&db, config).await?;
-        let core = Core {
+        let agent = ai::Agent::start(&config.ai, &db).await?;
+        let core = Arc::new_cyclic(|me: &Weak<Core>| Core {
+            agent: agent.map(|a| a.with_core(me.clone())),
+            me: me.clone(),
             db,
             cache: Arc::default(),
             hub: Hub::new(config.socket_queue as usize),
@@ -84,8 +98,28 @@ impl Core {
             sends: SendLimiter::new(config.send_rate, config.send_burst),
             logins: LoginThrottle::default(),
             activity: Activity::default(),
-        };
-        Ok((Arc::new(core), report))
+        });
+        if let Some(agent) = &core.agent {
+            agent.resume(&core).await?;
+        }
+        Ok((core, report))
+    }
+
+    /// The agent, or the error `is_ai` gets without one.
+    pub fn agent(&self) -> Result<&ai::Agent> {
+        self.agent.as_ref().ok_or_else(|| Error::Unavailable(NO_AGENT.into()))
+    }
+
+    /// May `me` send to the AI conversation of `members`? (Inside the
+    /// send's write: a refused message is not stored.)
+    fn admit_to_agent(&self, members: &[Arc<UserBrief>], me: UserId) -> Result<()> {
+        let agent = self.agent()?;
+        if !members.iter().any(|m| m.id == agent.user.id) {
+            return Err(Error::Unavailable(
+                "this AI conversation's agent is no longer configured on this server".into(),
+            ));
+        }
+        agent.admit(me)
     }
 
     /// Health figures: live sockets, writer jobs and commits so far.
@@ -100,6 +134,9 @@ impl Core {
 
     /// Commit what is queued and stop the writer: the last step of a shutdown.
     pub async fn shutdown(&self) {
+        if let Some(agent) = &self.agent {
+            agent.shutdown().await;
+        }
         self.db.writer().stop().await;
     }
 }

@@ -137,9 +137,9 @@ impl Upgrade {
 
 pub type Pending = Pin<Box<dyn Future<Output = Option<Utf8Bytes>> + Send>>;
 
-/// A frame sent once on connect, before anything live, with the id of the
-/// last message it holds.
-pub type Greeting = Pin<Box<dyn Future<Output = Result<(Utf8Bytes, MessageId), Error>> + Send>>;
+/// Frames sent once on connect, before anything live, with the id of the
+/// last message they hold.
+pub type Greeting = Pin<Box<dyn Future<Output = Result<(Vec<Utf8Bytes>, MessageId), Error>> + Send>>;
 
 /// What to do with a client frame.
 pub enum Handled {
@@ -208,16 +208,18 @@ pub async fn drive<P: Protocol, S>(
         None => MessageId(0),
     };
     if let Some(greeting) = proto.greeting(&core, &caller) {
-        let frame = match greeting.await {
-            Ok((frame, last)) => {
+        let frames = match greeting.await {
+            Ok((frames, last)) => {
                 replayed = replayed.max(last);
-                frame
+                frames
             }
-            Err(e) => proto.error_frame(&e, None),
+            Err(e) => vec![proto.error_frame(&e, None)],
         };
-        if !write(&mut ws, Message::Text(frame)).await {
-            core.disconnect(&caller, sub);
-            return;
+        for frame in frames {
+            if !write(&mut ws, Message::Text(frame)).await {
+                core.disconnect(&caller, sub);
+                return;
+            }
         }
     }
 

@@ -45,6 +45,9 @@ pub struct MessageOnly {
 pub struct UserOut {
     pub user_id: i64,
     pub username: String,
+    /// The AI agent (only present when true: the seed has no such field).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub is_bot: bool,
 }
 
 impl From<User> for UserOut {
@@ -52,6 +55,7 @@ impl From<User> for UserOut {
         UserOut {
             user_id: u.id.0,
             username: u.username,
+            is_bot: u.is_bot,
         }
     }
 }

@@ -65,6 +65,9 @@ pub struct UserOut {
     pub id: i64,
     pub username: String,
     pub email: Option<String>,
+    /// The AI agent (only present when true: the seed has no such field).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub is_bot: bool,
 }
 
 impl From<&User> for UserOut {
@@ -73,6 +76,7 @@ impl From<&User> for UserOut {
             id: u.id.0,
             username: u.username.clone(),
             email: u.email.clone(),
+            is_bot: u.is_bot,
         }
     }
 }
@@ -149,13 +153,13 @@ pub struct ChatroomOut {
 }
 
 impl ChatroomOut {
-    /// A direct conversation is named `a_b` and shown as the other user;
-    /// a room by its name. AI conversations have no messenger form.
+    /// A direct conversation (or one with the AI agent) is named `a_b` and
+    /// shown as the other user; a room by its name.
     pub fn new(s: &ConversationSummary, me: UserId) -> Option<Self> {
         let members: Vec<i64> = s.members.iter().map(|m| m.id.0).collect();
         let c = &s.conversation;
         let (name, display_name) = match c.kind {
-            Kind::Direct => {
+            Kind::Direct | Kind::Ai => {
                 let other = s.members.iter().find(|m| m.id != me)?;
                 let mine = s.members.iter().find(|m| m.id == me)?;
                 (direct_name(&mine.username, &other.username), other.username.clone())
@@ -164,7 +168,6 @@ impl ChatroomOut {
                 let name = c.name.clone().unwrap_or_default();
                 (name.clone(), name)
             }
-            Kind::Ai => return None,
         };
         Some(ChatroomOut {
             id: c.id.0,

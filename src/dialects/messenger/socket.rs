@@ -57,7 +57,7 @@ impl RoomFormat for Drf {
             };
             let last = page.last().map_or(MessageId(0), |m| m.id);
             Ok((
-                Utf8Bytes::from(serde_json::to_string(&frame).map_err(Error::internal)?),
+                vec![Utf8Bytes::from(serde_json::to_string(&frame).map_err(Error::internal)?)],
                 last,
             ))
         }))

@@ -157,6 +157,8 @@ pub struct UserOut {
     pub online: bool,
     pub created_at: String,
     pub last_seen_at: Option<String>,
+    /// The AI agent (cannot log in).
+    pub is_bot: bool,
 }
 
 impl UserOut {
@@ -175,6 +177,7 @@ impl UserOut {
             online,
             created_at: u.created_at.rfc3339(),
             last_seen_at: u.last_seen_at.map(|t| t.rfc3339()),
+            is_bot: u.is_bot,
         }
     }
 }
@@ -186,6 +189,7 @@ pub struct ParticipantOut {
     pub name: String,
     pub profile_picture: String,
     pub online: bool,
+    pub is_bot: bool,
 }
 
 impl ParticipantOut {
@@ -196,6 +200,7 @@ impl ParticipantOut {
             name: u.name,
             profile_picture: u.profile_picture,
             online,
+            is_bot: u.is_bot,
         }
     }
 }
@@ -234,6 +239,12 @@ pub struct MessageOut {
     pub deleted: bool,
     pub seen: bool,
     pub attachment: Option<FileOut>,
+    /// The message this one answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<i64>,
+    /// An agent's reply that was cut short: what arrived before it stopped.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
 }
 
 impl From<&Message> for MessageOut {
@@ -250,6 +261,8 @@ impl From<&Message> for MessageOut {
             deleted: m.deleted,
             seen: m.seen,
             attachment: m.file.clone().map(FileOut::from),
+            reply_to: m.reply_to.map(|r| r.0),
+            incomplete: m.incomplete,
         }
     }
 }

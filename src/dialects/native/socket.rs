@@ -23,7 +23,7 @@ use crate::dialects::SLOT_NATIVE;
 use crate::error::Error;
 use crate::http::ErrorShape;
 use crate::http::filters::{Via, caller, query, socket_caller, with_core};
-use crate::http::ws::{Handled, Protocol, Upgrade, drive, upgrade};
+use crate::http::ws::{Greeting, Handled, Protocol, Upgrade, drive, upgrade};
 use crate::http::{Response, json};
 use crate::model::{ConversationId, Message, MessageId};
 
@@ -35,6 +35,21 @@ struct MessageFrame<'a> {
     message: MessageOut,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_id: Option<&'a str>,
+    /// An agent's reply: the id its `message_delta` frames went out under.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_id: Option<Uuid>,
+}
+
+#[derive(Serialize)]
+struct DeltaFrame<'a> {
+    action: &'static str,
+    conversation_id: Uuid,
+    reply_id: Uuid,
+    user_id: Uuid,
+    username: &'a str,
+    state: &'static str,
+    text: &'a str,
+    delta: &'a str,
 }
 
 #[derive(Serialize)]
@@ -67,6 +82,10 @@ struct ErrorFrame<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversation_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_id: Option<Uuid>,
 }
 
 fn to_frame<T: Serialize>(v: &T) -> Option<String> {
@@ -75,20 +94,58 @@ fn to_frame<T: Serialize>(v: &T) -> Option<String> {
 
 fn encode(kind: &EventKind) -> Option<String> {
     match kind {
-        EventKind::Message { message, client_id, .. } => to_frame(&MessageFrame {
+        EventKind::Message {
+            message,
+            client_id,
+            reply_id,
+            ..
+        } => to_frame(&MessageFrame {
             action: "message",
             message: MessageOut::from(message.as_ref()),
             client_id: client_id.as_deref(),
+            reply_id: *reply_id,
         }),
         EventKind::MessageUpdated { message } => to_frame(&MessageFrame {
             action: "message_updated",
             message: MessageOut::from(message.as_ref()),
             client_id: None,
+            reply_id: None,
         }),
         EventKind::MessageDeleted { message } => to_frame(&MessageFrame {
             action: "message_deleted",
             message: MessageOut::from(message.as_ref()),
             client_id: None,
+            reply_id: None,
+        }),
+        EventKind::MessageDelta {
+            conversation,
+            reply_id,
+            agent,
+            state,
+            text,
+            delta,
+        } => to_frame(&DeltaFrame {
+            action: "message_delta",
+            conversation_id: conversation.uuid,
+            reply_id: *reply_id,
+            user_id: agent.uuid,
+            username: &agent.username,
+            state: state.as_str(),
+            text,
+            delta,
+        }),
+        EventKind::AgentFailed {
+            conversation,
+            reply_id,
+            code,
+            message,
+        } => to_frame(&ErrorFrame {
+            action: "error",
+            code,
+            message: message.clone(),
+            client_id: None,
+            conversation_id: Some(conversation.uuid),
+            reply_id: Some(*reply_id),
         }),
         EventKind::Typing { conversation, user } => to_frame(&TypingFrame {
             action: "typing",
@@ -120,6 +177,8 @@ pub fn error_frame(err: &Error, client_id: Option<&str>) -> Utf8Bytes {
         code: err.code(),
         message: err.public_message(),
         client_id,
+        conversation_id: None,
+        reply_id: None,
     };
     Utf8Bytes::from(serde_json::to_string(&frame).unwrap_or_default())
 }
@@ -211,8 +270,31 @@ impl Protocol for NativeSocket {
             action: "message",
             message: MessageOut::from(message),
             client_id: None,
+            reply_id: None,
         })
         .map(Utf8Bytes::from)
+    }
+
+    /// Replies the agent is writing right now, so a socket that connects
+    /// (or reconnects) mid-reply shows the text so far.
+    fn greeting(&self, core: &Arc<Core>, caller: &Caller) -> Option<Greeting> {
+        let agent = core.agent.as_ref()?;
+        let bound = self.bound.map(|(id, _)| [id]);
+        let events = agent.in_flight(bound.as_ref().map(|b| &b[..]));
+        if events.is_empty() {
+            return None;
+        }
+        let (core, caller) = (core.clone(), caller.clone());
+        Some(Box::pin(async move {
+            // Only the caller's own conversations.
+            let mine = core.conversation_ids(&caller).await?;
+            let frames = events
+                .iter()
+                .filter(|e| e.conversation().is_some_and(|c| mine.contains(&c)))
+                .filter_map(|e| e.frame(SLOT_NATIVE, encode))
+                .collect();
+            Ok((frames, MessageId(0)))
+        }))
     }
 
     fn on_text(&mut self, core: &Arc<Core>, caller: &Caller, me: ConnId, text: &str) -> Handled {

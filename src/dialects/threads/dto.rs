@@ -114,6 +114,9 @@ pub struct ThreadUser {
     pub email: Option<String>,
     pub first_name: String,
     pub last_name: String,
+    /// The AI agent (only present when true: the seed has no such field).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub is_bot: bool,
 }
 
 impl From<&UserBrief> for ThreadUser {
@@ -123,6 +126,7 @@ impl From<&UserBrief> for ThreadUser {
             email: u.email.clone(),
             first_name: u.first_name.clone(),
             last_name: u.last_name.clone(),
+            is_bot: u.is_bot,
         }
     }
 }
@@ -163,6 +167,9 @@ pub struct PublicUser {
     pub user_number: i64,
     pub created_at: String,
     pub last_login: Option<String>,
+    /// The AI agent (only present when true: the seed has no such field).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub is_bot: bool,
 }
 
 impl From<User> for PublicUser {
@@ -176,6 +183,7 @@ impl From<User> for PublicUser {
             user_number: u.id.0,
             created_at: u.created_at.rfc3339(),
             last_login: u.last_seen_at.map(|t| t.rfc3339()),
+            is_bot: u.is_bot,
         }
     }
 }

@@ -23,7 +23,6 @@ use crate::http::ErrorShape;
 use crate::http::Response;
 use crate::http::filters::{Via, socket_caller, with_core};
 use crate::http::ws::{Handled, Protocol, Upgrade, drive, upgrade};
-use crate::model::Kind;
 
 /// `2024-06-17T12:48:28.228342+00:00`, as the seed's socket shows times.
 fn iso(t: crate::model::Timestamp) -> String {
@@ -41,7 +40,7 @@ fn encode(kind: &EventKind) -> Option<String> {
     else {
         return None;
     };
-    if conversation.kind != Kind::Direct || message.deleted {
+    if !conversation.kind.is_pair() || message.deleted {
         return None;
     }
     serde_json::to_string(&ReMessage {
