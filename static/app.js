@@ -29,6 +29,8 @@ const state = {
   lastTyping: 0,
   stick: true, // the view follows new messages while it is scrolled to the end
   blobs: new Map(), // file id -> object URL
+  server: null, // what the server offers (GET /api/server): its AI agent, its limits
+  drafts: new Map(), // reply id -> {conversation, text, state, li}: the agent's replies being written
 };
 
 // ---------- small helpers ----------
@@ -200,7 +202,7 @@ function signedOut(message) {
   Object.assign(state, {
     access: null, refresh: null, me: null, current: null, ws: null, wsOpen: false, lastId: 0, retry: 0, everConnected: false,
   });
-  for (const k of ['conversations', 'messages', 'oldest', 'pending', 'online', 'typing', 'blobs', 'seen']) state[k].clear();
+  for (const k of ['conversations', 'messages', 'oldest', 'pending', 'online', 'typing', 'blobs', 'seen', 'drafts']) state[k].clear();
   state.live.clear();
   $('app').hidden = true;
   $('auth').hidden = false;
@@ -225,7 +227,6 @@ function otherMember(conv) {
 
 function titleOf(conv) {
   if (conv.kind === 'room') return conv.name;
-  if (conv.kind === 'ai') return 'AI assistant';
   const o = otherMember(conv);
   return o ? o.name || o.username : 'direct';
 }
@@ -358,6 +359,19 @@ function searchPeople() {
   }, 200);
 }
 
+async function startAiChat() {
+  const error = $('ai-chat-error');
+  error.textContent = '';
+  try {
+    const conv = await api('POST', '/api/conversations', { is_ai: true });
+    state.conversations.set(conv.conversation_id, conv);
+    renderSidebar();
+    select(conv.conversation_id);
+  } catch (e) {
+    error.textContent = e.message;
+  }
+}
+
 async function startDirect(userId) {
   try {
     const conv = await api('POST', '/api/conversations', { participant_id: userId });
@@ -404,7 +418,9 @@ function renderPresence() {
   const conv = state.conversations.get(state.current);
   const p = $('conv-presence');
   if (!conv) return;
-  if (conv.kind === 'direct') {
+  if (conv.kind === 'ai') {
+    p.textContent = 'AI assistant';
+  } else if (conv.kind === 'direct') {
     const o = otherMember(conv);
     p.textContent = o && state.online.get(o.user_id) ? 'online' : 'offline';
   } else {
@@ -473,6 +489,7 @@ function renderAll(id) {
   const list = $('messages');
   list.replaceChildren();
   for (const m of sorted(id)) list.append(messageItem(m));
+  for (const d of state.drafts.values()) if (d.conversation === id) list.append(d.li);
   for (const p of state.pending.values()) if (p.conversation === id) list.append(p.li);
   $('load-older').hidden = !state.oldest.get(id);
   scrollToEnd();
@@ -504,6 +521,7 @@ function messageItem(m) {
     el('span', { class: 'sender', text: mine ? 'You' : m.sender_username }),
     el('time', { datetime: m.timestamp, text: timeOf(m.timestamp) }));
   if (m.edited) meta.append(el('span', { text: 'edited' }));
+  if (m.incomplete) meta.append(el('span', { class: 'state', text: 'incomplete' }));
   if (mine && !m.deleted && isDirect(m.conversation_id)) {
     meta.append(el('span', { class: 'state seen-mark', text: m.seen ? '✓✓ seen' : '✓ sent' }));
   }
@@ -849,6 +867,7 @@ function onFrame(f, ws) {
         state.pending.delete(cid);
         p.li.remove();
       }
+      if (f.reply_id) dropDraft(f.reply_id);
       const isNew = applyMessage(m);
       if (isNew) bumpConversation(m);
       clearTyping(m.conversation_id, m.sender_username);
@@ -857,6 +876,9 @@ function onFrame(f, ws) {
     case 'message_updated':
     case 'message_deleted':
       applyMessage(f.message);
+      break;
+    case 'message_delta':
+      showDraft(f);
       break;
     case 'typing':
       showTyping(f.conversation_id, f.username);
@@ -871,6 +893,7 @@ function onFrame(f, ws) {
       break;
     case 'error':
       if (f.client_id && state.pending.has(f.client_id)) failPending(f.client_id, f.message);
+      else if (f.reply_id) agentFailed(f);
       else $('composer-error').textContent = f.message;
       break;
     case 'pong':
@@ -890,6 +913,51 @@ function onFrame(f, ws) {
       break;
   }
   if (ws !== state.ws) ws.close();
+}
+
+// ---------- the AI agent's replies as they are written ----------
+
+// A reply being written: "thinking…" until text arrives, then the text so far.
+function showDraft(f) {
+  let d = state.drafts.get(f.reply_id);
+  if (!d) {
+    const li = el('li', { class: 'message draft', 'data-reply': f.reply_id, 'aria-busy': 'true' },
+      el('div', { class: 'meta' },
+        el('span', { class: 'sender', text: f.username }),
+        el('span', { class: 'state', text: 'thinking…' })),
+      el('div', { class: 'text' }));
+    d = { conversation: f.conversation_id, li };
+    state.drafts.set(f.reply_id, d);
+    if (state.current === f.conversation_id && state.live.has(f.conversation_id)) {
+      const list = $('messages');
+      list.insertBefore(li, list.querySelector('li.pending, li.failed'));
+    }
+  }
+  d.li.querySelector('.text').textContent = f.text;
+  d.li.querySelector('.state').textContent = f.state === 'thinking' ? 'thinking…' : 'writing…';
+  if (state.current === f.conversation_id && state.stick) scrollToEnd();
+}
+
+function agentName() {
+  const agent = state.server && state.server.ai_agent;
+  return agent ? agent.name || agent.username : 'The assistant';
+}
+
+function dropDraft(replyId) {
+  const d = state.drafts.get(replyId);
+  if (!d) return;
+  state.drafts.delete(replyId);
+  d.li.remove();
+}
+
+// The agent could not answer: say why, in the conversation (its stored note follows).
+function agentFailed(f) {
+  dropDraft(f.reply_id);
+  if (state.current !== f.conversation_id || !state.live.has(f.conversation_id)) return;
+  const list = $('messages');
+  list.append(el('li', { class: 'message notice', role: 'status' },
+    el('div', { class: 'text', text: agentName() + ' could not answer: ' + f.message })));
+  if (state.stick) scrollToEnd();
 }
 
 function bumpConversation(m) {
@@ -959,6 +1027,10 @@ async function start() {
   $('app').hidden = false;
   $('me').textContent = 'Signed in as ' + state.me.username;
   setStatus('offline');
+  state.server = await api('GET', '/api/server').catch(() => null);
+  const agent = state.server && state.server.ai_agent;
+  $('ai-chat').hidden = !agent;
+  if (agent) $('ai-chat-button').textContent = 'Chat with ' + agent.name;
   await loadSidebar();
   ensureSocket();
 }
@@ -970,6 +1042,7 @@ function wire() {
   $('new-room-form').addEventListener('submit', createRoom);
   $('search-form').addEventListener('submit', (e) => e.preventDefault());
   $('user-search').addEventListener('input', searchPeople);
+  $('ai-chat-button').addEventListener('click', startAiChat);
   $('connect').addEventListener('click', connect);
   $('composer').addEventListener('submit', sendFromComposer);
   $('message-input').addEventListener('keydown', composerKey);
