@@ -633,3 +633,96 @@ const PNG_1X1: &[u8] = &[
     0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0, 0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D,
     0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
 ];
+
+#[tokio::test]
+#[ignore = "needs Chromium and chromedriver: run `cargo test --test browser -- --ignored` (see .ci/run)"]
+async fn an_ai_chat_streams_its_reply_in() {
+    use common::fake_ai::{FakeAi, Step};
+    let ai = FakeAi::start().await;
+    let (step, gate) = Step::gated(&["The capital ", "of France "], &["is Paris."]);
+    ai.then(step).then(Step::Status(503, "model loading".into()));
+    let url = ai.url.clone();
+    let s = TestServer::start_with(move |c| {
+        c.ai.ai_url = Some(url);
+        c.ai.ai_name = "Claude Bot".into();
+    })
+    .await;
+    with_browsers("ai-chat", 1, 1100, |pages| async move {
+        let a = &pages[0];
+        a.sign_up(&s, "alice").await;
+        // The option is there because the server has an agent.
+        a.until(
+            "the AI chat button",
+            "return !document.getElementById('ai-chat').hidden",
+        )
+        .await;
+        assert_eq!(
+            a.js("return document.getElementById('ai-chat-button').textContent")
+                .await,
+            json!("Chat with Claude Bot")
+        );
+        a.click("#ai-chat-button").await;
+        a.until(
+            "the AI conversation",
+            "return document.getElementById('conv-title').textContent === 'Claude Bot'",
+        )
+        .await;
+        a.click("#connect").await;
+        a.until("the composer", "return !document.getElementById('composer').hidden")
+            .await;
+        a.say("What is the capital of France?").await;
+        // The reply streams in: the text so far, marked as being written…
+        a.until(
+            "the reply so far",
+            "const d = document.querySelector('#messages li.draft'); \
+             return !!d && d.querySelector('.text').textContent === 'The capital of France ' \
+                && d.querySelector('.state').textContent === 'writing…'",
+        )
+        .await;
+        gate.notify_one();
+        // …then it is the stored message, and the draft is gone.
+        a.wait_message("The capital of France is Paris.").await;
+        assert_eq!(
+            a.js("return document.querySelectorAll('#messages li.draft').length")
+                .await,
+            json!(0)
+        );
+        assert_eq!(
+            a.messages().await,
+            ["What is the capital of France?", "The capital of France is Paris."]
+        );
+        // A failure is shown in the conversation, and the agent's note is stored.
+        a.say("And of Spain?").await;
+        a.until(
+            "the failure notice",
+            "const n = document.querySelector('#messages li.notice'); \
+             return !!n && n.textContent.includes('HTTP status 503')",
+        )
+        .await;
+        a.wait_message("I could not answer: the AI backend answered with HTTP status 503: model loading.")
+            .await;
+        s
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and chromedriver: run `cargo test --test browser -- --ignored` (see .ci/run)"]
+async fn without_an_agent_the_page_offers_no_ai_chat() {
+    let s = TestServer::start().await;
+    with_browsers("no-ai", 1, 1100, |pages| async move {
+        let a = &pages[0];
+        a.sign_up(&s, "alice").await;
+        a.until(
+            "the sidebar",
+            "return document.querySelectorAll('#room-list li').length > 0",
+        )
+        .await;
+        assert_eq!(
+            a.js("return document.getElementById('ai-chat').hidden").await,
+            json!(true)
+        );
+        s
+    })
+    .await;
+}

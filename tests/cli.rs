@@ -107,7 +107,8 @@ async fn init_db_then_serve_on_the_printed_port() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("created database"), "{text}");
-    assert!(text.contains("from schema version 0 to 1"), "{text}");
+    let migrated = format!("from schema version 0 to {}", natter::db::SCHEMA_VERSION);
+    assert!(text.contains(&migrated), "{text}");
     assert!(text.contains("created a new JWT signing secret"), "{text}");
     assert!(db.exists());
     // Again: nothing to do.
@@ -190,4 +191,79 @@ async fn acknowledged_messages_survive_kill_9() {
     let hist = c.history(&room).await;
     assert_eq!(hist.len(), 100, "every acknowledged message is there");
     child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_ai_key_never_reaches_help_or_the_log() {
+    const KEY: &str = "sk-never-print-me-4f9c2e";
+    let dir = tempfile::tempdir().unwrap();
+    // --help with the key in the environment shows the flag, not the value.
+    let out = natter(dir.path())
+        .env("NATTER_AI_KEY", KEY)
+        .arg("--help")
+        .output()
+        .await
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.contains("--ai-key") && help.contains("NATTER_AI_KEY"), "{help}");
+    assert!(!help.contains(KEY), "--help printed the key");
+
+    // A backend that refuses the key and echoes it back: the user is told
+    // why, and neither the answer nor the log (at debug level) holds the key.
+    let ai = common::fake_ai::FakeAi::start().await;
+    ai.then(common::fake_ai::Step::Status(
+        401,
+        format!(r#"{{"error": {{"message": "Incorrect API key provided: {KEY}"}}}}"#),
+    ));
+    let key_file = dir.path().join("ai.key");
+    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
+    let mut cmd = natter(dir.path());
+    cmd.args(["--listen", "127.0.0.1:0", "--db", "k.db", "--log", "debug"])
+        .args(["--ai-url", &ai.url, "--ai-key-file"])
+        .arg(&key_file);
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn natter");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().unwrap();
+    let base = first.strip_prefix("listening on ").unwrap().to_owned();
+    let alice = Client::new(&base).register("alice").await;
+    let (_, conv) = alice
+        .post("/api/conversations", serde_json::json!({"is_ai": true}))
+        .await;
+    let conv = conv["conversation_id"].as_str().unwrap().to_owned();
+    alice.say(&conv, "hello?").await;
+    let mut note = String::new();
+    for _ in 0..200 {
+        let history = alice.history(&conv).await;
+        if let Some(m) = history.get(1) {
+            note = m["message"].as_str().unwrap().to_owned();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(note.contains("HTTP status 401"), "{note}");
+    assert!(!note.contains(KEY));
+    assert_eq!(
+        ai.authorization()[0].as_deref(),
+        Some(format!("Bearer {KEY}").as_str()),
+        "the file's key was used"
+    );
+    terminate(&child);
+    let out = child.wait_with_output().await.unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("AI reply failed"), "the failure is logged: {log}");
+    assert!(!log.contains(KEY), "the key reached the log");
+}
+
+/// Ask the child to stop (SIGTERM), as an operator would.
+fn terminate(child: &Child) {
+    let pid = child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
 }
