@@ -568,7 +568,7 @@ async fn nothing_is_skipped_when_the_page_sends_over_http_while_its_socket_is_do
         a.c.refresh().await.unwrap();
         a.connect_to("#direct-list button.conv-item").await;
         // Drop the page's socket and hold the reconnect off for a few seconds.
-        a.js("state.retry = 3; state.ws.close();").await;
+        a.js("natter.state.retry = 3; natter.state.ws.close();").await;
         a.until(
             "the reconnecting state",
             "return document.getElementById('conn-status').textContent === 'reconnecting…'",
