@@ -63,6 +63,11 @@ impl Cache {
         self.members.lock().unwrap_or_else(|e| e.into_inner()).remove(&conv);
     }
 
+    /// A conversation was renamed or deleted.
+    pub fn forget_conversation(&self, id: &Uuid) {
+        self.conversations.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
+
     /// A user's public profile changed: every member list may hold it.
     pub fn forget_all_members(&self) {
         self.members.lock().unwrap_or_else(|e| e.into_inner()).clear();

@@ -6,7 +6,7 @@ use std::borrow::Borrow;
 use rusqlite::Connection;
 use uuid::Uuid;
 
-use super::{Caller, Core, validate};
+use super::{Caller, Core};
 use crate::db;
 use crate::error::{Error, Result};
 use crate::model::{
@@ -62,7 +62,7 @@ pub(crate) fn member_among<M: Borrow<UserBrief> + Clone>(
         .ok_or_else(|| not_a_member(conv))
 }
 
-fn conversation_not_found() -> Error {
+pub(crate) fn conversation_not_found() -> Error {
     Error::not_found("conversation")
 }
 
@@ -186,17 +186,6 @@ impl Core {
             .await
     }
 
-    /// A new public room with the caller (and `others`) in it.
-    pub async fn create_room(&self, caller: &Caller, name: &str, others: Vec<UserId>) -> Result<Conversation> {
-        validate::room_name(name)?;
-        let me = caller.user;
-        let name = name.to_owned();
-        self.db
-            .writer()
-            .submit(move |c| db::conversations::create_room(c, &name, me, &others), |_| {})
-            .await
-    }
-
     pub async fn rooms(&self, caller: &Caller) -> Result<Vec<RoomInfo>> {
         let me = caller.user;
         let rows = self.db.read(move |c| db::conversations::rooms(c, me)).await?;
@@ -208,55 +197,6 @@ impl Core {
                 joined,
             })
             .collect())
-    }
-
-    /// Join a public room (a no-op if already in it).
-    pub async fn join_room(&self, caller: &Caller, room: ConversationId) -> Result<Conversation> {
-        let me = caller.user;
-        let cache = self.cache.clone();
-        self.db
-            .writer()
-            .submit(
-                move |c| {
-                    let conv = load(c, room)?;
-                    if conv.kind != Kind::Room {
-                        return Err(conversation_not_found());
-                    }
-                    if db::conversations::add_member(c, conv.id, me)? {
-                        cache.forget_members(conv.id);
-                    }
-                    Ok(conv)
-                },
-                |_| {},
-            )
-            .await
-    }
-
-    pub async fn join_room_uuid(&self, caller: &Caller, room: Uuid) -> Result<Conversation> {
-        let conv = self.db.read(move |c| load_uuid(c, &room)).await?;
-        self.join_room(caller, conv.id).await
-    }
-
-    /// Leave a room. Direct conversations cannot be left: there is one per pair.
-    pub async fn leave(&self, caller: &Caller, conv: Uuid) -> Result<()> {
-        let me = caller.user;
-        let cache = self.cache.clone();
-        self.db
-            .writer()
-            .submit(
-                move |c| {
-                    let conv = load_uuid(c, &conv)?;
-                    require_member(c, &conv, me)?;
-                    if conv.kind.is_pair() {
-                        return Err(Error::invalid("a direct conversation cannot be left"));
-                    }
-                    db::conversations::remove_member(c, conv.id, me)?;
-                    cache.forget_members(conv.id);
-                    Ok(())
-                },
-                |_| {},
-            )
-            .await
     }
 
     /// The chatroom dialect's "current room" of the caller's session.
@@ -347,22 +287,29 @@ impl Core {
     /// direct conversation with the other side of `a_b`.
     pub async fn enter_named(&self, caller: &Caller, name: &str) -> Result<Conversation> {
         let (me, name) = (caller.user, name.trim().to_owned());
-        let cache = self.cache.clone();
+        let (cache, hub) = (self.cache.clone(), self.hub.clone());
         self.db
             .writer()
             .submit(
                 move |c| {
                     let conv = named(c, me, &name, true)?
                         .ok_or_else(|| Error::NotFound(format!("room `{name}` not found")))?;
-                    if conv.kind == Kind::Room && db::conversations::add_member(c, conv.id, me)? {
-                        cache.forget_members(conv.id);
-                    }
+                    let joined = if conv.kind == Kind::Room {
+                        super::rooms::joined(c, &cache, &conv, me)?
+                    } else {
+                        None
+                    };
                     require_member(c, &conv, me)?;
-                    Ok(conv)
+                    Ok((conv, joined))
                 },
-                |_| {},
+                move |(_, joined)| {
+                    if let Some(change) = joined {
+                        change.publish(&hub);
+                    }
+                },
             )
             .await
+            .map(|(conv, _)| conv)
     }
 
     /// The caller's direct conversations with their last messages, oldest first.

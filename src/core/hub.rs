@@ -84,6 +84,14 @@ pub enum EventKind {
         /// What this event added to it.
         delta: String,
     },
+    /// A room was created, joined, left, renamed or deleted.
+    Room {
+        conversation: Arc<Conversation>,
+        change: RoomChange,
+        member_count: i64,
+        /// Who joined or left.
+        user: Option<Arc<UserBrief>>,
+    },
     /// The agent could not answer (the stored notice follows as a message).
     AgentFailed {
         conversation: Arc<Conversation>,
@@ -91,6 +99,28 @@ pub enum EventKind {
         code: &'static str,
         message: String,
     },
+}
+
+/// What happened to a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomChange {
+    Created,
+    Joined,
+    Left,
+    Renamed,
+    Deleted,
+}
+
+impl RoomChange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomChange::Created => "created",
+            RoomChange::Joined => "joined",
+            RoomChange::Left => "left",
+            RoomChange::Renamed => "renamed",
+            RoomChange::Deleted => "deleted",
+        }
+    }
 }
 
 /// Where an agent's reply stands.
@@ -134,6 +164,7 @@ impl Event {
             EventKind::Typing { conversation, .. }
             | EventKind::Read { conversation, .. }
             | EventKind::MessageDelta { conversation, .. }
+            | EventKind::Room { conversation, .. }
             | EventKind::AgentFailed { conversation, .. } => Some(conversation.id),
             EventKind::Presence { .. } => None,
         }
@@ -347,6 +378,19 @@ impl Hub {
                 map.remove(user);
             }
         }
+    }
+
+    /// Queue `event` for every socket open (news of public rooms).
+    pub fn publish_all(&self, event: Arc<Event>) {
+        let users: Vec<UserId> = self
+            .inner
+            .users
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .copied()
+            .collect();
+        self.publish(event, &users);
     }
 
     /// Drop every socket's queue: each drains and closes.

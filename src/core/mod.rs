@@ -15,6 +15,7 @@ pub mod keypair;
 mod limits;
 mod live;
 mod messages;
+mod rooms;
 mod social;
 mod users;
 mod validate;

@@ -106,6 +106,21 @@ impl Core {
         if let Some(Some(key)) = &p.public_key {
             validate::text_field("public_key", key, 16 * 1024)?;
         }
+        if let Some(picture) = &p.profile_picture
+            && let Some(id) = picture.strip_prefix("/api/files/")
+        {
+            // One of natter's files becomes readable by everyone as a picture:
+            // only the caller's own image may.
+            let id = Uuid::parse_str(id).map_err(|_| Error::invalid("profile_picture: no such file"))?;
+            let (me, file) = (caller.user, self.db.read(move |c| db::files::by_uuid(c, &id)).await?);
+            match file {
+                Some(f) if f.owner == me && super::files::is_inline_safe(&f.content_type) => {}
+                Some(f) if f.owner == me => {
+                    return Err(Error::invalid("profile_picture must be a PNG, JPEG, GIF or WebP image"));
+                }
+                _ => return Err(Error::invalid("profile_picture: no such file among your uploads")),
+            }
+        }
         let mut password_hash = None;
         if let Some(new) = &p.password {
             validate::password(new)?;

@@ -152,6 +152,31 @@ pub fn mark_read(c: &Connection, conv: ConversationId, user: UserId, upto: Messa
     membership(c, conv, user)?.ok_or_else(|| Error::forbidden("not a member of this conversation"))
 }
 
+pub fn member_count(c: &Connection, conv: ConversationId) -> Result<i64> {
+    Ok(
+        c.prepare_cached("SELECT COUNT(*) FROM members WHERE conversation = ?1")?
+            .query_row([conv], |r| r.get(0))?,
+    )
+}
+
+pub fn rename_room(c: &Connection, conv: ConversationId, name: &str) -> Result<()> {
+    if let Some(other) = room_by_name(c, name)?
+        && other.id != conv
+    {
+        return Err(Error::Conflict(format!("a room named `{name}` already exists")));
+    }
+    c.prepare_cached("UPDATE conversations SET name = ?2 WHERE number = ?1 AND kind = 'room'")?
+        .execute(params![conv, name])?;
+    Ok(())
+}
+
+/// Delete a conversation with its members and messages.
+pub fn delete(c: &Connection, conv: ConversationId) -> Result<()> {
+    c.prepare_cached("DELETE FROM conversations WHERE number = ?1")?
+        .execute([conv])?;
+    Ok(())
+}
+
 /// The ids of the user's conversations.
 pub fn ids_of(c: &Connection, user: UserId) -> Result<Vec<ConversationId>> {
     super::collect(c, "SELECT conversation FROM members WHERE user = ?1", [user], |r| {

@@ -55,13 +55,16 @@ pub fn by_uuid(c: &Connection, id: &Uuid) -> Result<Option<FileMeta>> {
         .optional()?)
 }
 
-/// May `user` read this file: the uploader, or a member of a conversation
-/// where a (not deleted) message carries it.
+/// May `user` read this file: the uploader, a member of a conversation
+/// where a (not deleted) message carries it, or anyone while it is its
+/// owner's profile picture.
 pub fn can_read(c: &Connection, file: FileId, user: UserId) -> Result<bool> {
     Ok(c.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM files WHERE number = ?1 AND owner = ?2)
              OR EXISTS (SELECT 1 FROM messages m JOIN members mb ON mb.conversation = m.conversation
-                        WHERE m.file = ?1 AND mb.user = ?2)",
+                        WHERE m.file = ?1 AND mb.user = ?2)
+             OR EXISTS (SELECT 1 FROM files f JOIN users u ON u.number = f.owner
+                        WHERE f.number = ?1 AND u.profile_picture = '/api/files/' || f.id)",
     )?
     .query_row(params![file, user], |r| r.get(0))?)
 }

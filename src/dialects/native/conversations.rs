@@ -9,7 +9,7 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 
 use super::Native;
-use super::dto::{ConversationOut, CreateConversationIn, HistoryQuery, MessageOut, ReadIn, RoomOut};
+use super::dto::{ConversationOut, CreateConversationIn, HistoryQuery, MessageOut, ReadIn, RenameIn, RoomOut};
 use crate::core::{Caller, Core, NewConversation, Target};
 use crate::db::messages::Page;
 use crate::error::Error;
@@ -87,6 +87,17 @@ async fn leave(id: String, core: Arc<Core>, caller: Caller) -> Result<Response, 
     Ok(status(StatusCode::NO_CONTENT))
 }
 
+async fn rename(id: String, core: Arc<Core>, caller: Caller, r: RenameIn) -> Result<Response, Error> {
+    let room = core.rename_room(&caller, conversation_id(&id)?, &r.name).await?;
+    let summary = core.conversation(&caller, room.uuid).await?;
+    Ok(json(StatusCode::OK, &out(&core, summary)))
+}
+
+async fn delete(id: String, core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+    core.delete_room(&caller, conversation_id(&id)?).await?;
+    Ok(status(StatusCode::NO_CONTENT))
+}
+
 async fn rooms(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
     let rooms: Vec<RoomOut> = core.rooms(&caller).await?.into_iter().map(RoomOut::from).collect();
     Ok(json(StatusCode::OK, &rooms))
@@ -118,6 +129,17 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(query::<HistoryQuery>())
         .then(history)
         .map(Native::reply);
+    let rename = warp::path!("conversations" / String)
+        .and(warp::patch())
+        .and(auth())
+        .and(body(limit))
+        .then(rename)
+        .map(Native::reply);
+    let delete = warp::path!("conversations" / String)
+        .and(warp::delete())
+        .and(auth())
+        .then(delete)
+        .map(Native::reply);
     let read = warp::path!("conversations" / String / "read")
         .and(warp::post())
         .and(auth())
@@ -142,6 +164,10 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
     list.or(create)
         .unify()
         .or(history)
+        .unify()
+        .or(rename)
+        .unify()
+        .or(delete)
         .unify()
         .or(read)
         .unify()

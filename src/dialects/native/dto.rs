@@ -14,10 +14,13 @@ pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<
 
 // ----- requests -----
 
+// A missing password is an empty one: the core's rule then says what is
+// wrong, in words (not serde's "missing field `password` at line 1").
 #[derive(Debug, Deserialize)]
 pub struct RegisterIn {
     pub username: Option<String>,
     pub email: Option<String>,
+    #[serde(default)]
     pub password: String,
     pub name: Option<String>,
     pub first_name: Option<String>,
@@ -29,6 +32,7 @@ pub struct RegisterIn {
 pub struct LoginIn {
     pub username: Option<String>,
     pub email: Option<String>,
+    #[serde(default)]
     pub password: String,
 }
 
@@ -61,6 +65,12 @@ pub struct CreateConversationIn {
     pub kind: Option<String>,
     #[serde(default)]
     pub is_ai: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RenameIn {
+    #[serde(default)]
+    pub name: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -232,6 +242,8 @@ pub struct MessageOut {
     pub conversation_id: Uuid,
     pub sender_id: Uuid,
     pub sender_username: String,
+    /// The sender's display name ("" when they set none).
+    pub sender_name: String,
     pub message: String,
     pub timestamp: String,
     pub updated_at: String,
@@ -254,6 +266,7 @@ impl From<&Message> for MessageOut {
             conversation_id: m.conversation_uuid,
             sender_id: m.sender.uuid,
             sender_username: m.sender.username.clone(),
+            sender_name: m.sender.name.clone(),
             message: m.text.clone(),
             timestamp: m.created_at.rfc3339(),
             updated_at: m.updated_at.rfc3339(),

@@ -69,6 +69,17 @@ struct ReadFrame {
 }
 
 #[derive(Serialize)]
+struct RoomFrame<'a> {
+    action: &'static str,
+    change: &'static str,
+    conversation_id: Uuid,
+    name: Option<&'a str>,
+    member_count: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<Uuid>,
+}
+
+#[derive(Serialize)]
 struct PresenceFrame {
     action: &'static str,
     user_id: Uuid,
@@ -133,6 +144,19 @@ fn encode(kind: &EventKind) -> Option<String> {
             state: state.as_str(),
             text,
             delta,
+        }),
+        EventKind::Room {
+            conversation,
+            change,
+            member_count,
+            user,
+        } => to_frame(&RoomFrame {
+            action: "room",
+            change: change.as_str(),
+            conversation_id: conversation.uuid,
+            name: conversation.name.as_deref(),
+            member_count: *member_count,
+            user_id: user.as_ref().map(|u| u.uuid),
         }),
         EventKind::AgentFailed {
             conversation,
