@@ -465,7 +465,7 @@ async fn the_page_is_served_with_security_headers() {
     );
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert!(h.contains_key("referrer-policy"));
-    let res = reqwest::get(s.url("/static/app.js")).await.unwrap();
+    let res = reqwest::get(s.url("/static/js/main.js")).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers()["content-type"].to_str().unwrap().contains("javascript"));
     let res = reqwest::get(s.url("/static/missing.js")).await.unwrap();

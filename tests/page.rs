@@ -81,3 +81,26 @@ async fn the_page_is_modules_under_a_strict_policy() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn the_page_can_be_installed_as_an_app() {
+    let s = TestServer::start().await;
+    let res = get(&s, "/manifest.webmanifest", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/manifest+json");
+    let manifest: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(manifest["display"], "standalone");
+    assert_eq!(manifest["start_url"], "/");
+    let icons = manifest["icons"].as_array().unwrap();
+    for size in ["192x192", "512x512"] {
+        let icon = icons.iter().find(|i| i["sizes"] == size).expect(size);
+        let res = get(&s, icon["src"].as_str().unwrap(), None).await;
+        assert_eq!(res.status(), StatusCode::OK, "{icon}");
+        assert_eq!(res.headers()["content-type"], "image/png");
+        let png = res.bytes().await.unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    }
+    let html = get(&s, "/", None).await.text().await.unwrap();
+    assert!(html.contains(r#"<link rel="manifest" href="/manifest.webmanifest">"#));
+    assert!(html.contains(r#"<meta name="theme-color""#));
+}

@@ -1,13 +1,21 @@
-// The native API over fetch: tokens, one refresh at a time, errors as ApiError.
+// The native API over fetch: tokens, one refresh at a time, errors as
+// ApiError with a message a person can read.
 
 import { signedOut } from './session.js';
 import { state } from './state.js';
 
-class ApiError extends Error {
+export class ApiError extends Error {
   constructor(status, message) {
     super(message);
     this.status = status;
   }
+}
+
+/** A failure as a person should read it: never "Failed to fetch". */
+export function explain(e) {
+  if (e instanceof ApiError) return e.message;
+  if (e instanceof TypeError) return 'You are offline, or the server cannot be reached right now.';
+  return String((e && e.message) || e);
 }
 
 // One refresh at a time, shared by every request that needs it. Refresh
@@ -70,7 +78,12 @@ export async function api(method, path, body, retried) {
     throw new ApiError(401, 'session ended');
   }
   const text = await res.text();
-  const data = text ? JSON.parse(text) : null;
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch (e) {
+    data = null;
+  }
   if (!res.ok) {
     const msg = (data && data.error && data.error.message) || res.statusText || 'request failed';
     throw new ApiError(res.status, msg);

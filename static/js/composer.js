@@ -1,8 +1,10 @@
-// Writing and sending: pending messages, retries, attachments.
+// Writing and sending: pending messages, retries, sends that wait for the
+// connection to come back, and attachments (chosen, dropped or pasted,
+// previewed before they are sent).
 
-import { api, tokenExpired } from './api.js';
-import { applyMessage, noteId, scrollToEnd } from './conversation.js';
-import { $, clientId, el } from './dom.js';
+import { ApiError, api, explain, tokenExpired } from './api.js';
+import { applyMessage, scrollToEnd } from './conversation.js';
+import { $, IMAGE_TYPES, clientId, el, humanSize, isTouch } from './dom.js';
 import { bumpConversation } from './sidebar.js';
 import { state } from './state.js';
 
@@ -17,7 +19,7 @@ function pendingItem(text, file) {
 export function failPending(cid, reason) {
   const p = state.pending.get(cid);
   if (!p) return;
-  p.li.classList.remove('pending');
+  p.li.classList.remove('pending', 'waiting');
   p.li.classList.add('failed');
   p.li.querySelector('.state').textContent = 'not sent: ' + reason;
   if (!p.li.querySelector('.retry')) {
@@ -30,6 +32,25 @@ export function failPending(cid, reason) {
         deliver(p.conversation, p.text, p.attachment);
       },
     }, 'Retry')));
+  }
+}
+
+/** The connection is down: this message goes out when it is back. */
+function waitForConnection(cid) {
+  const p = state.pending.get(cid);
+  if (!p) return;
+  p.waiting = true;
+  p.li.classList.add('waiting');
+  p.li.querySelector('.state').textContent = 'waiting for the connection…';
+}
+
+/** The connection is back: send what waited for it. */
+export function sendWaiting() {
+  for (const [cid, p] of state.pending) {
+    if (!p.waiting) continue;
+    state.pending.delete(cid);
+    p.li.remove();
+    deliver(p.conversation, p.text, p.attachment);
   }
 }
 
@@ -52,7 +73,7 @@ export function deliver(conversation, text, attachment) {
     // No socket right now: send over HTTP; it answers only after the commit.
     api('POST', '/api/messages/', { conversation_id: conversation, message: text, attachment_id: attachment ? attachment.file_id : undefined })
       .then((m) => confirmPending(cid, m))
-      .catch((e) => failPending(cid, e.message));
+      .catch((e) => (e instanceof ApiError ? failPending(cid, e.message) : waitForConnection(cid)));
   }
 }
 
@@ -73,30 +94,117 @@ export async function sendFromComposer(event) {
   const input = $('message-input');
   const text = input.value;
   const id = state.current;
-  if (!id || !text.trim()) return;
+  const file = state.attachment;
+  if (!id || (!text.trim() && !file)) return;
+  $('composer-error').textContent = '';
+  let meta = null;
+  if (file) {
+    const chip = $('attachment-preview');
+    chip.classList.add('uploading');
+    try {
+      meta = await api('POST', '/api/files?name=' + encodeURIComponent(file.name), file);
+    } catch (e) {
+      chip.classList.remove('uploading');
+      $('composer-error').textContent = 'Upload failed: ' + explain(e);
+      return;
+    }
+    clearAttachment();
+  }
   input.value = '';
   autoGrow();
-  $('composer-error').textContent = '';
-  deliver(id, text, null);
+  deliver(id, text, meta);
 }
 
-export async function attachFile() {
+// ---------- attachments ----------
+
+function uploadLimit() {
+  return (state.server && state.server.limits && state.server.limits.max_upload_bytes) || 0;
+}
+
+/** Hold `file` for the next message and show it, or say why it cannot go. */
+export function chooseFile(file) {
+  if (!file) return;
+  const limit = uploadLimit();
+  if (limit && file.size > limit) {
+    $('composer-error').textContent = file.name + ' is ' + humanSize(file.size) + '; files can be at most ' + humanSize(limit) + '.';
+    return;
+  }
+  $('composer-error').textContent = '';
+  state.attachment = file;
+  const chip = $('attachment-preview');
+  chip.replaceChildren();
+  if (IMAGE_TYPES.includes(file.type)) {
+    const url = URL.createObjectURL(file);
+    chip.append(el('img', { class: 'thumb', src: url, alt: '' }));
+  }
+  chip.append(
+    el('span', { class: 'name', text: file.name + ' (' + humanSize(file.size) + ')' }),
+    el('button', { type: 'button', class: 'secondary remove', onclick: () => { clearAttachment(); $('message-input').focus(); } },
+      'Remove', el('span', { class: 'visually-hidden', text: ' attachment' })));
+  chip.hidden = false;
+  $('message-input').focus();
+}
+
+function clearAttachment() {
+  state.attachment = null;
+  const chip = $('attachment-preview');
+  for (const img of chip.querySelectorAll('img')) URL.revokeObjectURL(img.src);
+  chip.replaceChildren();
+  chip.classList.remove('uploading');
+  chip.hidden = true;
+}
+
+export function attachFile() {
   const input = $('file-input');
   const file = input.files[0];
   input.value = '';
-  const id = state.current;
-  if (!file || !id) return;
-  const error = $('composer-error');
-  error.textContent = 'Uploading ' + file.name + '…';
-  try {
-    const meta = await api('POST', '/api/files?name=' + encodeURIComponent(file.name), file);
-    error.textContent = '';
-    const text = $('message-input').value;
-    $('message-input').value = '';
-    deliver(id, text, meta);
-  } catch (e) {
-    error.textContent = 'Upload failed: ' + e.message;
+  chooseFile(file);
+}
+
+/** Files dropped on the conversation, or pasted into the message box. */
+export function wireDropAndPaste() {
+  const target = $('conversation');
+  target.addEventListener('dragover', (e) => {
+    if (!state.connected || ![...e.dataTransfer.types].includes('Files')) return;
+    e.preventDefault();
+    target.classList.add('dropping');
+  });
+  target.addEventListener('dragleave', (e) => {
+    if (e.target === target) target.classList.remove('dropping');
+  });
+  target.addEventListener('drop', (e) => {
+    target.classList.remove('dropping');
+    if (!state.connected || !e.dataTransfer.files.length) return;
+    e.preventDefault();
+    chooseFile(e.dataTransfer.files[0]);
+  });
+  $('message-input').addEventListener('paste', (e) => {
+    const file = [...(e.clipboardData ? e.clipboardData.files : [])][0];
+    if (file) {
+      e.preventDefault();
+      chooseFile(file);
+    }
+  });
+}
+
+/** A new conversation: an empty composer. */
+export function resetComposer() {
+  clearAttachment();
+  $('composer-error').textContent = '';
+}
+
+/** What the server told us of itself: the AI agent, the upload limit. */
+export function applyServerInfo() {
+  const agent = state.server && state.server.ai_agent;
+  $('ai-chat').hidden = !agent;
+  if (agent) $('ai-chat-button').textContent = 'Chat with ' + (agent.name || agent.username);
+  const limit = uploadLimit();
+  if (limit) {
+    const words = ' a file (up to ' + humanSize(limit) + ')';
+    $('file-label').title = 'Attach a file (up to ' + humanSize(limit) + ')';
+    $('file-label').querySelector('.visually-hidden').textContent = words;
   }
+  $('message-input').placeholder = isTouch() ? 'Write a message' : 'Write a message (Enter sends, Shift+Enter for a new line)';
 }
 
 export function autoGrow() {
@@ -108,7 +216,8 @@ export function autoGrow() {
 }
 
 export function composerKey(e) {
-  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+  // On a keyboard Enter sends; on a touch screen it is a new line and Send sends.
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && !isTouch()) {
     e.preventDefault();
     $('composer').requestSubmit();
     return;

@@ -1,37 +1,99 @@
-// The conversation view: choosing one, Connect, history, read marks, typing.
+// The conversation view: choosing one (each has its own URL, #/c/<id>),
+// going live with Connect (once a visit), history with day separators and
+// a "new" divider, read marks, typing, members.
 
-import { api } from './api.js';
-import { $, PAGE } from './dom.js';
+import { api, explain } from './api.js';
+import { resetComposer } from './composer.js';
+import { $, PAGE, dayKey, dayLabel, el, isTouch } from './dom.js';
 import { messageItem } from './messages.js';
-import { otherMember, renderSidebar, titleOf } from './sidebar.js';
-import { ensureSocket } from './socket.js';
+import { displayName, otherMember, presenceDot, titleOf } from './people.js';
+import { renderSidebar } from './sidebar.js';
+import { openSocket } from './socket.js';
 import { state } from './state.js';
 
-export function select(id) {
-  state.current = id;
+/** Messages of one sender this close together read as one run. */
+const RUN_GAP_MS = 5 * 60 * 1000;
+
+/** The conversation the URL names, or none. */
+export function route() {
+  const m = location.hash.match(/^#\/c\/([0-9a-f-]{36})$/);
+  if (m && state.conversations.has(m[1])) {
+    select(m[1], { push: false });
+  } else {
+    state.current = null;
+    $('conversation').hidden = true;
+    $('empty-view').hidden = false;
+    $('app').classList.remove('viewing');
+    renderSidebar();
+  }
+}
+
+export function select(id, { push = true } = {}) {
   const conv = state.conversations.get(id);
   if (!conv) return;
+  if (state.current && state.current !== id) state.newSince.delete(state.current);
+  state.current = id;
+  if (push && location.hash !== '#/c/' + id) history.pushState(null, '', '#/c/' + id);
   $('empty-view').hidden = true;
   $('conversation').hidden = false;
   $('app').classList.add('viewing');
   $('conv-title').textContent = (conv.kind === 'room' ? '# ' : '') + titleOf(conv);
+  closeMembers();
   renderPresence();
   renderSidebar();
-  const live = state.live.has(id);
-  $('connect').hidden = live;
-  $('composer').hidden = !live;
-  $('composer-error').textContent = '';
+  resetComposer();
   renderTyping();
-  const list = $('messages');
-  list.replaceChildren();
+  $('new-below').hidden = true;
+  if (!state.newSince.has(id)) state.newSince.set(id, conv.last_read_id || 0);
+  renderConnectState();
+  $('messages').replaceChildren();
   $('load-older').hidden = true;
-  if (live) {
-    renderAll(id);
-    markRead(id);
-    $('message-input').focus();
+  if (!state.connected) return;
+  if (state.loaded.has(id)) {
+    showConversation(id);
   } else {
-    $('connect').focus();
+    loadPage(id)
+      .then(() => {
+        state.loaded.add(id);
+        if (state.current === id) showConversation(id);
+      })
+      .catch((e) => { $('composer-error').textContent = explain(e); });
   }
+}
+
+function showConversation(id) {
+  renderAll(id);
+  markRead(id);
+  if (!isTouch()) $('message-input').focus();
+}
+
+/** Connect and the status say where the page stands; the composer shows once live. */
+export function renderConnectState() {
+  $('connect-top').hidden = state.connected;
+  $('connect').hidden = state.connected;
+  $('composer').hidden = !state.connected;
+  $('empty-text').textContent = state.connected
+    ? 'Pick a room or a person to chat with.'
+    : 'Pick a room or a person, then press Connect to chat live.';
+  if (!state.connected) {
+    $('conn-status').textContent = 'offline';
+    $('conn-status').className = 'status';
+  }
+}
+
+/** Go live: open the socket, and show every conversation's messages from now on. */
+export function goLive() {
+  if (state.connected) return;
+  state.connected = true;
+  sessionStorage.setItem('natter.connected', '1');
+  renderConnectState();
+  openSocket();
+  if (state.current) select(state.current, { push: false });
+}
+
+export function connect() {
+  goLive();
+  if (state.current && !isTouch()) $('message-input').focus();
 }
 
 export function renderPresence() {
@@ -44,28 +106,112 @@ export function renderPresence() {
     const o = otherMember(conv);
     p.textContent = o && state.online.get(o.user_id) ? 'online' : 'offline';
   } else {
-    p.textContent = conv.participants.length + (conv.participants.length === 1 ? ' member' : ' members');
+    const n = conv.participants.length;
+    p.textContent = n + (n === 1 ? ' member' : ' members');
+  }
+  if (!$('members-panel').hidden) renderMembers();
+}
+
+// ---------- members ----------
+
+export function toggleMembers() {
+  const panel = $('members-panel');
+  if (panel.hidden) {
+    renderMembers();
+    panel.hidden = false;
+    $('members-button').setAttribute('aria-expanded', 'true');
+  } else {
+    closeMembers();
   }
 }
 
-export async function connect() {
+function closeMembers() {
+  $('members-panel').hidden = true;
+  $('members-button').setAttribute('aria-expanded', 'false');
+  $('room-error').textContent = '';
+}
+
+function renderMembers() {
+  const conv = state.conversations.get(state.current);
+  if (!conv) return;
+  const list = $('member-list');
+  list.replaceChildren();
+  const people = [...conv.participants].sort((a, b) => displayName(a).localeCompare(displayName(b)));
+  for (const p of people) {
+    const who = displayName(p) + (p.name && p.name !== p.username ? ' (' + p.username + ')' : '');
+    list.append(el('li', {}, presenceDot(p.user_id),
+      el('span', { class: 'name', text: who + (p.user_id === state.me.user_id ? ' — you' : '') }),
+      p.is_bot ? el('span', { class: 'tag', text: 'AI' }) : null));
+  }
+  const isRoom = conv.kind === 'room';
+  const mine = conv.created_by === state.me.user_id;
+  $('room-actions').hidden = !isRoom;
+  $('rename-form').hidden = !(isRoom && mine);
+  $('delete-room').hidden = !(isRoom && mine);
+  $('rename-input').value = conv.name || '';
+}
+
+export async function renameRoom(event) {
+  event.preventDefault();
   const id = state.current;
-  if (!id) return;
-  const button = $('connect');
-  button.disabled = true;
+  const name = $('rename-input').value.trim();
+  $('room-error').textContent = '';
   try {
-    await loadPage(id);
-    state.live.add(id);
-    ensureSocket();
-    if (state.current === id) select(id);
+    const conv = await api('PATCH', '/api/conversations/' + id, { name });
+    state.conversations.set(id, conv);
+    $('conv-title').textContent = '# ' + conv.name;
+    renderSidebar();
   } catch (e) {
-    $('composer-error').textContent = e.message;
-  } finally {
-    button.disabled = false;
+    $('room-error').textContent = explain(e);
   }
 }
 
-function store(id) {
+export async function leaveRoom() {
+  const id = state.current;
+  try {
+    await api('DELETE', '/api/conversations/' + id + '/members/me');
+    closed(id);
+  } catch (e) {
+    $('room-error').textContent = explain(e);
+  }
+}
+
+export async function deleteRoom(event) {
+  const button = event.currentTarget;
+  if (!button.dataset.confirm) {
+    button.dataset.confirm = '1';
+    button.textContent = 'Delete the room and all its messages?';
+    setTimeout(() => {
+      delete button.dataset.confirm;
+      button.textContent = 'Delete room';
+    }, 5000);
+    return;
+  }
+  const id = state.current;
+  try {
+    await api('DELETE', '/api/conversations/' + id);
+    closed(id);
+  } catch (e) {
+    $('room-error').textContent = explain(e);
+  }
+}
+
+/** The conversation is gone for us (left or deleted): back to the list. */
+export function closed(id) {
+  state.conversations.delete(id);
+  state.loaded.delete(id);
+  state.messages.delete(id);
+  if (state.current === id) {
+    history.replaceState(null, '', location.pathname);
+    route();
+  } else {
+    renderSidebar();
+  }
+}
+
+// ---------- history ----------
+
+export function store(id) {
   if (!state.messages.has(id)) state.messages.set(id, new Map());
   return state.messages.get(id);
 }
@@ -79,51 +225,100 @@ async function loadPage(id, before) {
     state.seen.add(m.message_id);
   }
   const oldest = page.length ? page[0].message_id : 0;
-  state.oldest.set(id, page.length < PAGE ? 0 : oldest);
+  if (!before || state.oldest.get(id) !== 0) state.oldest.set(id, page.length < PAGE ? 0 : oldest);
   return page;
 }
 
 export async function loadOlder() {
   const id = state.current;
   const before = state.oldest.get(id);
-  if (!id || !before) return;
+  if (!id || !before || $('load-older').disabled) return;
   const scroller = $('scroller');
   const height = scroller.scrollHeight;
   $('load-older').disabled = true;
   try {
     await loadPage(id, before);
-    renderAll(id);
+    renderAll(id, { keepScroll: true });
     scroller.scrollTop = scroller.scrollHeight - height;
   } catch (e) {
-    $('composer-error').textContent = e.message;
+    $('composer-error').textContent = explain(e);
   } finally {
     $('load-older').disabled = false;
   }
 }
 
-function sorted(id) {
+export function sorted(id) {
   return [...store(id).values()].sort((a, b) => a.message_id - b.message_id);
 }
 
-function renderAll(id) {
+/** Does `m` continue `prev`'s run (same sender, same day, minutes apart)? */
+function continues(prev, m) {
+  return !!prev && !prev.deleted && !m.deleted && prev.sender_id === m.sender_id
+    && dayKey(prev.timestamp) === dayKey(m.timestamp)
+    && new Date(m.timestamp) - new Date(prev.timestamp) < RUN_GAP_MS;
+}
+
+function dayItem(m) {
+  return el('li', { class: 'day' }, el('span', { text: dayLabel(m.timestamp) }));
+}
+
+/**
+ * The "New" divider goes before the first message from someone else that
+ * was unread when the conversation was opened (`newSince` holds the read
+ * mark then). Messages that arrive while it is open need none.
+ */
+function unreadAtOpen(id, m) {
+  const since = state.newSince.get(id);
+  return since !== undefined && m.message_id > since && m.sender_id !== state.me.user_id;
+}
+
+export function renderAll(id, { keepScroll = false } = {}) {
   const list = $('messages');
   list.replaceChildren();
-  for (const m of sorted(id)) list.append(messageItem(m));
+  let prev = null;
+  let divided = false;
+  for (const m of sorted(id)) {
+    let cont = continues(prev, m);
+    if (!prev || dayKey(prev.timestamp) !== dayKey(m.timestamp)) {
+      list.append(dayItem(m));
+      cont = false;
+    }
+    if (!divided && unreadAtOpen(id, m)) {
+      list.append(el('li', { class: 'new-divider', role: 'separator' }, el('span', { text: 'New' })));
+      divided = true;
+      cont = false;
+    }
+    list.append(messageItem(m, { cont }));
+    prev = m;
+  }
+  // Nothing was unread: no divider for what arrives while it is open.
+  if (!divided) state.newSince.set(id, Infinity);
   for (const d of state.drafts.values()) if (d.conversation === id) list.append(d.li);
   for (const p of state.pending.values()) if (p.conversation === id) list.append(p.li);
   $('load-older').hidden = !state.oldest.get(id);
-  scrollToEnd();
+  if (!keepScroll) {
+    const divider = list.querySelector('li.new-divider');
+    if (divider && !nearEnd()) divider.scrollIntoView({ block: 'center' });
+    else scrollToEnd();
+  }
 }
 
 export function scrollToEnd() {
   const s = $('scroller');
   s.scrollTop = s.scrollHeight;
   state.stick = true;
+  $('new-below').hidden = true;
 }
 
 export function nearEnd() {
   const s = $('scroller');
   return s.scrollHeight - s.scrollTop - s.clientHeight < 80;
+}
+
+export function onScroll() {
+  state.stick = nearEnd();
+  if (state.stick) $('new-below').hidden = true;
+  if ($('scroller').scrollTop < 20 && state.oldest.get(state.current)) loadOlder();
 }
 
 export function isDirect(id) {
@@ -132,41 +327,42 @@ export function isDirect(id) {
 }
 
 // A stored message arrived or changed: keep it and show it where it belongs.
-// Conversations not connected yet keep nothing: Connect loads their history.
 // Returns true the first time a message id is seen.
 export function applyMessage(m) {
   const id = m.conversation_id;
   const isNew = !state.seen.has(m.message_id);
   state.seen.add(m.message_id);
-  if (!state.live.has(id)) return isNew;
-  store(id).set(m.message_id, m);
-  if (state.current !== id) return isNew;
+  const msgs = store(id);
+  const newest = !msgs.size || m.message_id > Math.max(...msgs.keys());
+  msgs.set(m.message_id, m);
+  if (state.current !== id || !state.connected || !state.loaded.has(id)) return isNew;
   const list = $('messages');
   const old = list.querySelector('li[data-id="' + m.message_id + '"]');
-  const item = messageItem(m);
   if (old) {
-    old.replaceWith(item);
-  } else {
-    const stick = state.stick || m.sender_id === state.me.user_id;
-    const after = [...list.querySelectorAll('li[data-id]')].find((li) => Number(li.dataset.id) > m.message_id);
-    if (after) list.insertBefore(item, after);
-    else {
-      const firstPending = list.querySelector('li.pending, li.failed');
-      list.insertBefore(item, firstPending);
-    }
-    if (stick) scrollToEnd();
+    old.replaceWith(messageItem(m, { cont: old.classList.contains('cont') }));
+    return isNew;
   }
+  if (!newest) {
+    renderAll(id, { keepScroll: true });
+    return isNew;
+  }
+  // The newest message: after the last shown one, before drafts and pending sends.
+  const shown = sorted(id);
+  const prev = shown.length > 1 ? shown[shown.length - 2] : null;
+  const before = list.querySelector('li.draft, li.pending, li.failed');
+  const newDay = !prev || dayKey(prev.timestamp) !== dayKey(m.timestamp);
+  if (newDay) list.insertBefore(dayItem(m), before);
+  list.insertBefore(messageItem(m, { cont: !newDay && continues(prev, m) }), before);
+  const mine = m.sender_id === state.me.user_id;
+  if (state.stick || mine) scrollToEnd();
+  else if (isNew) $('new-below').hidden = false;
   return isNew;
-}
-
-export function noteId(id) {
-  if (id > state.lastId) state.lastId = id;
 }
 
 export function markRead(id) {
   const conv = state.conversations.get(id);
+  if (!conv || !state.connected) return;
   const last = sorted(id).filter((m) => m.sender_id !== state.me.user_id).pop();
-  if (!conv) return;
   conv.unread_count = 0;
   renderSidebar();
   if (!last || last.message_id <= (conv.last_read_id || 0)) return;
@@ -187,6 +383,8 @@ export function seenUpTo(id, upto) {
   }
 }
 
+// ---------- typing ----------
+
 export function showTyping(id, name) {
   if (!state.typing.has(id)) state.typing.set(id, new Map());
   const who = state.typing.get(id);
@@ -203,8 +401,9 @@ export function clearTyping(id, name) {
   renderTyping();
 }
 
-function renderTyping() {
+export function renderTyping() {
   const who = state.typing.get(state.current);
   const names = who ? [...who.keys()] : [];
   $('typing').textContent = names.length ? names.join(', ') + (names.length === 1 ? ' is typing…' : ' are typing…') : '';
 }
+

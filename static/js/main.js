@@ -1,9 +1,15 @@
-// natter's page: wires the controls and starts. It talks to the native /api and the user socket only.
+// natter's page: wires the controls and starts. It talks to the native /api
+// and the user socket only. Modules by concern: api (HTTP, tokens), state,
+// session (sign in and out), sidebar, conversation (the view, Connect,
+// history), messages (one message, editing), composer (sending,
+// attachments), socket (live frames), ai (the agent's replies), profile.
 
-import { adoptStoredTokens, api } from './api.js';
-import { attachFile, autoGrow, composerKey, sendFromComposer } from './composer.js';
-import { connect, loadOlder, markRead, nearEnd } from './conversation.js';
+import { adoptStoredTokens } from './api.js';
+import { attachFile, autoGrow, composerKey, sendFromComposer, wireDropAndPaste } from './composer.js';
+import { connect, deleteRoom, leaveRoom, loadOlder, markRead, onScroll, renameRoom, route, scrollToEnd, toggleMembers } from './conversation.js';
 import { $ } from './dom.js';
+import { wireLightbox } from './messages.js';
+import { wireProfile } from './profile.js';
 import { logout, signedOut, start, submitAuth } from './session.js';
 import { createRoom, searchPeople, startAiChat } from './sidebar.js';
 import { state } from './state.js';
@@ -17,16 +23,29 @@ function wire() {
   $('user-search').addEventListener('input', searchPeople);
   $('ai-chat-button').addEventListener('click', startAiChat);
   $('connect').addEventListener('click', connect);
+  $('connect-top').addEventListener('click', connect);
+  $('members-button').addEventListener('click', toggleMembers);
+  $('rename-form').addEventListener('submit', renameRoom);
+  $('leave-room').addEventListener('click', leaveRoom);
+  $('delete-room').addEventListener('click', deleteRoom);
   $('composer').addEventListener('submit', sendFromComposer);
   $('message-input').addEventListener('keydown', composerKey);
   $('message-input').addEventListener('input', autoGrow);
   $('file-input').addEventListener('change', attachFile);
   $('load-older').addEventListener('click', loadOlder);
-  $('scroller').addEventListener('scroll', () => {
-    state.stick = nearEnd();
-    if ($('scroller').scrollTop < 20 && state.oldest.get(state.current)) loadOlder();
+  $('scroller').addEventListener('scroll', onScroll);
+  $('new-below').addEventListener('click', () => {
+    scrollToEnd();
+    $('message-input').focus();
   });
-  $('show-sidebar').addEventListener('click', () => $('app').classList.remove('viewing'));
+  $('show-sidebar').addEventListener('click', () => {
+    // On a phone the list and the conversation take turns; Back returns too.
+    history.pushState(null, '', location.pathname);
+    route();
+  });
+  window.addEventListener('popstate', () => {
+    if (state.me) route();
+  });
   window.addEventListener('storage', (e) => {
     if (e.key === 'natter.refresh') {
       if (e.newValue) adoptStoredTokens();
@@ -34,10 +53,12 @@ function wire() {
     }
   });
   document.addEventListener('visibilitychange', () => {
-    if (!document.hidden && state.current && state.live.has(state.current)) markRead(state.current);
+    if (!document.hidden && state.current && state.connected) markRead(state.current);
   });
+  wireDropAndPaste();
+  wireLightbox();
+  wireProfile();
 }
-
 
 wire();
 start();

@@ -1,20 +1,22 @@
-// One message as the page shows it: text, attachment, edit and delete.
+// One message as the page shows it: who and when (once per run of one
+// sender's messages), its text, its attachment, and editing it in place.
 
-import { api } from './api.js';
+import { api, explain } from './api.js';
 import { applyMessage, isDirect, scrollToEnd } from './conversation.js';
-import { $, IMAGE_TYPES, el, timeOf } from './dom.js';
+import { $, IMAGE_TYPES, el, fullDate, humanSize, isTouch, timeOf } from './dom.js';
+import { senderName } from './people.js';
 import { state } from './state.js';
 
-export function messageItem(m) {
+export function messageItem(m, { cont = false } = {}) {
   const mine = m.sender_id === state.me.user_id;
   const li = el('li', {
-    class: 'message' + (mine ? ' mine' : '') + (m.deleted ? ' deleted' : ''),
+    class: 'message' + (mine ? ' mine' : '') + (m.deleted ? ' deleted' : '') + (cont ? ' cont' : ''),
     'data-id': m.message_id,
   });
   const meta = el('div', { class: 'meta' },
-    el('span', { class: 'sender', text: mine ? 'You' : m.sender_username }),
-    el('time', { datetime: m.timestamp, text: timeOf(m.timestamp) }));
-  if (m.edited) meta.append(el('span', { text: 'edited' }));
+    el('span', { class: 'sender', text: mine ? 'You' : senderName(m) }),
+    el('time', { datetime: m.timestamp, title: fullDate(m.timestamp), text: timeOf(m.timestamp) }));
+  if (m.edited) meta.append(el('span', { class: 'state', text: 'edited' }));
   if (m.incomplete) meta.append(el('span', { class: 'state', text: 'incomplete' }));
   if (mine && !m.deleted && isDirect(m.conversation_id)) {
     meta.append(el('span', { class: 'state seen-mark', text: m.seen ? '✓✓ seen' : '✓ sent' }));
@@ -47,7 +49,7 @@ async function fileUrl(file) {
 
 function attachmentView(file) {
   const box = el('div', { class: 'attachment' });
-  const link = el('a', { href: '#', download: file.name, text: file.name + ' (' + Math.ceil(file.size / 1024) + ' KB)' });
+  const link = el('a', { href: '#', download: file.name, text: file.name + ' (' + humanSize(file.size) + ')' });
   link.addEventListener('click', async (e) => {
     if (link.dataset.ready) return;
     e.preventDefault();
@@ -62,34 +64,87 @@ function attachmentView(file) {
   box.append(el('span', { class: 'file-tag', text: 'File: ' }), link);
   if (IMAGE_TYPES.includes(file.content_type)) {
     const img = el('img', { class: 'preview', alt: file.name });
+    const open = el('button', { type: 'button', class: 'image-button', 'aria-label': 'Show ' + file.name + ' larger' }, img);
+    open.addEventListener('click', () => showImage(img.src, file.name));
     // The image is taller than its placeholder: keep the newest message in view.
     img.addEventListener('load', () => { if (state.stick) scrollToEnd(); });
-    fileUrl(file).then((url) => { img.src = url; }).catch(() => img.remove());
-    box.append(img);
+    fileUrl(file).then((url) => { img.src = url; }).catch(() => open.remove());
+    box.append(open);
   }
   return box;
 }
 
+/** The lightbox: an image at full size, closed with Close, Escape or a click outside. */
+function showImage(src, name) {
+  if (!src) return;
+  const box = $('lightbox');
+  $('lightbox-image').src = src;
+  $('lightbox-image').alt = name;
+  $('lightbox-download').href = src;
+  $('lightbox-download').download = name;
+  box.showModal();
+  $('lightbox-close').focus();
+}
+
+export function wireLightbox() {
+  const box = $('lightbox');
+  $('lightbox-close').addEventListener('click', () => box.close());
+  box.addEventListener('click', (e) => { if (e.target === box) box.close(); });
+}
+
+/** Edit in place: a text area that keeps line breaks, with Save and Cancel. */
 function editMessage(li, m) {
-  if (li.querySelector('.edit-input')) return;
+  if (li.querySelector('.edit-form')) return;
   const id = 'edit-' + m.message_id;
-  const input = el('input', { id, class: 'edit-input', value: m.message });
-  const label = el('label', { for: id, class: 'visually-hidden', text: 'Edit message' });
-  const form = el('form', {}, label, input);
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
+  const input = el('textarea', { id, class: 'edit-input', rows: String(Math.min(8, m.message.split('\n').length + 1)) });
+  input.value = m.message;
+  const error = el('p', { class: 'error', role: 'alert' });
+  const done = (updated) => {
+    const item = messageItem(updated, { cont: li.classList.contains('cont') });
+    li.replaceWith(item);
+    item.querySelector('button.edit')?.focus();
+  };
+  const save = async () => {
+    if (input.value === m.message) {
+      done(m); // Nothing changed: nothing to send, nothing marked edited.
+      return;
+    }
+    if (!input.value.trim()) {
+      error.textContent = 'A message cannot be empty; delete it instead.';
+      return;
+    }
     try {
       const updated = await api('PATCH', '/api/messages/' + m.message_id, { message: input.value });
       applyMessage(updated);
+      const item = document.querySelector('#messages li[data-id="' + m.message_id + '"]');
+      item?.querySelector('button.edit')?.focus();
     } catch (err) {
-      $('composer-error').textContent = err.message;
+      error.textContent = explain(err);
     }
+  };
+  const form = el('form', { class: 'edit-form' },
+    el('label', { for: id, class: 'visually-hidden', text: 'Edit message' }),
+    input,
+    el('div', { class: 'row end' },
+      el('button', { type: 'button', class: 'secondary cancel', onclick: () => done(m) }, 'Cancel'),
+      el('button', { type: 'submit', class: 'save' }, 'Save')),
+    error);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    save();
   });
   input.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape') li.replaceWith(messageItem(m));
+    if (e.key === 'Escape') done(m);
+    // As in the composer: Enter saves on a keyboard, Shift+Enter (and Enter on touch) is a new line.
+    else if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && !isTouch()) {
+      e.preventDefault();
+      save();
+    }
   });
+  li.querySelector('.actions')?.remove();
   li.append(form);
   input.focus();
+  input.setSelectionRange(input.value.length, input.value.length);
 }
 
 async function deleteMessage(button, m) {
@@ -108,6 +163,6 @@ async function deleteMessage(button, m) {
     await api('DELETE', '/api/messages/' + m.message_id);
     applyMessage({ ...m, deleted: true, message: '', attachment: null });
   } catch (err) {
-    $('composer-error').textContent = err.message;
+    $('composer-error').textContent = explain(err);
   }
 }

@@ -1,16 +1,43 @@
 // Signing in and out, and starting the signed-in page.
 
-import { api, saveTokens } from './api.js';
-import { $, setStatus } from './dom.js';
+import { api, explain, saveTokens } from './api.js';
+import { applyServerInfo } from './composer.js';
+import { goLive, renderConnectState, route } from './conversation.js';
+import { $ } from './dom.js';
+import { displayName } from './people.js';
 import { loadSidebar } from './sidebar.js';
-import { ensureSocket } from './socket.js';
 import { state } from './state.js';
+
+const USERNAME = /^[\p{L}\p{N}_.\-@+]{3,64}$/u;
+
+/** What is wrong with a sign-in form, before asking the server. */
+function check(form, signup) {
+  const username = form.elements.username.value.trim();
+  const password = form.elements.password.value;
+  if (!username) return ['username', signup ? 'Choose a username.' : 'Enter your username or email.'];
+  if (signup && !USERNAME.test(username)) {
+    return ['username', 'A username is 3 to 64 characters: letters, digits and _ . - @ +'];
+  }
+  if (!password) return ['password', signup ? 'Choose a password of at least 6 characters.' : 'Enter your password.'];
+  if (signup && [...password].length < 6) return ['password', 'Choose a password of at least 6 characters.'];
+  return null;
+}
 
 export async function submitAuth(event, path, fields, errorId) {
   event.preventDefault();
   const form = event.target;
   const error = $(errorId);
+  const signup = form.id === 'signup-form';
   error.textContent = '';
+  for (const f of fields) form.elements[f].removeAttribute('aria-invalid');
+  const problem = check(form, signup);
+  if (problem) {
+    const [field, text] = problem;
+    error.textContent = text;
+    form.elements[field].setAttribute('aria-invalid', 'true');
+    form.elements[field].focus();
+    return;
+  }
   const body = {};
   for (const f of fields) {
     const v = form.elements[f].value.trim();
@@ -32,30 +59,40 @@ export async function submitAuth(event, path, fields, errorId) {
     saveTokens(data);
     form.reset();
     await start();
+    // Somewhere useful to be, not <body>.
+    const first = document.querySelector('#sidebar .conv-item');
+    (first || $('new-room-name')).focus();
   } catch (e) {
-    error.textContent = 'Cannot reach the server: ' + e.message;
+    error.textContent = explain(e);
   } finally {
     button.disabled = false;
   }
 }
 
+/** Show the sign-in forms (nobody is signed in). */
+function showAuth(message) {
+  $('app').hidden = true;
+  $('auth').hidden = false;
+  $('login-error').textContent = message || '';
+  $('login-username').focus();
+}
+
+/**
+ * The session is over: forget everything of this user — tokens, the
+ * conversation the page was on, whether it was connected — and start from a
+ * fresh page, so nothing of theirs stays in memory or on screen for whoever
+ * uses this device next.
+ */
 export function signedOut(message) {
   if (state.ws) {
     state.ws.onclose = null;
     state.ws.close();
   }
-  clearTimeout(state.retryTimer);
-  for (const url of state.blobs.values()) URL.revokeObjectURL(url);
-  for (const k of ['natter.access', 'natter.refresh']) localStorage.removeItem(k);
-  Object.assign(state, {
-    access: null, refresh: null, me: null, current: null, ws: null, wsOpen: false, lastId: 0, retry: 0, everConnected: false,
-  });
-  for (const k of ['conversations', 'messages', 'oldest', 'pending', 'online', 'typing', 'blobs', 'seen', 'drafts']) state[k].clear();
-  state.live.clear();
-  $('app').hidden = true;
-  $('auth').hidden = false;
-  $('login-error').textContent = message || '';
-  $('login-username').focus();
+  for (const store of [localStorage, sessionStorage]) {
+    for (const k of Object.keys(store)) if (k.startsWith('natter.')) store.removeItem(k);
+  }
+  if (message) sessionStorage.setItem('natter.notice', message);
+  location.replace(location.pathname);
 }
 
 export async function logout() {
@@ -68,24 +105,25 @@ export async function logout() {
 }
 
 export async function start() {
+  const notice = sessionStorage.getItem('natter.notice');
+  sessionStorage.removeItem('natter.notice');
   if (!state.access) {
-    signedOut();
+    showAuth(notice);
     return;
   }
   try {
     state.me = await api('GET', '/api/users/me');
   } catch (e) {
-    if (state.access) signedOut(e.status === 401 ? '' : 'Cannot reach the server: ' + e.message);
+    if (state.access) showAuth(e.status === 401 ? '' : explain(e));
     return;
   }
   $('auth').hidden = true;
   $('app').hidden = false;
-  $('me').textContent = 'Signed in as ' + state.me.username;
-  setStatus('offline');
+  $('me').textContent = 'Signed in as ' + displayName(state.me);
   state.server = await api('GET', '/api/server').catch(() => null);
-  const agent = state.server && state.server.ai_agent;
-  $('ai-chat').hidden = !agent;
-  if (agent) $('ai-chat-button').textContent = 'Chat with ' + agent.name;
+  applyServerInfo();
   await loadSidebar();
-  ensureSocket();
+  renderConnectState();
+  if (sessionStorage.getItem('natter.connected') === '1') goLive();
+  route();
 }

@@ -1,25 +1,28 @@
-// The sidebar: conversations, public rooms, new rooms, people search.
+// The sidebar: conversations, public rooms, new rooms, people search, and
+// the unread counts (in the list, the tab title, and the phone's
+// Conversations button).
 
-import { api } from './api.js';
-import { markRead, noteId, select } from './conversation.js';
+import { api, explain } from './api.js';
+import { select } from './conversation.js';
 import { $, el } from './dom.js';
+import { otherMember, presenceDot, titleOf } from './people.js';
 import { state } from './state.js';
-
-export function otherMember(conv) {
-  return conv.participants.find((p) => p.user_id !== state.me.user_id) || conv.participants[0];
-}
-
-export function titleOf(conv) {
-  if (conv.kind === 'room') return conv.name;
-  const o = otherMember(conv);
-  return o ? o.name || o.username : 'direct';
-}
 
 function previewOf(m) {
   if (!m) return 'No messages yet';
   if (m.deleted) return 'message deleted';
   const who = m.sender_id === state.me.user_id ? 'You: ' : '';
   return who + (m.message || (m.attachment ? 'attachment: ' + m.attachment.name : ''));
+}
+
+/** Unread messages everywhere: in the tab title and on the phone's button. */
+function renderTotals() {
+  let total = 0;
+  for (const c of state.conversations.values()) total += c.unread_count || 0;
+  document.title = total ? '(' + total + ') natter' : 'natter';
+  const badge = $('total-unread');
+  badge.textContent = total ? String(total) : '';
+  badge.setAttribute('aria-label', total ? total + ' unread' : '');
 }
 
 export function renderSidebar() {
@@ -29,15 +32,9 @@ export function renderSidebar() {
   directs.replaceChildren();
   for (const conv of state.conversations.values()) {
     const isRoom = conv.kind === 'room';
-    let marker;
-    if (isRoom) {
-      marker = el('span', { class: 'dot room', 'aria-hidden': 'true', text: '#' });
-    } else {
-      const o = otherMember(conv);
-      const on = o && state.online.get(o.user_id);
-      marker = el('span', { class: 'dot' + (on ? ' online' : ''), title: on ? 'online' : 'offline' });
-      marker.setAttribute('aria-label', on ? 'online' : 'offline');
-    }
+    const marker = isRoom
+      ? el('span', { class: 'dot room', 'aria-hidden': 'true', text: '#' })
+      : presenceDot(otherMember(conv) && otherMember(conv).user_id);
     const unread = conv.unread_count > 0 ? String(conv.unread_count) : '';
     const item = el('button', {
       type: 'button',
@@ -68,6 +65,7 @@ export function renderSidebar() {
     el('span', { class: 'last', text: r.member_count + (r.member_count === 1 ? ' member' : ' members') + ' · join' }))));
   }
   if (!pub.children.length) pub.append(el('li', { class: 'empty-note', text: 'Nothing more to join.' }));
+  renderTotals();
 }
 
 export async function loadSidebar() {
@@ -83,6 +81,10 @@ export async function loadSidebar() {
   renderSidebar();
 }
 
+export function noteId(id) {
+  if (id > state.lastId) state.lastId = id;
+}
+
 async function joinRoom(id) {
   try {
     const conv = await api('POST', '/api/rooms/' + id + '/join');
@@ -90,7 +92,7 @@ async function joinRoom(id) {
     await loadSidebar();
     select(conv.conversation_id);
   } catch (e) {
-    $('new-room-error').textContent = e.message;
+    $('new-room-error').textContent = explain(e);
   }
 }
 
@@ -99,19 +101,23 @@ export async function createRoom(event) {
   const input = $('new-room-name');
   const error = $('new-room-error');
   error.textContent = '';
+  if (!input.value.trim()) {
+    error.textContent = 'Give the room a name.';
+    input.focus();
+    return;
+  }
   try {
-    const conv = await api('POST', '/api/conversations', { name: input.value, kind: 'room' });
+    const conv = await api('POST', '/api/conversations', { name: input.value.trim(), kind: 'room' });
     input.value = '';
     state.conversations.set(conv.conversation_id, conv);
     await loadSidebar();
     select(conv.conversation_id);
   } catch (e) {
-    error.textContent = e.message;
+    error.textContent = explain(e);
   }
 }
 
 let searchTimer = null;
-
 export function searchPeople() {
   clearTimeout(searchTimer);
   searchTimer = setTimeout(async () => {
@@ -132,14 +138,14 @@ export function searchPeople() {
           'data-user': u.username,
           onclick: () => startDirect(u.user_id),
         },
-        el('span', { class: 'dot' + (u.online ? ' online' : '') }),
+        presenceDot(u.user_id),
         el('span', { class: 'name', text: u.name ? u.name + ' (' + u.username + ')' : u.username }),
         el('span', { class: 'badge' }),
-        el('span', { class: 'last', text: 'message' }))));
+        el('span', { class: 'last', text: u.is_bot ? 'AI assistant' : 'message' }))));
       }
       if (!list.children.length) list.append(el('li', { class: 'empty-note', text: 'Nobody found.' }));
     } catch (e) {
-      list.replaceChildren(el('li', { class: 'error', text: e.message }));
+      list.replaceChildren(el('li', { class: 'error', text: explain(e) }));
     }
   }, 200);
 }
@@ -153,7 +159,7 @@ export async function startAiChat() {
     renderSidebar();
     select(conv.conversation_id);
   } catch (e) {
-    error.textContent = e.message;
+    error.textContent = explain(e);
   }
 }
 
@@ -166,10 +172,11 @@ async function startDirect(userId) {
     renderSidebar();
     select(conv.conversation_id);
   } catch (e) {
-    $('search-results').replaceChildren(el('li', { class: 'error', text: e.message }));
+    $('search-results').replaceChildren(el('li', { class: 'error', text: explain(e) }));
   }
 }
 
+/** A message arrived: its conversation moves to the top, unread unless it is being read. */
 export function bumpConversation(m) {
   const conv = state.conversations.get(m.conversation_id);
   if (!conv) {
@@ -178,13 +185,54 @@ export function bumpConversation(m) {
     return;
   }
   conv.last_message = m;
-  const viewing = state.current === m.conversation_id && state.live.has(m.conversation_id) && !document.hidden;
-  if (m.sender_id !== state.me.user_id) {
-    if (viewing) markRead(m.conversation_id);
-    else conv.unread_count = (conv.unread_count || 0) + 1;
-  }
+  const reading = state.current === m.conversation_id && state.connected && !document.hidden;
+  if (m.sender_id !== state.me.user_id && !reading) conv.unread_count = (conv.unread_count || 0) + 1;
   // Most recent first.
   state.conversations.delete(m.conversation_id);
   state.conversations = new Map([[m.conversation_id, conv], ...state.conversations]);
   renderSidebar();
 }
+
+/** A room was created, joined, left, renamed or deleted (a `room` frame). */
+export function roomChanged(f) {
+  const id = f.conversation_id;
+  const conv = state.conversations.get(id);
+  const mine = f.user_id === state.me.user_id;
+  if (f.change === 'deleted') {
+    state.conversations.delete(id);
+    state.rooms = state.rooms.filter((r) => r.conversation_id !== id);
+    renderSidebar();
+    return { closed: true };
+  }
+  if ((f.change === 'joined' || f.change === 'left') && mine) {
+    // Another tab of ours joined or left: the lists change.
+    loadSidebar().catch(() => {});
+    return { closed: f.change === 'left' };
+  }
+  if (f.change === 'created') {
+    if (!state.rooms.some((r) => r.conversation_id === id)) {
+      state.rooms.push({ conversation_id: id, name: f.name, member_count: f.member_count, joined: false });
+      state.rooms.sort((a, b) => a.name.localeCompare(b.name));
+    }
+    // Our own new room is in the list already (made by this tab) or arrives with its reload.
+    api('GET', '/api/rooms').then((rooms) => { state.rooms = rooms; renderSidebar(); }).catch(() => {});
+  }
+  for (const r of state.rooms) {
+    if (r.conversation_id === id) {
+      r.name = f.name;
+      r.member_count = f.member_count;
+    }
+  }
+  if (conv) {
+    if (f.name) conv.name = f.name;
+    if (f.change === 'joined' && !conv.participants.some((p) => p.user_id === f.user_id)) {
+      conv.participants.push({ user_id: f.user_id, username: f.username, name: f.user_name || '', online: true });
+      state.online.set(f.user_id, true);
+    }
+    if (f.change === 'left') conv.participants = conv.participants.filter((p) => p.user_id !== f.user_id);
+    conv.member_count = f.member_count;
+  }
+  renderSidebar();
+  return { closed: false };
+}
+

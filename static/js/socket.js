@@ -1,31 +1,35 @@
-// The user socket: connect, resume with ?since=, reconnect, and every frame.
+// The user socket: open once Connect is pressed, resume with ?since=,
+// reconnect on its own, and every frame the server sends.
 
 import { agentFailed, dropDraft, showDraft } from './ai.js';
 import { api } from './api.js';
-import { deliver, failPending } from './composer.js';
-import { applyMessage, clearTyping, noteId, renderPresence, seenUpTo, showTyping } from './conversation.js';
+import { failPending, deliver, sendWaiting } from './composer.js';
+import { applyMessage, clearTyping, closed, markRead, renderPresence, seenUpTo, showTyping } from './conversation.js';
 import { $, setStatus } from './dom.js';
-import { bumpConversation, renderSidebar } from './sidebar.js';
+import { displayName, senderName } from './people.js';
+import { bumpConversation, noteId, renderSidebar, roomChanged } from './sidebar.js';
 import { state } from './state.js';
 
-export function ensureSocket() {
-  if (state.ws || !state.access) return;
-  openSocket();
-}
-
-function openSocket() {
+export function openSocket() {
   clearTimeout(state.retryTimer);
+  if (!state.access || !state.connected) return;
   const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
   // Always resume: even from 0, messages sent between loading the lists and
   // this socket opening are replayed.
   const url = scheme + location.host + '/api/ws?token=' + encodeURIComponent(state.access) + '&since=' + state.lastId;
   const ws = new WebSocket(url);
   state.ws = ws;
+  if (!state.everConnected) setStatus('connecting…', 'reconnecting');
   ws.onopen = () => {
     state.wsOpen = true;
     state.everConnected = true;
     state.retry = 0;
     setStatus('connected', 'online');
+    // Nobody tells us of our own presence.
+    state.online.set(state.me.user_id, true);
+    renderPresence();
+    // Errors about the lost connection are over.
+    $('composer-error').textContent = '';
     // Frames are in order: once the pong is back, the replay of what was
     // missed is over, and anything still unconfirmed did not get through.
     ws.send(JSON.stringify({ action: 'ping' }));
@@ -57,7 +61,7 @@ function openSocket() {
 }
 
 function scheduleReconnect() {
-  if (!state.access) return;
+  if (!state.access || !state.connected) return;
   setStatus('reconnecting…', 'reconnecting');
   const delay = Math.min(500 * 2 ** state.retry, 8000);
   state.retry += 1;
@@ -70,6 +74,15 @@ function scheduleReconnect() {
     }
     openSocket();
   }, delay);
+}
+
+/** A person's display name from any conversation they are in. */
+function nameOf(userId, fallback) {
+  for (const c of state.conversations.values()) {
+    const p = c.participants.find((x) => x.user_id === userId);
+    if (p) return displayName(p);
+  }
+  return fallback;
 }
 
 function onFrame(f, ws) {
@@ -95,7 +108,8 @@ function onFrame(f, ws) {
       if (f.reply_id) dropDraft(f.reply_id);
       const isNew = applyMessage(m);
       if (isNew) bumpConversation(m);
-      clearTyping(m.conversation_id, m.sender_username);
+      if (state.current === m.conversation_id && !document.hidden) markReadSoon(m.conversation_id);
+      clearTyping(m.conversation_id, senderName(m));
       break;
     }
     case 'message_updated':
@@ -106,7 +120,7 @@ function onFrame(f, ws) {
       showDraft(f);
       break;
     case 'typing':
-      showTyping(f.conversation_id, f.username);
+      showTyping(f.conversation_id, nameOf(f.user_id, f.username));
       break;
     case 'read':
       if (f.user_id !== state.me.user_id) seenUpTo(f.conversation_id, f.message_id);
@@ -116,6 +130,16 @@ function onFrame(f, ws) {
       renderSidebar();
       renderPresence();
       break;
+    case 'room': {
+      const { closed: gone } = roomChanged(f);
+      if (gone) closed(f.conversation_id);
+      else if (state.current === f.conversation_id) {
+        const conv = state.conversations.get(f.conversation_id);
+        if (conv && f.change === 'renamed') $('conv-title').textContent = '# ' + conv.name;
+        renderPresence();
+      }
+      break;
+    }
     case 'error':
       if (f.client_id && state.pending.has(f.client_id)) failPending(f.client_id, f.message);
       else if (f.reply_id) agentFailed(f);
@@ -133,9 +157,20 @@ function onFrame(f, ws) {
           failPending(cid, 'connection lost');
         }
       }
+      sendWaiting();
       break;
     default:
       break;
   }
   if (ws !== state.ws) ws.close();
 }
+
+let readTimer = null;
+/** Mark the open conversation read once a burst of messages is in. */
+function markReadSoon(id) {
+  clearTimeout(readTimer);
+  readTimer = setTimeout(() => {
+    if (state.current === id) markRead(id);
+  }, 100);
+}
+

@@ -291,11 +291,14 @@ pub struct ConversationOut {
     pub unread_count: i64,
     pub last_read_id: i64,
     pub created_at: String,
+    /// Who created it (rooms: who may rename or delete it), while they are a member.
+    pub created_by: Option<Uuid>,
 }
 
 impl ConversationOut {
     pub fn new(s: ConversationSummary, online: impl Fn(&UserBrief) -> bool) -> Self {
         let c = s.conversation;
+        let created_by = s.members.iter().find(|m| Some(m.id) == c.created_by).map(|m| m.uuid);
         ConversationOut {
             conversation_id: c.uuid,
             kind: c.kind.as_str(),
@@ -313,6 +316,7 @@ impl ConversationOut {
             unread_count: s.unread,
             last_read_id: s.last_read.0,
             created_at: c.created_at.rfc3339(),
+            created_by,
         }
     }
 }

@@ -75,8 +75,13 @@ struct RoomFrame<'a> {
     conversation_id: Uuid,
     name: Option<&'a str>,
     member_count: i64,
+    /// Who joined or left.
     #[serde(skip_serializing_if = "Option::is_none")]
     user_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_name: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -157,6 +162,8 @@ fn encode(kind: &EventKind) -> Option<String> {
             name: conversation.name.as_deref(),
             member_count: *member_count,
             user_id: user.as_ref().map(|u| u.uuid),
+            username: user.as_ref().map(|u| u.username.as_str()),
+            user_name: user.as_ref().map(|u| u.name.as_str()),
         }),
         EventKind::AgentFailed {
             conversation,

@@ -6,7 +6,9 @@
 //! `cargo test --test browser -- --ignored`. Each test saves a screenshot of
 //! every browser's final page under `target/tmp/browser-screenshots/`.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod page;
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -53,17 +55,33 @@ impl Driver {
     }
 
     /// A new browser: headless, with its own empty profile.
-    async fn browser(&self, profile: &std::path::Path, width: u32, height: u32) -> Client {
+    async fn browser(&self, profile: &std::path::Path, view: View) -> Client {
         let mut caps = serde_json::Map::new();
-        let mut options = json!({
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--disable-quic",
-                format!("--user-data-dir={}", profile.display()),
-                format!("--window-size={width},{height}"),
-            ]
-        });
+        let mut args = vec![
+            json!("--headless"),
+            json!("--no-sandbox"),
+            json!("--disable-gpu"),
+            json!("--disable-dev-shm-usage"),
+            json!("--disable-background-networking"),
+            json!("--disable-component-update"),
+            json!("--disable-sync"),
+            json!("--no-first-run"),
+            json!("--disable-quic"),
+            json!(format!("--user-data-dir={}", profile.display())),
+            json!(format!("--window-size={},{}", view.width, view.height)),
+        ];
+        if view.dark {
+            // prefers-color-scheme: dark for the page.
+            args.push(json!("--force-dark-mode"));
+        }
+        let mut options = json!({ "args": args });
+        if view.phone {
+            // A phone: its size, and touch as the main input (pointer: coarse).
+            options["mobileEmulation"] = json!({
+                "deviceMetrics": {"width": view.width, "height": view.height, "pixelRatio": 3, "touch": true},
+                "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Mobile Safari/537.36"
+            });
+        }
         if let Ok(bin) = std::env::var("NATTER_CHROMIUM") {
             options["binary"] = json!(bin);
         }
@@ -82,6 +100,43 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
+/// How a browser sees the page.
+#[derive(Debug, Clone, Copy)]
+struct View {
+    width: u32,
+    height: u32,
+    dark: bool,
+    /// A phone: touch, mobile viewport.
+    phone: bool,
+}
+
+impl View {
+    const DESKTOP: View = View {
+        width: 1280,
+        height: 800,
+        dark: false,
+        phone: false,
+    };
+    const PHONE: View = View {
+        width: 390,
+        height: 844,
+        dark: false,
+        phone: true,
+    };
+
+    fn wide(width: u32) -> View {
+        View {
+            width,
+            height: 900,
+            ..View::DESKTOP
+        }
+    }
+
+    fn dark(self) -> View {
+        View { dark: true, ..self }
+    }
+}
+
 /// Run a browser test with `n` browsers; screenshots are saved whether it
 /// passes or fails, then the browsers are closed. Whatever the test returns
 /// (a server, say) lives until the screenshots are taken.
@@ -90,13 +145,22 @@ where
     F: FnOnce(Vec<Page>) -> Fut,
     Fut: Future<Output = T>,
 {
+    with_views(name, &vec![View::wide(width); n], f).await
+}
+
+/// `with_browsers` with a view per browser.
+async fn with_views<F, Fut, T>(name: &str, views: &[View], f: F)
+where
+    F: FnOnce(Vec<Page>) -> Fut,
+    Fut: Future<Output = T>,
+{
     let driver = Driver::start().await;
     let profiles = tempfile::tempdir().unwrap();
     let mut pages = Vec::new();
-    for i in 0..n {
+    for (i, view) in views.iter().enumerate() {
         let profile = profiles.path().join(format!("p{i}"));
         pages.push(Page {
-            c: driver.browser(&profile, width, 900).await,
+            c: driver.browser(&profile, *view).await,
         });
     }
     let clients: Vec<Client> = pages.iter().map(|p| p.c.clone()).collect();
@@ -165,6 +229,50 @@ impl Page {
         }
     }
 
+    /// Run axe-core (from npm, installed by `.ci/run` into target/axe) on
+    /// the page as it is; its serious and critical violations.
+    async fn axe(&self) -> Vec<Value> {
+        let path = std::env::var("NATTER_AXE_JS").unwrap_or_else(|_| {
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/target/axe/node_modules/axe-core/axe.min.js"
+            )
+            .into()
+        });
+        let src = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("{path}: {e} (npm install --prefix target/axe axe-core@4.14.1, as .ci/run does)")
+        });
+        self.js(&format!("{src}\nwindow.axe = axe; return true;")).await;
+        let found = self
+            .c
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] })
+                   .then((r) => done(r.violations
+                     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                     .map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+                                    nodes: v.nodes.slice(0, 4).map((n) => n.target.join(' ')) }))))
+                   .catch((e) => done([{ id: 'axe-error', help: String(e) }]));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        serde_json::from_value(found).unwrap()
+    }
+
+    /// A screenshot for docs/PAGE.md: kept under target/tmp/page-screens,
+    /// and copied to `$NATTER_PAGE_SCREENSHOTS` when that is set.
+    async fn shot(&self, name: &str) {
+        let png = self.c.screenshot().await.unwrap();
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("page-screens");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), &png).unwrap();
+        if let Ok(docs) = std::env::var("NATTER_PAGE_SCREENSHOTS") {
+            std::fs::create_dir_all(&docs).unwrap();
+            std::fs::write(PathBuf::from(docs).join(format!("{name}.png")), &png).unwrap();
+        }
+    }
+
     /// The texts of the message bubbles shown, in order.
     async fn messages(&self) -> Vec<String> {
         let v = self
@@ -196,7 +304,7 @@ impl Page {
         self.wait_message(text).await;
     }
 
-    /// Create a room with the sidebar's form and connect to it.
+    /// Create a room with the sidebar's form and be live in it.
     async fn new_room(&self, name: &str) {
         self.type_into("#new-room-name", &format!("{name}\u{E007}")).await;
         let title = format!(
@@ -204,16 +312,22 @@ impl Page {
             json!(format!("# {name}"))
         );
         self.until("the new room", &title).await;
-        self.click("#connect").await;
+        self.go_live().await;
+    }
+
+    /// Press Connect if this visit has not yet; wait for the composer.
+    async fn go_live(&self) {
+        if self.js("return !document.getElementById('connect').hidden").await == json!(true) {
+            self.click("#connect").await;
+        }
         self.until("the composer", "return !document.getElementById('composer').hidden")
             .await;
     }
 
+    /// Open a conversation from the sidebar and be live in it.
     async fn connect_to(&self, sidebar_css: &str) {
         self.click(sidebar_css).await;
-        self.click("#connect").await;
-        self.until("the composer", "return !document.getElementById('composer').hidden")
-            .await;
+        self.go_live().await;
     }
 }
 
@@ -264,6 +378,13 @@ async fn a_direct_conversation_with_typing_and_seen_marks() {
         let (a, b) = (&pages[0], &pages[1]);
         a.sign_up(&s, "alice").await;
         b.sign_up(&s, "bob").await;
+        // Bob goes live (Connect in the top bar): he is online from now on.
+        b.click("#connect-top").await;
+        b.until(
+            "bob connected",
+            "return document.getElementById('conn-status').textContent === 'connected'",
+        )
+        .await;
         // Alice finds bob and starts a direct conversation.
         a.type_into("#user-search", "bo").await;
         a.click("#search-results button[data-user='bob']").await;
@@ -335,9 +456,12 @@ async fn reload_keeps_the_session_and_the_history_at_phone_width() {
         )
         .await;
         assert_eq!(a.js("return document.getElementById('auth').hidden").await, json!(true));
-        // At phone width the list comes first, then the conversation.
-        a.connect_to("#room-list button.conv-item").await;
+        // The reload is back in the same conversation, live again by itself.
         a.wait_message("three").await;
+        assert_eq!(
+            a.js("return document.getElementById('conv-title').textContent").await,
+            json!("# notes")
+        );
         assert_eq!(a.messages().await, ["one", "two", "three"]);
         let width = a
             .js("return document.documentElement.scrollWidth <= window.innerWidth")
@@ -467,6 +591,9 @@ async fn edit_delete_and_attach_an_image() {
         let png = tempfile::Builder::new().suffix(".png").tempfile().unwrap();
         std::fs::write(png.path(), PNG_1X1).unwrap();
         a.find("#file-input").await.send_keys(&png.path().display().to_string()).await.unwrap();
+        // Chosen, previewed in the composer, sent with Send.
+        a.until("the chosen file", "return !document.getElementById('attachment-preview').hidden").await;
+        a.click("#send").await;
         a.until("the image preview", "const i = document.querySelector('#messages img.preview'); return !!i && i.complete && i.naturalWidth === 1").await;
         let name = png.path().file_name().unwrap().to_string_lossy().into_owned();
         let link = a.js("return document.querySelector('#messages .attachment a').textContent").await;
@@ -609,7 +736,11 @@ async fn the_page_survives_its_access_token_expiring() {
             "return document.getElementById('conv-title').textContent === '# second'",
         )
         .await;
-        a.click("#connect").await;
+        // Connected once this visit: the new room is live at once.
+        assert_eq!(
+            a.js("return document.getElementById('connect').hidden").await,
+            json!(true)
+        );
         a.say("after expiry").await;
         assert_eq!(
             a.js("return document.getElementById('app').hidden").await,
