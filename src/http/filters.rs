@@ -101,12 +101,14 @@ pub fn authenticate(core: &Core, headers: &HeaderMap, query: Option<&str>) -> Re
     } else if let Some(t) = cookie(headers, SESSION_COOKIE) {
         (t.to_owned(), Via::Cookie)
     } else {
+        core.metrics.auth_refused("missing");
         return Err(Error::Unauthorized(
             "authentication required: log in, then send `Authorization: Bearer <token>` (or the session cookie)".into(),
         ));
     };
     let caller = core.authenticate(&token)?;
     if via == Via::Cookie && !same_origin(headers) {
+        core.metrics.auth_refused("cross_site");
         return Err(Error::forbidden(
             "cross-site request refused: the Origin does not match this server",
         ));

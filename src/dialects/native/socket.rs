@@ -257,6 +257,10 @@ impl NativeSocket {
 }
 
 impl Protocol for NativeSocket {
+    fn dialect(&self) -> &'static str {
+        "native"
+    }
+
     fn scope(&self) -> Scope {
         self.bound.map_or(Scope::All, |(id, _)| Scope::Conversation(id))
     }
