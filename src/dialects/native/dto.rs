@@ -1,6 +1,7 @@
 //! Wire types of the native `/api` dialect.
 
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::core::{RoomInfo, Tokens};
@@ -14,7 +15,7 @@ pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<
 
 // ----- requests -----
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterIn {
     pub username: Option<String>,
     pub email: Option<String>,
@@ -25,19 +26,19 @@ pub struct RegisterIn {
     pub public_key: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginIn {
     pub username: Option<String>,
     pub email: Option<String>,
     pub password: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshIn {
     pub refresh_token: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct PatchMeIn {
     pub name: Option<String>,
     pub first_name: Option<String>,
@@ -53,7 +54,7 @@ pub struct PatchMeIn {
     pub old_password: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateConversationIn {
     pub participant_id: Option<Uuid>,
     pub participant_ids: Option<Vec<Uuid>>,
@@ -63,7 +64,7 @@ pub struct CreateConversationIn {
     pub is_ai: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct SendIn {
     pub conversation_id: Uuid,
     pub sender_id: Option<Uuid>,
@@ -73,35 +74,39 @@ pub struct SendIn {
     pub client_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct EditIn {
     pub message: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ReadIn {
     pub message_id: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     pub before: Option<i64>,
     pub after: Option<i64>,
     pub limit: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsersQuery {
     pub q: Option<String>,
     pub limit: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SocketQuery {
     pub since: Option<i64>,
 }
@@ -119,7 +124,7 @@ pub struct ClientFrame {
 
 // ----- responses -----
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TokensOut {
     pub user_id: Uuid,
     pub username: String,
@@ -142,7 +147,7 @@ impl From<Tokens> for TokensOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserOut {
     pub user_id: Uuid,
     pub username: String,
@@ -182,7 +187,7 @@ impl UserOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ParticipantOut {
     pub user_id: Uuid,
     pub username: String,
@@ -205,7 +210,7 @@ impl ParticipantOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FileOut {
     pub file_id: Uuid,
     pub name: String,
@@ -226,7 +231,7 @@ impl From<FileMeta> for FileOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MessageOut {
     pub message_id: i64,
     pub conversation_id: Uuid,
@@ -267,7 +272,7 @@ impl From<&Message> for MessageOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ConversationOut {
     pub conversation_id: Uuid,
     pub kind: &'static str,
@@ -304,7 +309,7 @@ impl ConversationOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RoomOut {
     pub conversation_id: Uuid,
     pub name: Option<String>,
@@ -325,20 +330,45 @@ impl From<RoomInfo> for RoomOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ConnectOut {
     pub status: &'static str,
     pub conversation_id: Uuid,
     pub ws_url: String,
 }
 
-#[derive(Debug, Serialize)]
-pub struct ErrorBody<'a> {
-    pub error: ErrorInner<'a>,
+/// Every native error: what went wrong, in words, and the HTTP status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorInner,
 }
 
-#[derive(Debug, Serialize)]
-pub struct ErrorInner<'a> {
-    pub message: &'a str,
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorInner {
+    pub message: String,
     pub status: u16,
+}
+
+/// A read mark, as `POST /api/conversations/{id}/read` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadOut {
+    pub conversation_id: Uuid,
+    pub last_read_id: i64,
+}
+
+/// `GET /api/users/me/export`: everything the caller can see, in the
+/// shapes the rest of the API uses.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserExportOut {
+    /// Always `natter-user-export`.
+    pub format: &'static str,
+    pub format_version: i64,
+    pub exported_at: String,
+    pub user: UserOut,
+    /// The conversations the caller is a member of now.
+    pub conversations: Vec<ConversationOut>,
+    /// Every message of those conversations (anyone's), oldest first.
+    pub messages: Vec<MessageOut>,
+    /// The files the caller uploaded: metadata, and the URL to fetch each.
+    pub files: Vec<FileOut>,
 }

@@ -1,0 +1,153 @@
+//! `GET /api/openapi.json`: the native API described by its own code.
+//!
+//! The operations come from the `#[utoipa::path]` on each handler and the
+//! schemas from the wire types in `dto.rs`, so the document follows the
+//! code. `ROUTES` lists every native route in one place; a test checks it
+//! against this document and against the server (each route answers).
+
+use std::sync::{Arc, OnceLock};
+
+use http::{HeaderValue, StatusCode, header};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use warp::Filter;
+use warp::filters::BoxedFilter;
+
+use super::{admin, auth, conversations, files, health, messages, socket, users};
+use crate::http::Response;
+
+/// Every native route: (method, path template). Add a route here, to the
+/// `paths` below, and to its dialect's `routes`.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/auth/register"),
+    ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/refresh"),
+    ("POST", "/api/auth/logout"),
+    ("GET", "/api/users"),
+    ("GET", "/api/users/me"),
+    ("PATCH", "/api/users/me"),
+    ("GET", "/api/users/me/export"),
+    ("GET", "/api/users/{id}"),
+    ("GET", "/api/conversations"),
+    ("POST", "/api/conversations"),
+    ("GET", "/api/conversations/{id}"),
+    ("POST", "/api/conversations/{id}/read"),
+    ("DELETE", "/api/conversations/{id}/members/me"),
+    ("GET", "/api/rooms"),
+    ("POST", "/api/rooms/{id}/join"),
+    ("POST", "/api/messages"),
+    ("PATCH", "/api/messages/{id}"),
+    ("DELETE", "/api/messages/{id}"),
+    ("POST", "/api/files"),
+    ("GET", "/api/files/{id}"),
+    ("GET", "/api/ws"),
+    ("GET", "/api/conversations/{id}/connect"),
+    ("POST", "/api/conversations/{id}/connect"),
+    ("GET", "/api/health"),
+    ("GET", "/api/server"),
+    ("GET", "/api/admin/backup"),
+    ("GET", "/api/openapi.json"),
+];
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("The access_token from /api/auth/login or /api/auth/register"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "natter native API",
+        description = "The native `/api` of natter, a self-hosted chat server. Live delivery is over the \
+                       WebSockets at /api/ws and /api/conversations/{id}/connect; their frames, and the \
+                       other four dialects, are described in docs/API.md."
+    ),
+    paths(
+        auth::register,
+        auth::login,
+        auth::refresh,
+        auth::logout,
+        users::list,
+        users::me,
+        users::patch_me,
+        users::export,
+        users::one,
+        conversations::list,
+        conversations::create,
+        conversations::history,
+        conversations::read,
+        conversations::leave,
+        conversations::rooms,
+        conversations::join,
+        messages::send,
+        messages::edit,
+        messages::delete,
+        files::upload,
+        files::download,
+        socket::user_socket,
+        socket::conversation_socket,
+        socket::connect_info,
+        health::health,
+        health::info,
+        admin::backup,
+        spec,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Accounts and sessions"),
+        (name = "users", description = "Profiles, search, your own data"),
+        (name = "conversations", description = "Direct conversations, rooms, history, read marks"),
+        (name = "messages", description = "Send, edit, delete"),
+        (name = "files", description = "Attachments"),
+        (name = "sockets", description = "Live delivery"),
+        (name = "server", description = "What the server is and offers"),
+        (name = "admin", description = "For the server's admins"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document, built once.
+pub fn document() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = ApiDoc::openapi();
+        doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+        doc.to_json().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "could not encode the OpenAPI document");
+            "{}".to_owned()
+        })
+    })
+}
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tag = "server",
+    summary = "This API, described (OpenAPI 3.1)",
+    responses((status = 200, description = "The OpenAPI document", body = Object))
+)]
+pub async fn spec() -> Response {
+    let mut res = http::Response::new(document().into());
+    *res.status_mut() = StatusCode::OK;
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res
+}
+
+pub fn routes(_core: Arc<crate::core::Core>) -> BoxedFilter<(Response,)> {
+    warp::path!("openapi.json").and(warp::get()).then(spec).boxed()
+}
