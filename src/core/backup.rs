@@ -36,18 +36,19 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// A compact UTC time for file names: `20261126T110400Z`.
+/// A compact UTC time for file names, to the millisecond: `20261126T110400.123Z`.
 fn stamp() -> String {
     let t = Timestamp::now().rfc3339();
     // 2026-11-26T11:04:00.123456Z
     format!(
-        "{}{}{}T{}{}{}Z",
+        "{}{}{}T{}{}{}.{}Z",
         &t[0..4],
         &t[5..7],
         &t[8..10],
         &t[11..13],
         &t[14..16],
-        &t[17..19]
+        &t[17..19],
+        &t[20..23]
     )
 }
 
