@@ -379,27 +379,31 @@ impl Core {
 
     /// Check a token (from a header, a query or a cookie) and say who it is.
     pub fn authenticate(&self, token: &str) -> Result<Caller> {
+        self.authenticate_why(token).map_err(|(e, _)| e)
+    }
+
+    /// `authenticate`, with a refusal's reason for the metrics
+    /// (`expired`, `invalid`, `revoked`).
+    pub fn authenticate_why(&self, token: &str) -> std::result::Result<Caller, (Error, &'static str)> {
         let data =
             jsonwebtoken::decode::<Claims>(token.trim(), &self.auth.decoding, &self.auth.validation).map_err(|e| {
                 match e.kind() {
-                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                        self.metrics.auth_refused("expired");
-                        Error::Unauthorized("token has expired; refresh it or log in again".into())
-                    }
-                    _ => {
-                        self.metrics.auth_refused("invalid");
-                        Error::Unauthorized("invalid token".into())
-                    }
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => (
+                        Error::Unauthorized("token has expired; refresh it or log in again".into()),
+                        "expired",
+                    ),
+                    _ => (Error::Unauthorized("invalid token".into()), "invalid"),
                 }
             })?;
         let claims = data.claims;
         let (Ok(uuid), Ok(session)) = (Uuid::parse_str(&claims.sub), Uuid::parse_str(&claims.sid)) else {
-            self.metrics.auth_refused("invalid");
-            return Err(Error::Unauthorized("invalid token".into()));
+            return Err((Error::Unauthorized("invalid token".into()), "invalid"));
         };
         if self.auth.is_revoked(&session) {
-            self.metrics.auth_refused("revoked");
-            return Err(Error::Unauthorized("session has been logged out; log in again".into()));
+            return Err((
+                Error::Unauthorized("session has been logged out; log in again".into()),
+                "revoked",
+            ));
         }
         let caller = Caller {
             user: UserId(claims.uid),

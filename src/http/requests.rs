@@ -7,7 +7,7 @@
 //! room names, and a query may hold `?token=`.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use http::{HeaderValue, Request};
@@ -21,6 +21,17 @@ use crate::metrics::{HttpLabels, Metrics};
 /// whatever a scanner made up).
 #[derive(Debug, Clone, Copy)]
 pub struct Unmatched;
+
+/// Why authentication refused this request, if it did: set by the auth
+/// filters (perhaps several times, as routes are tried), counted once here.
+#[derive(Debug, Clone, Default)]
+pub struct AuthNote(Arc<OnceLock<&'static str>>);
+
+impl AuthNote {
+    pub fn refused(&self, reason: &'static str) {
+        let _ = self.0.set(reason);
+    }
+}
 
 const REQUEST_ID: &str = "x-request-id";
 
@@ -122,7 +133,7 @@ fn new_id() -> String {
 }
 
 /// Run `req` through `svc`, logging and counting it.
-pub async fn handle<S, B>(mut svc: S, metrics: Arc<Metrics>, req: Request<B>) -> Result<Response, Infallible>
+pub async fn handle<S, B>(mut svc: S, metrics: Arc<Metrics>, mut req: Request<B>) -> Result<Response, Infallible>
 where
     S: Service<Request<B>, Response = Response, Error = Infallible>,
 {
@@ -134,6 +145,8 @@ where
         .map_or_else(new_id, str::to_owned);
     let method = req.method().clone();
     let route = route_template(req.uri().path());
+    let note = AuthNote::default();
+    req.extensions_mut().insert(note.clone());
     let span = tracing::info_span!("request", id = %id);
     let mut res = svc.call(req).instrument(span).await?;
     let route = if res.extensions().get::<Unmatched>().is_some() {
@@ -145,6 +158,11 @@ where
         res.headers_mut().insert(REQUEST_ID, v);
     }
     let status = res.status().as_u16();
+    if let Some(reason) = note.0.get()
+        && (status == 401 || status == 403)
+    {
+        metrics.auth_refused(reason);
+    }
     tracing::info!(
         request_id = %id,
         method = %method,
