@@ -1,7 +1,7 @@
 // Renders /api/openapi.json into a browsable page: one section per tag, one
 // collapsible entry per operation with its parameters, request body and
 // responses (schemas shown as example-shaped JSON). Everything is built with
-// DOM calls and textContent, never innerHTML, so nothing in the spec can run.
+// DOM calls and text nodes, never parsed as markup, so nothing in the spec can run.
 "use strict";
 
 const el = (tag, attrs = {}, ...children) => {
@@ -69,7 +69,7 @@ function operation(path, method, op) {
     el("span", { class: `method ${method}` }, method),
     el("span", { class: "path" }, path),
     el("span", { class: "summary" }, op.summary || ""),
-    secured ? el("span", { class: "lock", title: "needs a Bearer token" }, "🔒 auth") : null);
+    secured ? el("span", { class: "lock", title: "needs a Bearer token" }, "needs auth") : null);
   const body = el("div", { class: "op-body" });
   if (op.description) body.append(el("p", {}, op.description));
   const params = op.parameters || [];
@@ -99,7 +99,8 @@ function operation(path, method, op) {
 function render() {
   document.getElementById("title").textContent = spec.info.title;
   document.getElementById("version").textContent = `Version ${spec.info.version}`;
-  const byTag = new Map();
+  // Sections in the order the spec lists its tags.
+  const byTag = new Map((spec.tags || []).map((t) => [t.name, []]));
   for (const [path, item] of Object.entries(spec.paths || {})) {
     for (const method of ["get", "post", "put", "patch", "delete"]) {
       const op = item[method];
@@ -113,6 +114,7 @@ function render() {
   const nav = document.getElementById("tags");
   main.replaceChildren();
   for (const [tag, ops] of byTag) {
+    if (!ops.length) continue;
     const id = `tag-${tag.replace(/[^a-z0-9]+/gi, "-")}`;
     nav.append(el("a", { href: `#${id}` }, tag));
     main.append(el("section", {}, el("h2", { id }, tag), ...ops));
