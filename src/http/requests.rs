@@ -122,6 +122,28 @@ pub fn route_template(path: &str) -> String {
     out
 }
 
+/// The methods a native path answers (for a 405's `Allow`), from the one
+/// list of native routes.
+fn allowed_methods(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let fits = |template: &str| {
+        let t: Vec<&str> = template.split('/').filter(|s| !s.is_empty()).collect();
+        t.len() == segments.len() && t.iter().zip(&segments).all(|(t, s)| t.starts_with('{') || t == s)
+    };
+    let mut methods: Vec<&str> = crate::dialects::native::openapi::ROUTES
+        .iter()
+        .filter(|(_, template)| fits(template))
+        .map(|(method, _)| *method)
+        .collect();
+    if methods.is_empty() {
+        return None;
+    }
+    methods.sort_unstable();
+    methods.dedup();
+    methods.push("OPTIONS");
+    Some(methods.join(", "))
+}
+
 fn sane_id(v: &HeaderValue) -> Option<&str> {
     let s = v.to_str().ok()?;
     (!s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
@@ -144,7 +166,8 @@ where
         .and_then(sane_id)
         .map_or_else(new_id, str::to_owned);
     let method = req.method().clone();
-    let route = route_template(req.uri().path());
+    let path = req.uri().path().to_owned();
+    let route = route_template(&path);
     let note = AuthNote::default();
     req.extensions_mut().insert(note.clone());
     let span = tracing::info_span!("request", id = %id);
@@ -158,6 +181,12 @@ where
         res.headers_mut().insert(REQUEST_ID, v);
     }
     let status = res.status().as_u16();
+    if status == 405
+        && let Some(allow) = allowed_methods(&path)
+        && let Ok(v) = HeaderValue::from_str(&allow)
+    {
+        res.headers_mut().insert(http::header::ALLOW, v);
+    }
     if let Some(reason) = note.0.get()
         && (status == 401 || status == 403)
     {

@@ -13,23 +13,63 @@ pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// An integer that may arrive as `12.0` (JSON Schema counts it an integer,
+/// and some JSON encoders write every number that way).
+pub fn integer<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(format!("expected an integer, got {n}"))),
+    }
+}
+
 // ----- requests -----
 
+/// A conversation's kind, as a request names it.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum KindIn {
+    Room,
+    Direct,
+    Ai,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(description = "Give a username, an email, or both (the username then defaults to the email).")]
 pub struct RegisterIn {
+    /// 3 to 64 letters, digits and `_ . - @ +` (any script: `Ёжик` is fine too), unique without
+    /// regard to case. Absent or empty: the email is the username.
+    #[schema(pattern = r"^$|^[A-Za-z0-9_.@+-]{3,64}$")]
     pub username: Option<String>,
+    #[schema(
+        pattern = r"^[a-z0-9._+-]{1,64}@[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63})+$",
+        max_length = 254
+    )]
     pub email: Option<String>,
+    /// At least 6 characters (at most 1024 bytes).
+    #[schema(min_length = 6, max_length = 256)]
     pub password: String,
+    #[schema(max_length = 50, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub name: Option<String>,
+    #[schema(max_length = 50, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub first_name: Option<String>,
+    #[schema(max_length = 50, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub last_name: Option<String>,
+    #[schema(max_length = 4096, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub public_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(description = "The login name as `username` (or `email`); either is a username or an email.")]
 pub struct LoginIn {
+    #[schema(pattern = r"\S")]
     pub username: Option<String>,
+    #[schema(pattern = r"\S")]
     pub email: Option<String>,
+    #[schema(min_length = 1)]
     pub password: String,
 }
 
@@ -39,26 +79,49 @@ pub struct RefreshIn {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(description = "Absent fields are left alone. `password` needs `old_password`.")]
 pub struct PatchMeIn {
+    #[schema(max_length = 50, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub name: Option<String>,
+    #[schema(max_length = 50, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub first_name: Option<String>,
+    #[schema(max_length = 50, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub last_name: Option<String>,
+    /// `null` or `""` clears it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(
+        pattern = r"^$|^[a-z0-9._+-]{1,64}@[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63})+$",
+        max_length = 254
+    )]
     pub email: Option<Option<String>>,
+    #[schema(max_length = 1024, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub bio: Option<String>,
+    #[schema(max_length = 512, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub profile_picture: Option<String>,
+    /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(max_length = 4096, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub public_key: Option<Option<String>>,
     pub ready_to_chat: Option<bool>,
+    #[schema(min_length = 6, max_length = 256)]
     pub password: Option<String>,
     pub old_password: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(
+    description = "A direct conversation (`participant_id`, an existing user other than you), a room \
+                          (`name`), or the conversation with the AI agent (`is_ai`)."
+)]
 pub struct CreateConversationIn {
     pub participant_id: Option<Uuid>,
     pub participant_ids: Option<Vec<Uuid>>,
+    /// A room's name: 1 to 64 characters, no `/`, not starting or ending with a space; unique without regard to case.
+    #[schema(
+        pattern = r"^[^\s/\u0000-\u001f\u007f-\u009f]([^/\u0000-\u001f\u007f-\u009f]{0,62}[^\s/\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub name: Option<String>,
+    #[schema(value_type = Option<KindIn>)]
     pub kind: Option<String>,
     #[serde(default)]
     pub is_ai: bool,
@@ -67,20 +130,29 @@ pub struct CreateConversationIn {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendIn {
     pub conversation_id: Uuid,
+    /// If given, it must be the caller's own id.
     pub sender_id: Option<Uuid>,
+    /// Not empty (unless there is an attachment); at most `--max-message-bytes`.
     #[serde(default)]
+    #[schema(pattern = r"\S")]
     pub message: String,
+    /// A file the caller uploaded.
     pub attachment_id: Option<Uuid>,
+    /// Echoed on the live `message` event: the sender's acknowledgement.
+    #[schema(max_length = 32)]
     pub client_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EditIn {
+    #[schema(pattern = r"\S")]
     pub message: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ReadIn {
+    /// A message of this conversation, or 0.
+    #[serde(deserialize_with = "integer")]
     pub message_id: i64,
 }
 
@@ -102,7 +174,31 @@ pub struct UsersQuery {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UploadQuery {
+    /// The file's name: needed for a raw upload (multipart carries its own).
+    #[param(pattern = r"[^/\s]")]
     pub name: Option<String>,
+}
+
+/// A multipart upload: the file in a part named `file`.
+#[derive(Debug, ToSchema)]
+pub struct UploadForm {
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
+/// The headers of a WebSocket upgrade (RFC 6455), as a socket route needs them.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct UpgradeHeaders {
+    #[param(rename = "Connection", pattern = "^[Uu]pgrade$")]
+    pub connection: String,
+    #[param(rename = "Upgrade", pattern = "^websocket$")]
+    pub upgrade: String,
+    #[param(rename = "Sec-WebSocket-Version", pattern = "^13$")]
+    pub version: String,
+    /// 16 random bytes, base64.
+    #[param(rename = "Sec-WebSocket-Key", pattern = "^[A-Za-z0-9+/]{22}==$")]
+    pub key: String,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

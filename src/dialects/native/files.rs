@@ -10,7 +10,7 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 
 use super::Native;
-use super::dto::{FileOut, UploadQuery};
+use super::dto::{FileOut, UploadForm, UploadQuery};
 use crate::core::{Caller, Core, Upload, files::is_inline_safe};
 use crate::error::Error;
 use crate::http::ErrorShape;
@@ -55,7 +55,7 @@ pub async fn multipart_file(content_type: &str, body: Bytes) -> Result<Upload, E
         description = "multipart/form-data with the file in a part named `file`, or the raw bytes",
         content(
             (Vec<u8> = "application/octet-stream"),
-            (Vec<u8> = "multipart/form-data"),
+            (UploadForm = "multipart/form-data"),
         )
     ),
     security(("bearer" = [])),

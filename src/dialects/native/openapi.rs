@@ -125,11 +125,60 @@ pub fn document() -> &'static str {
     DOC.get_or_init(|| {
         let mut doc = ApiDoc::openapi();
         doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-        doc.to_json().unwrap_or_else(|e| {
-            tracing::error!(error = %e, "could not encode the OpenAPI document");
-            "{}".to_owned()
-        })
+        let mut value = match serde_json::to_value(&doc) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "could not encode the OpenAPI document");
+                return "{}".to_owned();
+            }
+        };
+        add_rules(&mut value);
+        value.to_string()
     })
+}
+
+const UUID_PATTERN: &str = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+/// Rules the wire types cannot state through utoipa: which fields go
+/// together, and that a `uuid` is one (a `format` only annotates).
+fn add_rules(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    fn uuids(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if map.get("format").and_then(|f| f.as_str()) == Some("uuid") {
+                    map.insert("pattern".into(), json!(UUID_PATTERN));
+                }
+                map.values_mut().for_each(uuids);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(uuids),
+            _ => {}
+        }
+    }
+    uuids(doc);
+    let schemas = &mut doc["components"]["schemas"];
+    // A login name, as `username` or `email` (or both).
+    let named = |field: &str| json!({"required": [field], "properties": {field: {"type": "string", "pattern": "\\S"}}});
+    for name in ["RegisterIn", "LoginIn"] {
+        if let Some(schema) = schemas.get_mut(name) {
+            schema["anyOf"] = json!([named("username"), named("email")]);
+        }
+    }
+    // A new password only with the old one.
+    if let Some(schema) = schemas.get_mut("PatchMeIn") {
+        schema["anyOf"] = json!([
+            {"not": {"required": ["password"]}},
+            {"properties": {"password": {"type": "null"}}},
+            {"required": ["old_password"], "properties": {"old_password": {"type": "string"}}}
+        ]);
+    }
+    // Text, or an attachment with any text.
+    if let Some(schema) = schemas.get_mut("SendIn") {
+        schema["anyOf"] = json!([
+            {"required": ["message"]},
+            {"required": ["attachment_id"], "properties": {"attachment_id": {"type": "string"}}}
+        ]);
+    }
 }
 
 /// This document.

@@ -17,7 +17,7 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 
 use super::Native;
-use super::dto::{ClientFrame, ConnectOut, MessageOut, SocketQuery};
+use super::dto::{ClientFrame, ConnectOut, MessageOut, SocketQuery, UpgradeHeaders};
 use crate::core::{Attachment, Caller, ConnId, Core, Event, EventKind, Scope, SendRequest, Target};
 use crate::dialects::SLOT_NATIVE;
 use crate::error::Error;
@@ -332,7 +332,7 @@ impl Protocol for NativeSocket {
     summary = "WebSocket: every conversation of the caller",
     description = "A WebSocket upgrade. Authenticate with `Authorization: Bearer`, `?token=` or the session \
                    cookie; `?since=ID` replays what was missed. Frames are described in docs/API.md.",
-    params(SocketQuery, ("token" = Option<String>, Query, description = "The access token, for clients that cannot set headers")),
+    params(UpgradeHeaders, SocketQuery, ("token" = Option<String>, Query, description = "The access token, for clients that cannot set headers")),
     security(("bearer" = [])),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
@@ -362,7 +362,7 @@ fn conversation_uuid(id: &str) -> Result<Uuid, Error> {
     tag = "sockets",
     summary = "WebSocket: one conversation",
     description = "A WebSocket upgrade, bound to one conversation (members only).",
-    params(("id" = String, Path, description = "The conversation's id (a UUID)"), SocketQuery,
+    params(("id" = String, Path, description = "The conversation's id (a UUID)"), UpgradeHeaders, SocketQuery,
            ("token" = Option<String>, Query, description = "The access token, for clients that cannot set headers")),
     security(("bearer" = [])),
     responses(
