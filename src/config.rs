@@ -135,7 +135,7 @@ pub enum Command {
         /// Where the export goes; must not exist yet.
         out: PathBuf,
         /// `inline`: files as base64 in the export; `ref`: in <OUT>.files/ beside it.
-        #[arg(long, value_enum, default_value_t = crate::archive::FilesMode::Inline)]
+        #[arg(long, env = "NATTER_EXPORT_FILES", value_enum, default_value_t = crate::archive::FilesMode::Inline)]
         files: crate::archive::FilesMode,
     },
     /// Load an export into a new or empty database. Imported users have no
