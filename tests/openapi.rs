@@ -62,16 +62,27 @@ async fn the_docs_page_renders_the_spec_with_its_own_script() {
     let res = reqwest::get(s.url("/api/docs")).await.unwrap();
     assert_eq!(res.status(), 200);
     let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     let html = res.text().await.unwrap();
     assert!(html.contains(r#"<script src="/api/docs/api-docs.js" defer></script>"#));
     assert_eq!(html.matches("<script").count(), 1, "no inline script");
-    assert!(!html.contains("http://") && !html.contains("https://"), "nothing from elsewhere");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "nothing from elsewhere"
+    );
     for (file, ct) in [("api-docs.js", "text/javascript"), ("api-docs.css", "text/css")] {
         let res = reqwest::get(s.url(&format!("/api/docs/{file}"))).await.unwrap();
         assert_eq!(res.status(), 200);
         assert!(res.headers()["content-type"].to_str().unwrap().starts_with(ct));
     }
-    let js = reqwest::get(s.url("/api/docs/api-docs.js")).await.unwrap().text().await.unwrap();
+    let js = reqwest::get(s.url("/api/docs/api-docs.js"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(js.contains("/api/openapi.json") && !js.contains("innerHTML"));
 }
