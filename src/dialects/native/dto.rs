@@ -28,15 +28,6 @@ pub fn integer<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
 
 // ----- requests -----
 
-/// A conversation's kind, as a request names it.
-#[derive(Debug, ToSchema)]
-#[schema(rename_all = "lowercase")]
-pub enum KindIn {
-    Room,
-    Direct,
-    Ai,
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(description = "Give a username, an email, or both (the username then defaults to the email).")]
 pub struct RegisterIn {
@@ -121,7 +112,7 @@ pub struct CreateConversationIn {
         pattern = r"^[^\s/\u0000-\u001f\u007f-\u009f]([^/\u0000-\u001f\u007f-\u009f]{0,62}[^\s/\u0000-\u001f\u007f-\u009f])?$"
     )]
     pub name: Option<String>,
-    #[schema(value_type = Option<KindIn>)]
+    #[schema(value_type = Option<super::openapi::KindIn>)]
     pub kind: Option<String>,
     #[serde(default)]
     pub is_ai: bool,
@@ -177,28 +168,6 @@ pub struct UploadQuery {
     /// The file's name: needed for a raw upload (multipart carries its own).
     #[param(pattern = r"[^/\s]")]
     pub name: Option<String>,
-}
-
-/// A multipart upload: the file in a part named `file`.
-#[derive(Debug, ToSchema)]
-pub struct UploadForm {
-    #[schema(value_type = String, format = Binary)]
-    pub file: Vec<u8>,
-}
-
-/// The headers of a WebSocket upgrade (RFC 6455), as a socket route needs them.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Header)]
-pub struct UpgradeHeaders {
-    #[param(rename = "Connection", pattern = "^[Uu]pgrade$")]
-    pub connection: String,
-    #[param(rename = "Upgrade", pattern = "^websocket$")]
-    pub upgrade: String,
-    #[param(rename = "Sec-WebSocket-Version", pattern = "^13$")]
-    pub version: String,
-    /// 16 random bytes, base64.
-    #[param(rename = "Sec-WebSocket-Key", pattern = "^[A-Za-z0-9+/]{22}==$")]
-    pub key: String,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -10,7 +10,8 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 
 use super::Native;
-use super::dto::{FileOut, UploadForm, UploadQuery};
+use super::dto::{FileOut, UploadQuery};
+use super::openapi::UploadForm;
 use crate::core::{Caller, Core, Upload, files::is_inline_safe};
 use crate::error::Error;
 use crate::http::ErrorShape;

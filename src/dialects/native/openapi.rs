@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use http::{HeaderValue, StatusCode, header};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 
@@ -48,6 +48,39 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/admin/backup"),
     ("GET", "/api/openapi.json"),
 ];
+
+// ----- types the document names that no handler reads -----
+
+/// A conversation's kind, as a request names it.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum KindIn {
+    Room,
+    Direct,
+    Ai,
+}
+
+/// The headers of a WebSocket upgrade (RFC 6455), as a socket route needs them.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct UpgradeHeaders {
+    #[param(rename = "Connection", pattern = "^[Uu]pgrade$")]
+    pub connection: String,
+    #[param(rename = "Upgrade", pattern = "^websocket$")]
+    pub upgrade: String,
+    #[param(rename = "Sec-WebSocket-Version", pattern = "^13$")]
+    pub version: String,
+    /// 16 random bytes, base64.
+    #[param(rename = "Sec-WebSocket-Key", pattern = "^[A-Za-z0-9+/]{22}==$")]
+    pub key: String,
+}
+
+/// A multipart upload: the file in a part named `file`.
+#[derive(Debug, ToSchema)]
+pub struct UploadForm {
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
 
 struct BearerAuth;
 

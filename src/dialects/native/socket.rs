@@ -17,7 +17,8 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 
 use super::Native;
-use super::dto::{ClientFrame, ConnectOut, MessageOut, SocketQuery, UpgradeHeaders};
+use super::dto::{ClientFrame, ConnectOut, MessageOut, SocketQuery};
+use super::openapi::UpgradeHeaders;
 use crate::core::{Attachment, Caller, ConnId, Core, Event, EventKind, Scope, SendRequest, Target};
 use crate::dialects::SLOT_NATIVE;
 use crate::error::Error;
