@@ -1,10 +1,16 @@
-//! Command-line flags. Every flag can also be set through a `NATTER_*`
-//! environment variable; a flag on the command line wins.
+//! Command-line flags and subcommands. Every flag can also be set through a
+//! `NATTER_*` environment variable or in the `--config` file; a flag on the
+//! command line wins over the environment, which wins over the file, which
+//! wins over the default (see `file`).
+
+mod file;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub use file::{LoadError, Loaded, Source, load};
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -12,12 +18,21 @@ use clap::{Parser, ValueEnum};
     version,
     about = "A self-hosted chat server: one binary, one SQLite file, five chat APIs, live WebSockets.",
     after_help = "Every flag can also be given as an environment variable: --max-upload-bytes is \
-                  NATTER_MAX_UPLOAD_BYTES, and so on. Durations take a unit: 90s, 15m, 1h, 30d."
+                  NATTER_MAX_UPLOAD_BYTES, and so on, or in the --config file as max_upload_bytes = 1048576. \
+                  Durations take a unit: 90s, 15m, 1h, 30d. Without a subcommand, natter serves."
 )]
 pub struct Config {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// SQLite database file; created on first start.
-    #[arg(long, env = "NATTER_DB", default_value = "natter.db")]
+    #[arg(long, env = "NATTER_DB", default_value = "natter.db", global = true)]
     pub db: PathBuf,
+
+    /// A TOML file of settings (`listen = "0.0.0.0:8080"`, one per flag,
+    /// named like the flag with `_` for `-`). Flags and NATTER_* variables win over it.
+    #[arg(long, env = "NATTER_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
 
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "NATTER_LISTEN", default_value = "127.0.0.1:8080")]
@@ -80,11 +95,81 @@ pub struct Config {
     pub sync: SyncMode,
 
     /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `natter=debug`).
-    #[arg(long, env = "NATTER_LOG", default_value = "natter=info,warn")]
+    #[arg(long, env = "NATTER_LOG", default_value = "natter=info,warn", global = true)]
     pub log: String,
+
+    /// Log lines as text for people (`pretty`) or one JSON object each (`json`).
+    #[arg(long, env = "NATTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
+    pub log_format: LogFormat,
+
+    /// Serve /metrics on this address instead of the main one (e.g.
+    /// 127.0.0.1:9100, out of the public's reach). Unset: /metrics is on the main address.
+    #[arg(long, env = "NATTER_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
+
+    #[command(flatten)]
+    pub backup: BackupConfig,
 
     #[command(flatten)]
     pub ai: AiConfig,
+}
+
+/// What natter does; without one it serves.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Copy the database while it is in use (a server may be running and
+    /// writing), check the copy and print its row counts.
+    Backup {
+        /// Where the copy goes; must not exist yet.
+        out: PathBuf,
+    },
+    /// Put a backup in place of the database. Refused while a server uses it.
+    /// The old file is kept as <db>.before-restore-<time>.
+    Restore {
+        /// The backup to restore.
+        from: PathBuf,
+    },
+    /// Write every user (without password hashes), conversation, membership,
+    /// message and file as JSON Lines.
+    Export {
+        /// Where the export goes; must not exist yet.
+        out: PathBuf,
+        /// `inline`: files as base64 in the export; `ref`: in <OUT>.files/ beside it.
+        #[arg(long, env = "NATTER_EXPORT_FILES", value_enum, default_value_t = crate::archive::FilesMode::Inline)]
+        files: crate::archive::FilesMode,
+    },
+    /// Load an export into a new or empty database. Imported users have no
+    /// usable password: each needs a new one before they can log in.
+    Import {
+        /// The export to read.
+        input: PathBuf,
+    },
+    /// Print the settings in force (flags, environment, config file,
+    /// defaults) as TOML, secrets masked, and where each came from.
+    Config,
+}
+
+/// Backups the server makes on its own.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Backups")]
+pub struct BackupConfig {
+    /// Directory for scheduled backups (natter-<time>.db).
+    #[arg(long, env = "NATTER_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+
+    /// How often to make a backup into --backup-dir; 0 turns scheduled backups off.
+    #[arg(long, env = "NATTER_BACKUP_EVERY", default_value = "0", value_parser = parse_grace)]
+    pub backup_every: Duration,
+
+    /// How many scheduled backups to keep (the newest); 0 keeps them all.
+    #[arg(long, env = "NATTER_BACKUP_KEEP", default_value_t = 7)]
+    pub backup_keep: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
 }
 
 /// The AI agent: an OpenAI-compatible chat-completions backend. Without
@@ -198,9 +283,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
-/// Like `parse_duration`, but zero is allowed.
+/// Like `parse_duration`, but zero (`0`, `0s`, `0m`, …) is allowed.
 fn parse_grace(text: &str) -> Result<Duration, String> {
-    if text.trim().trim_end_matches('s') == "0" {
+    if text.trim().trim_end_matches(['s', 'm', 'h', 'd']) == "0" {
         Ok(Duration::ZERO)
     } else {
         parse_duration(text)

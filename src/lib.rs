@@ -4,12 +4,15 @@
 //! hand it a config and a bound listener and it serves until the shutdown
 //! future resolves.
 
+pub mod archive;
+pub mod cli;
 pub mod config;
 pub mod core;
 pub mod db;
 pub mod dialects;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod model;
 
 use std::future::Future;
@@ -19,7 +22,6 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 pub use crate::config::Config;
@@ -66,14 +68,55 @@ pub fn raise_fd_limit() -> u64 {
 }
 
 /// Open the database and serve on `listener` until `shutdown` resolves;
-/// then stop accepting, close the sockets and commit what is queued.
+/// then stop accepting, close the sockets and commit what is queued. With
+/// `--metrics-listen`, `/metrics` is served there too.
 pub async fn serve(
     config: Config,
     listener: std::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let (core, _) = Core::open(&config).await?;
-    serve_core(core, listener, shutdown).await
+    let metrics = match &config.metrics_listen {
+        Some(addr) => {
+            let l = bind(addr).map_err(|e| Error::Internal(format!("cannot listen on {addr} for metrics: {e}")))?;
+            Some(tokio::spawn(serve_metrics(core.clone(), l)))
+        }
+        None => None,
+    };
+    let served = serve_core(core, listener, shutdown).await;
+    if let Some(task) = metrics {
+        task.abort();
+    }
+    served
+}
+
+/// Serve `/metrics` alone on `listener` (`--metrics-listen`), until the
+/// task is dropped.
+pub async fn serve_metrics(core: Arc<Core>, listener: std::net::TcpListener) {
+    let Ok(listener) = TcpListener::from_std(listener) else {
+        return;
+    };
+    let service = warp::service(http::ops::metrics_routes(core));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let service = service.clone();
+        tokio::spawn(async move {
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(30))
+                .serve_connection(
+                    TokioIo::new(stream),
+                    hyper::service::service_fn(move |req| {
+                        let mut service = service.clone();
+                        tower_service::Service::call(&mut service, req)
+                    }),
+                );
+            let _ = conn.await;
+        });
+    }
 }
 
 /// `serve` with a core that is already open.
@@ -103,11 +146,15 @@ pub async fn serve_core(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let (service, metrics) = (service.clone(), core.metrics.clone());
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(Duration::from_secs(30))
             .max_buf_size(64 * 1024)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service.clone()))
+            .serve_connection(
+                TokioIo::new(stream),
+                hyper::service::service_fn(move |req| http::requests::handle(service.clone(), metrics.clone(), req)),
+            )
             .with_upgrades();
         let mut stop = stop_rx.clone();
         let alive = alive.clone();

@@ -1,18 +1,38 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
+use natter::config::{Command, LoadError, LogFormat};
 use natter::{Config, Core};
 
 fn main() -> ExitCode {
-    let config = Config::parse();
+    let loaded = match natter::config::load(std::env::args_os().collect()) {
+        Ok(loaded) => loaded,
+        Err(LoadError::Clap(e)) => e.exit(),
+        Err(LoadError::File(msg)) => {
+            eprintln!("natter: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = loaded.config.clone();
     natter::raise_fd_limit();
     return_big_allocations();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    init_logs(&config);
+    match &config.command {
+        Some(Command::Config) => {
+            print!("{}", loaded.describe());
+            return ExitCode::SUCCESS;
+        }
+        Some(command) => {
+            return match natter::cli::run(command, &config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("natter: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        None => {}
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -26,6 +46,17 @@ fn main() -> ExitCode {
             eprintln!("natter: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn init_logs(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => logs.json().with_current_span(true).with_span_list(false).init(),
+        LogFormat::Pretty => logs.with_ansi(std::io::stderr().is_terminal()).init(),
     }
 }
 
@@ -43,11 +74,20 @@ async fn run(config: Config) -> Result<(), String> {
     }
     let listener = natter::bind(&config.listen).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let metrics = match &config.metrics_listen {
+        Some(m) => Some(natter::bind(m).map_err(|e| format!("cannot listen on {m} for metrics: {e}"))?),
+        None => None,
+    };
     let (core, report) = Core::open(&config).await.map_err(|e| e.to_string())?;
     for line in report.lines(&config.db) {
         tracing::info!("{line}");
     }
     println!("listening on http://{addr}");
+    if let Some(m) = metrics {
+        let at = m.local_addr().map_err(|e| e.to_string())?;
+        println!("metrics on http://{at}/metrics");
+        tokio::spawn(natter::serve_metrics(core.clone(), m));
+    }
     let _ = std::io::stdout().flush();
     natter::serve_core(core, listener, shutdown_signal())
         .await

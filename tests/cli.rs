@@ -66,14 +66,30 @@ async fn help_documents_every_flag() {
         "--send-rate",
         "--sync",
         "--socket-queue",
+        "--config",
+        "--log-format",
+        "--metrics-listen",
+        "--backup-dir",
+        "--backup-every",
+        "--backup-keep",
     ] {
         assert!(help.contains(flag), "--help mentions {flag}");
+    }
+    for command in ["backup", "restore", "export", "import", "config"] {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(command)),
+            "--help lists `natter {command}`: {help}"
+        );
     }
     for env in [
         "NATTER_DB",
         "NATTER_LISTEN",
         "NATTER_INIT_DB",
         "NATTER_MAX_UPLOAD_BYTES",
+        "NATTER_CONFIG",
+        "NATTER_LOG_FORMAT",
+        "NATTER_METRICS_LISTEN",
+        "NATTER_BACKUP_EVERY",
     ] {
         assert!(help.contains(env), "--help mentions {env}");
     }
@@ -266,4 +282,218 @@ fn terminate(child: &Child) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// Start `cmd` with stdout and stderr piped; the child, its base URL, and
+/// the rest of stdout's lines.
+async fn serve_logged(mut cmd: Command) -> (Child, String, tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn natter");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("natter printed nothing")
+        .unwrap()
+        .expect("stdout closed");
+    let base = first.strip_prefix("listening on ").expect("listening line").to_owned();
+    (child, base, lines)
+}
+
+#[tokio::test]
+async fn passwords_and_tokens_never_reach_the_log() {
+    const PASSWORD: &str = "correct-horse-never-logged";
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = natter(dir.path());
+    cmd.args(["--listen", "127.0.0.1:0", "--log", "debug", "--log-format", "json"]);
+    let (child, base, _) = serve_logged(cmd).await;
+    let http = reqwest::Client::new();
+    let reg = http
+        .post(format!("{base}/api/auth/register"))
+        .json(&serde_json::json!({"username": "secretive", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reg.status(), 201);
+    let login: serde_json::Value = http
+        .post(format!("{base}/api/auth/login"))
+        .header("x-request-id", "trace-me-1")
+        .json(&serde_json::json!({"username": "secretive", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    let refresh = login["refresh_token"].as_str().unwrap().to_owned();
+    let c = Client {
+        token: Some(token.clone()),
+        ..Client::new(&base)
+    };
+    let room = c.room("quiet").await;
+    c.say(&room, "a message").await;
+    // The token in a query string: a socket, and a plain request.
+    let ws_base = base.replacen("http://", "ws://", 1);
+    let mut ws = common::Ws::connect(&format!("{ws_base}/api/ws?token={token}")).await;
+    ws.drain().await;
+    drop(ws);
+    let res = http
+        .get(format!("{base}/api/users/me?token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "?token= is for sockets only");
+    let res = http
+        .post(format!("{base}/api/auth/refresh"))
+        .json(&serde_json::json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    terminate(&child);
+    let out = child.wait_with_output().await.unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!log.contains(PASSWORD), "the password reached the log");
+    assert!(!log.contains(&token), "the access token reached the log");
+    assert!(!log.contains(&refresh), "the refresh token reached the log");
+    assert!(
+        !log.contains(&token[token.len() - 20..]),
+        "part of the token reached the log"
+    );
+
+    // One JSON object a line; one line per request with its route
+    // template, status and id; sockets logged as they open and close.
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let requests: Vec<&serde_json::Value> = lines.iter().filter(|l| l["fields"]["message"] == "request").collect();
+    let login_line = requests
+        .iter()
+        .find(|l| l["fields"]["request_id"] == "trace-me-1")
+        .expect("the login's line, with the caller's request id");
+    assert_eq!(login_line["fields"]["route"], "/api/auth/login");
+    assert_eq!(login_line["fields"]["method"], "POST");
+    assert_eq!(login_line["fields"]["status"], 200);
+    assert!(login_line["fields"]["ms"].is_number());
+    assert!(
+        requests
+            .iter()
+            .any(|l| l["fields"]["route"] == "/api/conversations/{id}" || l["fields"]["route"] == "/api/messages"),
+        "{requests:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "socket opened" && l["fields"]["dialect"] == "native")
+    );
+    assert!(lines.iter().any(|l| l["fields"]["message"] == "socket closed"));
+}
+
+#[tokio::test]
+async fn settings_come_from_flags_then_env_then_the_file_then_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("natter.toml");
+    std::fs::write(
+        &file,
+        "send_rate = 7\nmax_message_bytes = 111\naccess-ttl = \"15m\"\nai_key = \"sk-from-the-file\"\n",
+    )
+    .unwrap();
+    let out = natter(dir.path())
+        .env("NATTER_MAX_MESSAGE_BYTES", "222")
+        .args(["--send-rate", "9", "--config"])
+        .arg(&file)
+        .arg("config")
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("send_rate = 9  # flag"), "{text}");
+    assert!(
+        text.contains("max_message_bytes = 222  # environment NATTER_MAX_MESSAGE_BYTES"),
+        "{text}"
+    );
+    assert!(text.contains("access_ttl = \"15m\"  # config file"), "{text}");
+    assert!(text.contains("refresh_ttl = \"30d\"  # default"), "{text}");
+    assert!(text.contains("ai_key = \"***\"  # config file"), "{text}");
+    assert!(!text.contains("sk-from-the-file"), "the key is masked");
+    assert!(text.contains("# ai_url = (unset)"), "{text}");
+
+    // What it prints is itself a config file that gives the same settings.
+    let again = dir.path().join("again.toml");
+    std::fs::write(&again, text.replace("\"***\"", "\"x\"")).unwrap();
+    let out = natter(dir.path())
+        .args(["config", "--config"])
+        .arg(&again)
+        .output()
+        .await
+        .unwrap();
+    let text2 = String::from_utf8(out.stdout).unwrap();
+    assert!(text2.contains("send_rate = 9  # config file"), "{text2}");
+
+    // Unknown settings and bad values are refused with the key named.
+    std::fs::write(&file, "sendrate = 7\n").unwrap();
+    let out = natter(dir.path())
+        .args(["config", "--config"])
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown setting `sendrate`"));
+    std::fs::write(&file, "access_ttl = \"5y\"\n").unwrap();
+    let out = natter(dir.path())
+        .args(["config", "--config"])
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown duration unit"));
+
+    // The server runs by the file.
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:0\"\nmax_message_bytes = 10\nsend_rate = 0\n",
+    )
+    .unwrap();
+    let mut cmd = natter(dir.path());
+    cmd.arg("--config").arg(&file);
+    let (mut child, base) = serve(cmd).await;
+    let c = Client::new(&base).register("configured").await;
+    let room = c.room("small").await;
+    let (status, body) = c
+        .post(
+            "/api/messages",
+            serde_json::json!({"conversation_id": room, "message": "eleven byte"}),
+        )
+        .await;
+    assert_eq!(status, 413, "max_message_bytes from the file: {body}");
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn metrics_listen_moves_metrics_off_the_main_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = natter(dir.path());
+    cmd.args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"]);
+    let (mut child, base, mut lines) = serve_logged(cmd).await;
+    let second = lines.next_line().await.unwrap().expect("the metrics line");
+    let metrics_url = second.strip_prefix("metrics on ").expect("metrics on …").to_owned();
+    assert!(
+        metrics_url.ends_with("/metrics") && !metrics_url.contains(&base),
+        "{metrics_url}"
+    );
+    let res = reqwest::get(&metrics_url).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("natter_messages_stored_total"));
+    let res = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    assert_eq!(res.status(), 404, "not on the main address");
+    let res = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    child.kill().await.unwrap();
 }

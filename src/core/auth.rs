@@ -248,13 +248,17 @@ impl Core {
         if login.is_empty() || password.is_empty() {
             return Err(Error::invalid("username and password are required"));
         }
-        self.logins.check(&login)?;
+        self.logins
+            .check(&login)
+            .inspect_err(|_| self.metrics.rate_limited("login"))?;
         let found = {
             let login = login.clone();
             self.db.read(move |c| db::users::credentials(c, &login)).await?
         };
         let password = password.to_owned();
-        let (user, ok) = match found.filter(|(user, _)| !user.is_bot) {
+        // Bots and imported accounts (no usable hash) are checked like an
+        // unknown name: same answer, same time.
+        let (user, ok) = match found.filter(|(user, hash)| !user.is_bot && hash.starts_with('$')) {
             Some((user, hash)) => {
                 let ok = self.auth.hash_blocking(move || verify(&password, &hash)).await?;
                 (Some(user), ok)
@@ -271,6 +275,7 @@ impl Core {
             }
         };
         let Some(user) = user.filter(|_| ok) else {
+            self.metrics.auth_refused("bad_password");
             self.logins.failed(&login);
             return Err(Error::Unauthorized(BAD_CREDENTIALS.into()));
         };
@@ -374,21 +379,31 @@ impl Core {
 
     /// Check a token (from a header, a query or a cookie) and say who it is.
     pub fn authenticate(&self, token: &str) -> Result<Caller> {
+        self.authenticate_why(token).map_err(|(e, _)| e)
+    }
+
+    /// `authenticate`, with a refusal's reason for the metrics
+    /// (`expired`, `invalid`, `revoked`).
+    pub fn authenticate_why(&self, token: &str) -> std::result::Result<Caller, (Error, &'static str)> {
         let data =
             jsonwebtoken::decode::<Claims>(token.trim(), &self.auth.decoding, &self.auth.validation).map_err(|e| {
                 match e.kind() {
-                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                        Error::Unauthorized("token has expired; refresh it or log in again".into())
-                    }
-                    _ => Error::Unauthorized("invalid token".into()),
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => (
+                        Error::Unauthorized("token has expired; refresh it or log in again".into()),
+                        "expired",
+                    ),
+                    _ => (Error::Unauthorized("invalid token".into()), "invalid"),
                 }
             })?;
         let claims = data.claims;
         let (Ok(uuid), Ok(session)) = (Uuid::parse_str(&claims.sub), Uuid::parse_str(&claims.sid)) else {
-            return Err(Error::Unauthorized("invalid token".into()));
+            return Err((Error::Unauthorized("invalid token".into()), "invalid"));
         };
         if self.auth.is_revoked(&session) {
-            return Err(Error::Unauthorized("session has been logged out; log in again".into()));
+            return Err((
+                Error::Unauthorized("session has been logged out; log in again".into()),
+                "revoked",
+            ));
         }
         let caller = Caller {
             user: UserId(claims.uid),

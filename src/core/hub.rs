@@ -15,8 +15,9 @@
 //! (Redis, NATS) would forward events between hubs at that seam.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -145,13 +146,24 @@ impl DeltaState {
 pub struct Event {
     pub kind: EventKind,
     frames: [OnceLock<Option<Utf8Bytes>>; FRAME_SLOTS],
+    /// When what caused it was accepted (a send: before its commit).
+    pub accepted: Instant,
+    /// Set by the first socket that writes it (latency is measured once).
+    pub delivered: AtomicBool,
 }
 
 impl Event {
     pub fn new(kind: EventKind) -> Arc<Event> {
+        Self::accepted_at(kind, Instant::now())
+    }
+
+    /// An event for something accepted at `accepted`.
+    pub fn accepted_at(kind: EventKind, accepted: Instant) -> Arc<Event> {
         Arc::new(Event {
             kind,
             frames: Default::default(),
+            accepted,
+            delivered: AtomicBool::new(false),
         })
     }
 

@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 
 use rusqlite::Connection;
 use uuid::Uuid;
@@ -179,18 +180,31 @@ fn insert(
     })
 }
 
+/// How a stored message goes out: who hears it, and what to count.
+struct Publish<'a> {
+    hub: &'a super::Hub,
+    metrics: &'a crate::metrics::Metrics,
+    /// When the send was accepted: delivery latency starts here.
+    accepted: Instant,
+}
+
 /// Tell every member's sockets (after the commit, on the writer thread).
-fn publish(hub: &super::Hub, sent: &Sent, client_id: Option<String>, origin: Option<ConnId>, reply_id: Option<Uuid>) {
+fn publish(to: Publish<'_>, sent: &Sent, client_id: Option<String>, origin: Option<ConnId>, reply_id: Option<Uuid>) {
+    to.metrics.messages_stored.inc();
+    let hub = to.hub;
     let ids: Vec<UserId> = sent.members.iter().map(|m| m.id).collect();
     let receiver = peer(&sent.members, sent.conversation.kind, sent.message.sender.id);
-    let event = Event::new(EventKind::Message {
-        message: sent.message.clone(),
-        conversation: sent.conversation.clone(),
-        receiver,
-        client_id,
-        origin,
-        reply_id,
-    });
+    let event = Event::accepted_at(
+        EventKind::Message {
+            message: sent.message.clone(),
+            conversation: sent.conversation.clone(),
+            receiver,
+            client_id,
+            origin,
+            reply_id,
+        },
+        to.accepted,
+    );
     hub.publish(event, &ids);
 }
 
@@ -220,9 +234,12 @@ impl Core {
             Attachment::Upload(up) => Attachment::Upload(prepare(up, self.limits.max_upload_bytes)?),
             other => other,
         };
-        self.sends.check(caller.user)?;
+        self.sends
+            .check(caller.user)
+            .inspect_err(|_| self.metrics.rate_limited("send"))?;
         let me = caller.user;
-        let (hub, cache) = (self.hub.clone(), self.cache.clone());
+        let accepted = Instant::now();
+        let (hub, cache, metrics) = (self.hub.clone(), self.cache.clone(), self.metrics.clone());
         let SendRequest {
             to,
             text,
@@ -270,7 +287,12 @@ impl Core {
         };
         let agent_core = self.me.clone();
         let fut = self.db.writer().submit(job, move |sent: &Sent| {
-            publish(&hub, sent, client_id, origin, None);
+            let to = Publish {
+                hub: &hub,
+                metrics: &metrics,
+                accepted,
+            };
+            publish(to, sent, client_id, origin, None);
             if sent.conversation.kind == Kind::Ai
                 && let Some(core) = agent_core.upgrade()
                 && let Some(agent) = &core.agent
@@ -292,7 +314,8 @@ impl Core {
         in_job: impl FnOnce() + Send + 'static,
         committed: impl FnOnce() + Send + 'static,
     ) -> Result<Arc<Message>> {
-        let (hub, cache) = (self.hub.clone(), self.cache.clone());
+        let (hub, cache, metrics) = (self.hub.clone(), self.cache.clone(), self.metrics.clone());
+        let accepted = Instant::now();
         let reply_id = stored.reply_id;
         let sent = self
             .db
@@ -306,7 +329,12 @@ impl Core {
                 },
                 move |sent: &Sent| {
                     committed();
-                    publish(&hub, sent, None, None, reply_id);
+                    let to = Publish {
+                        hub: &hub,
+                        metrics: &metrics,
+                        accepted,
+                    };
+                    publish(to, sent, None, None, reply_id);
                 },
             )
             .await?;

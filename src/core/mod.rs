@@ -7,6 +7,7 @@
 
 pub mod ai;
 mod auth;
+pub mod backup;
 mod cache;
 mod conversations;
 pub mod files;
@@ -21,19 +22,20 @@ mod users;
 mod validate;
 
 use std::path::Path;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 pub use auth::{Caller, Registration, Tokens};
 pub use conversations::{DirectThread, NewConversation, RoomInfo, direct_name};
 pub use files::{FileData, Upload};
 pub use hub::{ConnId, Ended, Event, EventKind, Hub, Scope, Subscription};
 pub use messages::{Attachment, DEFAULT_PAGE, MAX_PAGE, SendRequest, Target};
-pub use users::ProfileUpdate;
+pub use users::{ProfileUpdate, UserExport};
 
 use crate::config::Config;
 use crate::db::{Db, InitReport};
 use crate::error::Error;
 use crate::error::Result;
+use crate::metrics::Metrics;
 use crate::model::{UserBrief, UserId};
 use limits::{Activity, LoginThrottle, SendLimiter};
 
@@ -69,16 +71,28 @@ pub struct Core {
     pub agent: Option<ai::Agent>,
     /// This core, for work that outlives a call (the agent's replies).
     me: Weak<Core>,
+    pub metrics: Arc<Metrics>,
+    /// `/metrics` is on its own address (`--metrics-listen`), not the main one.
+    pub metrics_elsewhere: bool,
+    /// The backup schedule, when there is one; stopped at shutdown.
+    backups: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Core {
     /// Open the database (creating or migrating it) and build the core.
     pub async fn open(config: &Config) -> Result<(Arc<Core>, InitReport)> {
         let path: &Path = &config.db;
+        let metrics = Arc::new(Metrics::new());
+        if !config.backup.backup_every.is_zero() && config.backup.backup_dir.is_none() {
+            return Err(Error::invalid(
+                "--backup-every needs --backup-dir: say where the backups go",
+            ));
+        }
         let (db, report) = {
             let path = path.to_owned();
             let sync = config.sync;
-            tokio::task::spawn_blocking(move || Db::open(&path, sync))
+            let writer_metrics = metrics.writer.clone();
+            tokio::task::spawn_blocking(move || Db::open(&path, sync, writer_metrics))
                 .await
                 .map_err(crate::error::Error::internal)??
         };
@@ -99,9 +113,23 @@ impl Core {
             sends: SendLimiter::new(config.send_rate, config.send_burst),
             logins: LoginThrottle::default(),
             activity: Activity::default(),
+            metrics,
+            metrics_elsewhere: config.metrics_listen.is_some(),
+            backups: Mutex::default(),
         });
         if let Some(agent) = &core.agent {
             agent.resume(&core).await?;
+        }
+        if let Some(dir) = &config.backup.backup_dir
+            && !config.backup.backup_every.is_zero()
+        {
+            let task = backup::schedule(
+                &core,
+                dir.clone(),
+                config.backup.backup_every,
+                config.backup.backup_keep as usize,
+            );
+            *core.backups.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
         }
         Ok((core, report))
     }
@@ -120,7 +148,11 @@ impl Core {
                 "this AI conversation's agent is no longer configured on this server".into(),
             ));
         }
-        agent.admit(me)
+        agent.admit(me).inspect_err(|e| {
+            if matches!(e, Error::RateLimited(_)) {
+                self.metrics.rate_limited("ai");
+            }
+        })
     }
 
     /// Health figures: live sockets, writer jobs and commits so far.
@@ -133,11 +165,16 @@ impl Core {
         }
     }
 
-    /// Commit what is queued and stop the writer: the last step of a shutdown.
+    /// Commit what is queued and stop the writer: the last step of a
+    /// shutdown. Then the database file is free for `natter restore`.
     pub async fn shutdown(&self) {
+        if let Some(task) = self.backups.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            task.abort();
+        }
         if let Some(agent) = &self.agent {
             agent.shutdown().await;
         }
         self.db.writer().stop().await;
+        self.db.unlock();
     }
 }

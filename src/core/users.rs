@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::{Caller, Core, validate};
 use crate::db;
 use crate::error::{Error, Result};
-use crate::model::{Timestamp, User, UserId};
+use crate::model::{ConversationSummary, FileMeta, Message, MessageId, Timestamp, User, UserId};
 
 /// A whisper user counts as online this long after their last request.
 pub const ONLINE_WINDOW: Duration = Duration::from_secs(300);
@@ -29,7 +29,42 @@ pub struct ProfileUpdate {
     pub old_password: Option<String>,
 }
 
+/// What a user may take away of their own (`GET /api/users/me/export`).
+#[derive(Debug)]
+pub struct UserExport {
+    pub user: User,
+    /// The conversations they are a member of now.
+    pub conversations: Vec<ConversationSummary>,
+    /// Every message of those conversations, anyone's, oldest first: the
+    /// history they can read in the app.
+    pub messages: Vec<Message>,
+    /// The files they uploaded (metadata; the bytes are a download away).
+    pub files: Vec<FileMeta>,
+}
+
 impl Core {
+    /// Everything of the caller's: profile, conversations, their messages, uploads.
+    pub async fn export_user(&self, caller: &Caller) -> Result<UserExport> {
+        let user = self.user(caller.user).await?;
+        let conversations = self.conversations(caller).await?;
+        let me = caller.user;
+        let (messages, files) = self
+            .db
+            .read(move |c| {
+                Ok((
+                    db::messages::since_for_user(c, me, MessageId(0), i64::MAX)?,
+                    db::archive::files_of(c, me)?,
+                ))
+            })
+            .await?;
+        Ok(UserExport {
+            user,
+            conversations,
+            messages,
+            files,
+        })
+    }
+
     /// Note that a user did something (for presence and `last_seen_at`).
     pub(super) fn touch(&self, user: UserId) {
         if self.activity.touch(user) {

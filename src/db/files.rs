@@ -7,7 +7,7 @@ use super::users::parse_uuid;
 use crate::error::Result;
 use crate::model::{FileId, FileMeta, Timestamp, UserId};
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<FileMeta> {
+pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<FileMeta> {
     Ok(FileMeta {
         id: r.get(0)?,
         uuid: parse_uuid(&r.get::<_, String>(1)?)?,

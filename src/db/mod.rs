@@ -26,15 +26,19 @@ macro_rules! conversation_columns {
     };
 }
 
+pub mod archive;
+pub mod backup;
 pub mod conversations;
 pub mod files;
+pub mod lock;
 pub mod messages;
 pub mod sessions;
 pub mod social;
 pub mod users;
 mod writer;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
@@ -43,6 +47,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::config::SyncMode;
 use crate::error::{Error, Result};
+use crate::metrics::WriterMetrics;
+use lock::DbLock;
 pub use writer::Writer;
 
 /// The migrations, in order; `PRAGMA user_version` counts how many have run.
@@ -148,15 +154,20 @@ pub fn init(path: &Path) -> Result<InitReport> {
 
 /// The open database: a pool for reads, a writer for writes.
 pub struct Db {
+    path: PathBuf,
     pool: r2d2::Pool<SqliteConnectionManager>,
     writer: Writer,
     /// Dropping it ends the checkpoint thread.
     _checkpointer: mpsc::Sender<()>,
+    /// Held while serving (see `lock`); let go at shutdown.
+    lock: Mutex<Option<DbLock>>,
 }
 
 impl Db {
-    /// Open (creating or migrating as needed) and start the writer thread.
-    pub fn open(path: &Path, sync: SyncMode) -> Result<(Db, InitReport)> {
+    /// Take the file's lock, open (creating or migrating as needed) and
+    /// start the writer thread.
+    pub fn open(path: &Path, sync: SyncMode, metrics: WriterMetrics) -> Result<(Db, InitReport)> {
+        let lock = DbLock::acquire(path)?;
         let report = init(path)?;
         // Readers map the file: pages are read in place, not copied in by pread.
         let manager = SqliteConnectionManager::file(path)
@@ -180,16 +191,28 @@ impl Db {
         // milliseconds that would land on whichever commit crossed the
         // threshold. A thread of its own does them instead (see `checkpoints`).
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
-        let writer = Writer::start(conn)?;
+        let writer = Writer::start(conn, metrics)?;
         let checkpointer = checkpoints(path, sync)?;
         Ok((
             Db {
+                path: path.to_owned(),
                 pool,
                 writer,
                 _checkpointer: checkpointer,
+                lock: Mutex::new(Some(lock)),
             },
             report,
         ))
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Let go of the file's lock: the server is done with it.
+    pub fn unlock(&self) {
+        self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
     /// Run a read on a pooled connection, off the async runtime.

@@ -14,11 +14,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
+use std::time::Instant;
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
+use crate::metrics::WriterMetrics;
 
 /// Most jobs in one transaction: bounds how long the first caller waits.
 const MAX_BATCH: usize = 512;
@@ -46,13 +48,13 @@ pub struct Stats {
 }
 
 impl Writer {
-    pub fn start(conn: Connection) -> Result<Writer> {
+    pub fn start(conn: Connection, metrics: WriterMetrics) -> Result<Writer> {
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(Stats::default());
         let counters = stats.clone();
         thread::Builder::new()
             .name("natter-writer".into())
-            .spawn(move || run(conn, rx, &counters))
+            .spawn(move || run(conn, rx, &counters, &metrics))
             .map_err(|e| Error::Internal(format!("cannot start writer thread: {e}")))?;
         Ok(Writer { tx, stats })
     }
@@ -116,7 +118,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats) {
+fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &WriterMetrics) {
     let mut stop: Option<oneshot::Sender<()>> = None;
     while stop.is_none() {
         let first = match rx.recv() {
@@ -149,7 +151,11 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats) {
         }
         stats.jobs.fetch_add(completions.len() as u64, Ordering::Relaxed);
         stats.commits.fetch_add(1, Ordering::Relaxed);
-        let commit_error = exec(&conn, "COMMIT").err().map(|e| {
+        let started = Instant::now();
+        let committed = exec(&conn, "COMMIT");
+        metrics.batch_size.observe(completions.len() as f64);
+        metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+        let commit_error = committed.err().map(|e| {
             let _ = exec(&conn, "ROLLBACK");
             tracing::error!(error = %e, jobs = completions.len(), "commit failed");
             e.to_string()

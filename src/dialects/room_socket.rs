@@ -18,6 +18,8 @@ use crate::model::ConversationId;
 pub trait RoomFormat: Send + 'static {
     /// This format's slot in the events' frame cache.
     const SLOT: usize;
+    /// The dialect's name, for logs and metrics.
+    const DIALECT: &'static str;
     /// The frame for an event, or `None` if the room socket does not show it.
     fn encode(kind: &EventKind) -> Option<String>;
     /// The frame that tells the client what it sent was refused.
@@ -52,6 +54,10 @@ fn error_frame<F: RoomFormat>(err: &Error) -> Utf8Bytes {
 }
 
 impl<F: RoomFormat> Protocol for RoomSocket<F> {
+    fn dialect(&self) -> &'static str {
+        F::DIALECT
+    }
+
     fn scope(&self) -> Scope {
         Scope::Conversation(self.room)
     }

@@ -13,6 +13,7 @@ use warp::{Filter, Rejection};
 
 use crate::core::{Caller, Core};
 use crate::error::Error;
+use crate::http::requests::AuthNote;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "natter_session";
@@ -93,7 +94,19 @@ fn same_origin(headers: &HeaderMap) -> bool {
 }
 
 /// Find and check the caller's token. `query` allows `?token=` (socket URLs).
-pub fn authenticate(core: &Core, headers: &HeaderMap, query: Option<&str>) -> Result<(Caller, Via), Error> {
+/// A refusal's reason goes on `note`, counted once when the answer goes out
+/// (several routes may try the same request).
+pub fn authenticate(
+    core: &Core,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    note: Option<&AuthNote>,
+) -> Result<(Caller, Via), Error> {
+    let refused = |reason: &'static str| {
+        if let Some(n) = note {
+            n.refused(reason);
+        }
+    };
     let (token, via) = if let Some(t) = bearer(headers) {
         (t.to_owned(), Via::Header)
     } else if let Some(t) = query.and_then(query_token) {
@@ -101,12 +114,17 @@ pub fn authenticate(core: &Core, headers: &HeaderMap, query: Option<&str>) -> Re
     } else if let Some(t) = cookie(headers, SESSION_COOKIE) {
         (t.to_owned(), Via::Cookie)
     } else {
+        refused("missing");
         return Err(Error::Unauthorized(
             "authentication required: log in, then send `Authorization: Bearer <token>` (or the session cookie)".into(),
         ));
     };
-    let caller = core.authenticate(&token)?;
+    let caller = core.authenticate_why(&token).map_err(|(e, why)| {
+        refused(why);
+        e
+    })?;
     if via == Via::Cookie && !same_origin(headers) {
+        refused("cross_site");
         return Err(Error::forbidden(
             "cross-site request refused: the Origin does not match this server",
         ));
@@ -120,20 +138,29 @@ fn raw_query() -> impl Filter<Extract = (Option<String>,), Error = Infallible> +
 
 /// The authenticated caller (Bearer header or session cookie).
 pub fn caller(core: Arc<Core>) -> impl Filter<Extract = (Caller,), Error = Rejection> + Clone {
-    warp::header::headers_cloned().and_then(move |headers: HeaderMap| {
-        let core = core.clone();
-        async move { authenticate(&core, &headers, None).map(|(c, _)| c).map_err(problem) }
-    })
+    warp::header::headers_cloned()
+        .and(warp::ext::optional::<AuthNote>())
+        .and_then(move |headers: HeaderMap, note: Option<AuthNote>| {
+            let core = core.clone();
+            async move {
+                authenticate(&core, &headers, None, note.as_ref())
+                    .map(|(c, _)| c)
+                    .map_err(problem)
+            }
+        })
 }
 
 /// The caller and how they authenticated, also accepting `?token=` (sockets).
 pub fn socket_caller(core: Arc<Core>) -> impl Filter<Extract = ((Caller, Via),), Error = Rejection> + Clone {
     warp::header::headers_cloned()
         .and(raw_query())
-        .and_then(move |headers: HeaderMap, query: Option<String>| {
-            let core = core.clone();
-            async move { authenticate(&core, &headers, query.as_deref()).map_err(problem) }
-        })
+        .and(warp::ext::optional::<AuthNote>())
+        .and_then(
+            move |headers: HeaderMap, query: Option<String>, note: Option<AuthNote>| {
+                let core = core.clone();
+                async move { authenticate(&core, &headers, query.as_deref(), note.as_ref()).map_err(problem) }
+            },
+        )
 }
 
 pub async fn read_limited<S, B>(mut body: S, limit: usize) -> Result<Bytes, Error>

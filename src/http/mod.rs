@@ -1,8 +1,11 @@
 //! The HTTP side: shared filters, the socket upgrade, the bundled page, and
 //! `routes`, which puts every dialect behind one warp filter.
 
+pub mod api_docs;
 pub mod filters;
+pub mod ops;
 pub mod page;
+pub mod requests;
 pub mod ws;
 
 use std::sync::Arc;
@@ -157,9 +160,17 @@ fn allow_any_origin(mut res: Response) -> Response {
 
 /// Every route natter serves.
 pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
-    let fallback = warp::path::full().map(|path: warp::path::FullPath| dialects::not_found(path.as_str()));
+    let fallback = warp::path::full().map(|path: warp::path::FullPath| {
+        let mut res = dialects::not_found(path.as_str());
+        res.extensions_mut().insert(requests::Unmatched);
+        res
+    });
     preflight()
         .or(page::routes())
+        .unify()
+        .or(ops::routes(core.clone(), !core.metrics_elsewhere))
+        .unify()
+        .or(api_docs::routes())
         .unify()
         .or(dialects::routes(core))
         .unify()

@@ -46,6 +46,15 @@ fn accepts(headers: &HeaderMap, coding: &str) -> bool {
 }
 
 fn serve(asset: &'static Asset, headers: &HeaderMap) -> Response {
+    serve_with(asset, headers, CSP)
+}
+
+/// A bundled file by its path under `static/`, with `csp`; 404 if there is none.
+pub(super) fn file(name: &str, headers: &HeaderMap, csp: &'static str) -> Response {
+    by_name(name).map_or_else(not_found, |a| serve_with(a, headers, csp))
+}
+
+fn serve_with(asset: &'static Asset, headers: &HeaderMap, csp: &'static str) -> Response {
     let (body, encoding) = match (asset.brotli, asset.gzip) {
         (Some(br), _) if accepts(headers, "br") => (br, Some("br")),
         (_, Some(gz)) if accepts(headers, "gzip") => (gz, Some("gzip")),
@@ -61,7 +70,7 @@ fn serve(asset: &'static Asset, headers: &HeaderMap) -> Response {
         h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

@@ -152,6 +152,9 @@ pub enum Handled {
 
 /// A dialect's socket: which events it shows, how, and what clients may say.
 pub trait Protocol: Send + 'static {
+    /// The dialect's name, for logs and metrics.
+    fn dialect(&self) -> &'static str;
+
     /// Which conversations this socket hears.
     fn scope(&self) -> Scope;
 
@@ -195,6 +198,16 @@ pub async fn drive<P: Protocol, S>(
 {
     let mut sub = core.connect(&caller, proto.scope());
     let me = sub.id;
+    let dialect = proto.dialect();
+    let opened = std::time::Instant::now();
+    core.metrics.socket_opened(dialect);
+    tracing::info!(socket = me, dialect, user = %caller.uuid, "socket opened");
+    let _closed = Closed {
+        core: &core,
+        dialect,
+        socket: me,
+        opened,
+    };
     // Replay what was missed; events published meanwhile wait in the queue
     // and are skipped below if the replay already covered them.
     let mut replayed = match since {
@@ -237,11 +250,11 @@ pub async fn drive<P: Protocol, S>(
                     });
                 };
                 let sent = timeout(WRITE_TIMEOUT, async {
-                    let mut ok = send_event(&mut ws, &proto, &event, me, replayed).await;
+                    let mut ok = send_event(&core.metrics, &mut ws, &proto, &event, me, replayed).await;
                     let mut n = 1;
                     while ok && n < MAX_BATCH {
                         let Ok(event) = sub.rx.try_recv() else { break };
-                        ok = send_event(&mut ws, &proto, &event, me, replayed).await;
+                        ok = send_event(&core.metrics, &mut ws, &proto, &event, me, replayed).await;
                         n += 1;
                     }
                     ok && ws.flush().await.is_ok()
@@ -314,6 +327,26 @@ pub async fn drive<P: Protocol, S>(
 
 const TOKEN_EXPIRED: &str = "token expired: reconnect with a fresh token";
 
+/// Logs and counts a socket's end, however `drive` returns.
+struct Closed<'a> {
+    core: &'a Core,
+    dialect: &'static str,
+    socket: ConnId,
+    opened: std::time::Instant,
+}
+
+impl Drop for Closed<'_> {
+    fn drop(&mut self) {
+        self.core.metrics.socket_closed(self.dialect);
+        tracing::info!(
+            socket = self.socket,
+            dialect = self.dialect,
+            secs = self.opened.elapsed().as_secs(),
+            "socket closed"
+        );
+    }
+}
+
 fn expired(caller: &Caller) -> bool {
     Timestamp::now().unix_secs() as u64 >= caller.expires
 }
@@ -379,6 +412,7 @@ where
 }
 
 async fn send_event<P: Protocol, S>(
+    metrics: &crate::metrics::Metrics,
     ws: &mut WebSocketStream<S>,
     proto: &P,
     event: &Event,
@@ -394,7 +428,13 @@ where
         return true;
     }
     match proto.frame(event, me) {
-        Some(frame) => ws.feed(Message::Text(frame)).await.is_ok(),
+        Some(frame) => {
+            let ok = ws.feed(Message::Text(frame)).await.is_ok();
+            if ok && matches!(event.kind, crate::core::EventKind::Message { .. }) {
+                metrics.delivered(&event.delivered, event.accepted);
+            }
+            ok
+        }
         None => true,
     }
 }

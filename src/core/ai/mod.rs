@@ -294,6 +294,11 @@ async fn answer(core: &Arc<Core>, job: Job) {
         r = stream(agent, &turns, &mut relay) => r,
         _ = stop.wait_for(|s| *s) => Err(Failure::Interrupted),
     };
+    core.metrics.ai_request(match &outcome {
+        Ok(()) if relay.text.trim().is_empty() => "ai_bad_stream",
+        Ok(()) => "ok",
+        Err(failure) => failure.code(),
+    });
     let (text, incomplete) = match &outcome {
         Ok(()) if relay.text.trim().is_empty() => {
             let failure = Failure::BadStream("it was empty".into());

@@ -23,6 +23,7 @@ use crate::http::ws::{Protocol, Upgrade, drive, upgrade};
 struct Chat;
 
 impl RoomFormat for Chat {
+    const DIALECT: &'static str = "chatroom";
     const SLOT: usize = SLOT_CHATROOM;
 
     fn encode(kind: &EventKind) -> Option<String> {

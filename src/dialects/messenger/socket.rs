@@ -28,6 +28,7 @@ use crate::model::{ConversationId, MessageId};
 struct Drf;
 
 impl RoomFormat for Drf {
+    const DIALECT: &'static str = "messenger";
     const SLOT: usize = SLOT_MESSENGER;
 
     fn encode(kind: &EventKind) -> Option<String> {

@@ -14,7 +14,21 @@ use crate::http::ErrorShape;
 use crate::http::filters::{caller, json as body, with_core};
 use crate::http::{Response, json, status};
 
-async fn register(core: Arc<Core>, r: RegisterIn) -> Result<Response, Error> {
+/// Create an account and log it in.
+#[utoipa::path(
+    post,
+    path = "/api/auth/register",
+    tag = "auth",
+    summary = "Create an account and log it in",
+    request_body = RegisterIn,
+    responses(
+        (status = 201, description = "Registered and logged in", body = TokensOut),
+        (status = 400, description = "Bad input (malformed JSON, invalid fields)", body = super::dto::ErrorBody),
+        (status = 409, description = "Conflict", body = super::dto::ErrorBody),
+        (status = 413, description = "Too large", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn register(core: Arc<Core>, r: RegisterIn) -> Result<Response, Error> {
     let tokens = core
         .register(Registration {
             username: r.username,
@@ -29,20 +43,62 @@ async fn register(core: Arc<Core>, r: RegisterIn) -> Result<Response, Error> {
     Ok(json(StatusCode::CREATED, &TokensOut::from(tokens)))
 }
 
-async fn login(core: Arc<Core>, r: LoginIn) -> Result<Response, Error> {
+/// Log in with a username (or email) and password.
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    tag = "auth",
+    summary = "Log in",
+    request_body = LoginIn,
+    responses(
+        (status = 200, description = "Logged in", body = TokensOut),
+        (status = 400, description = "Bad input (malformed JSON, invalid fields)", body = super::dto::ErrorBody),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
+        (status = 413, description = "Too large", body = super::dto::ErrorBody),
+        (status = 429, description = "Too many requests", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn login(core: Arc<Core>, r: LoginIn) -> Result<Response, Error> {
     let login = r.username.or(r.email).unwrap_or_default();
     let tokens = core.login(&login, &r.password).await?;
     Ok(json(StatusCode::OK, &TokensOut::from(tokens)))
 }
 
-async fn refresh(core: Arc<Core>, r: RefreshIn) -> Result<Response, Error> {
+/// Trade a refresh token for a new pair.
+#[utoipa::path(
+    post,
+    path = "/api/auth/refresh",
+    tag = "auth",
+    summary = "Trade a refresh token for a new token pair",
+    request_body = RefreshIn,
+    responses(
+        (status = 200, description = "A new pair", body = TokensOut),
+        (status = 400, description = "Bad input (malformed JSON, invalid fields)", body = super::dto::ErrorBody),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
+        (status = 409, description = "Conflict", body = super::dto::ErrorBody),
+        (status = 413, description = "Too large", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn refresh(core: Arc<Core>, r: RefreshIn) -> Result<Response, Error> {
     Ok(json(
         StatusCode::OK,
         &TokensOut::from(core.refresh(&r.refresh_token).await?),
     ))
 }
 
-async fn logout(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+/// End the caller's session.
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    tag = "auth",
+    summary = "Log out: end this session",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn logout(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
     core.logout(&caller).await?;
     Ok(status(StatusCode::NO_CONTENT))
 }

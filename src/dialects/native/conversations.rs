@@ -9,7 +9,7 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 
 use super::Native;
-use super::dto::{ConversationOut, CreateConversationIn, HistoryQuery, MessageOut, ReadIn, RenameIn, RoomOut};
+use super::dto::{ConversationOut, CreateConversationIn, HistoryQuery, MessageOut, ReadIn, ReadOut, RenameIn, RoomOut};
 use crate::core::{Caller, Core, NewConversation, Target};
 use crate::db::messages::Page;
 use crate::error::Error;
@@ -26,13 +26,41 @@ fn out(core: &Core, s: crate::model::ConversationSummary) -> ConversationOut {
     ConversationOut::new(s, |m| core.is_online(m.id))
 }
 
-async fn list(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+#[utoipa::path(
+    get,
+    path = "/api/conversations",
+    tag = "conversations",
+    summary = "The caller's conversations, most recent activity first",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Conversations", body = Vec<ConversationOut>),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn list(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
     let list = core.conversations(&caller).await?;
     let out: Vec<ConversationOut> = list.into_iter().map(|s| out(&core, s)).collect();
     Ok(json(StatusCode::OK, &out))
 }
 
-async fn create(core: Arc<Core>, caller: Caller, r: CreateConversationIn) -> Result<Response, Error> {
+#[utoipa::path(
+    post,
+    path = "/api/conversations",
+    tag = "conversations",
+    summary = "Start a direct conversation, a room, or the conversation with the AI agent",
+    request_body = CreateConversationIn,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = ConversationOut),
+        (status = 200, description = "The pair's existing direct (or AI) conversation", body = ConversationOut),
+        (status = 400, description = "Bad input (malformed JSON, invalid fields)", body = super::dto::ErrorBody),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
+        (status = 409, description = "Conflict", body = super::dto::ErrorBody),
+        (status = 413, description = "Too large", body = super::dto::ErrorBody),
+        (status = 503, description = "Not enabled on this server", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn create(core: Arc<Core>, caller: Caller, r: CreateConversationIn) -> Result<Response, Error> {
     let kind = match r.kind.as_deref() {
         None => None,
         Some(k) => {
@@ -59,7 +87,22 @@ async fn create(core: Arc<Core>, caller: Caller, r: CreateConversationIn) -> Res
     Ok(json(code, &out(&core, summary)))
 }
 
-async fn history(id: String, core: Arc<Core>, caller: Caller, q: HistoryQuery) -> Result<Response, Error> {
+#[utoipa::path(
+    get,
+    path = "/api/conversations/{id}",
+    tag = "conversations",
+    summary = "A page of history, oldest first",
+    params(("id" = String, Path, description = "The conversation's id (a UUID)"), HistoryQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Messages", body = Vec<MessageOut>),
+        (status = 400, description = "Bad input (malformed JSON, invalid fields)", body = super::dto::ErrorBody),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::dto::ErrorBody),
+        (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn history(id: String, core: Arc<Core>, caller: Caller, q: HistoryQuery) -> Result<Response, Error> {
     let id = conversation_id(&id)?;
     let page = Page {
         before: q.before.map(MessageId),
@@ -71,39 +114,130 @@ async fn history(id: String, core: Arc<Core>, caller: Caller, q: HistoryQuery) -
     Ok(json(StatusCode::OK, &out))
 }
 
-async fn read(id: String, core: Arc<Core>, caller: Caller, r: ReadIn) -> Result<Response, Error> {
+#[utoipa::path(
+    post,
+    path = "/api/conversations/{id}/read",
+    tag = "conversations",
+    summary = "Move the caller's read mark forward",
+    params(("id" = String, Path, description = "The conversation's id (a UUID)")),
+    request_body = ReadIn,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The mark now", body = ReadOut),
+        (status = 400, description = "Bad input (malformed JSON, invalid fields)", body = super::dto::ErrorBody),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::dto::ErrorBody),
+        (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody),
+        (status = 413, description = "Too large", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn read(id: String, core: Arc<Core>, caller: Caller, r: ReadIn) -> Result<Response, Error> {
     let id = conversation_id(&id)?;
     let mark = core
         .mark_read(&caller, Target::ConversationUuid(id), MessageId(r.message_id))
         .await?;
     Ok(json(
         StatusCode::OK,
-        &serde_json::json!({ "conversation_id": id, "last_read_id": mark.0 }),
+        &ReadOut {
+            conversation_id: id,
+            last_read_id: mark.0,
+        },
     ))
 }
 
-async fn leave(id: String, core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+#[utoipa::path(
+    delete,
+    path = "/api/conversations/{id}/members/me",
+    tag = "conversations",
+    summary = "Leave a room",
+    params(("id" = String, Path, description = "The conversation's id (a UUID)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Left"),
+        (status = 400, description = "Bad input (malformed JSON, invalid fields)", body = super::dto::ErrorBody),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::dto::ErrorBody),
+        (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn leave(id: String, core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
     core.leave(&caller, conversation_id(&id)?).await?;
     Ok(status(StatusCode::NO_CONTENT))
 }
 
-async fn rename(id: String, core: Arc<Core>, caller: Caller, r: RenameIn) -> Result<Response, Error> {
+#[utoipa::path(
+    patch,
+    path = "/api/conversations/{id}",
+    tag = "conversations",
+    summary = "Rename a room (its creator only)",
+    params(("id" = String, Path, description = "The conversation's id (a UUID)")),
+    request_body = RenameIn,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The renamed room", body = ConversationOut),
+        (status = 400, description = "Bad input (an invalid name, not a room)", body = super::dto::ErrorBody),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
+        (status = 403, description = "Not the room's creator", body = super::dto::ErrorBody),
+        (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody),
+        (status = 409, description = "Another room has that name", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn rename(id: String, core: Arc<Core>, caller: Caller, r: RenameIn) -> Result<Response, Error> {
     let room = core.rename_room(&caller, conversation_id(&id)?, &r.name).await?;
     let summary = core.conversation(&caller, room.uuid).await?;
     Ok(json(StatusCode::OK, &out(&core, summary)))
 }
 
-async fn delete(id: String, core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+#[utoipa::path(
+    delete,
+    path = "/api/conversations/{id}",
+    tag = "conversations",
+    summary = "Delete a room and its messages (its creator only)",
+    params(("id" = String, Path, description = "The conversation's id (a UUID)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Not a room", body = super::dto::ErrorBody),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
+        (status = 403, description = "Not the room's creator", body = super::dto::ErrorBody),
+        (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn delete(id: String, core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
     core.delete_room(&caller, conversation_id(&id)?).await?;
     Ok(status(StatusCode::NO_CONTENT))
 }
 
-async fn rooms(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+#[utoipa::path(
+    get,
+    path = "/api/rooms",
+    tag = "conversations",
+    summary = "Every public room",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Rooms", body = Vec<RoomOut>),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn rooms(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
     let rooms: Vec<RoomOut> = core.rooms(&caller).await?.into_iter().map(RoomOut::from).collect();
     Ok(json(StatusCode::OK, &rooms))
 }
 
-async fn join(id: String, core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+#[utoipa::path(
+    post,
+    path = "/api/rooms/{id}/join",
+    tag = "conversations",
+    summary = "Join a room",
+    params(("id" = String, Path, description = "The room's id (a UUID)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The room, as the caller now sees it", body = ConversationOut),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
+        (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn join(id: String, core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
     let room = core.join_room_uuid(&caller, conversation_id(&id)?).await?;
     let summary = core.conversation(&caller, room.uuid).await?;
     Ok(json(StatusCode::OK, &out(&core, summary)))

@@ -1,6 +1,7 @@
 //! Wire types of the native `/api` dialect.
 
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::core::{RoomInfo, Tokens};
@@ -12,106 +13,179 @@ pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// An integer that may arrive as `12.0` (JSON Schema counts it an integer,
+/// and some JSON encoders write every number that way).
+pub fn integer<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(format!("expected an integer, got {n}"))),
+    }
+}
+
 // ----- requests -----
 
 // A missing password is an empty one: the core's rule then says what is
 // wrong, in words (not serde's "missing field `password` at line 1").
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(description = "Give a username, an email, or both (the username then defaults to the email).")]
 pub struct RegisterIn {
+    /// 3 to 64 letters, digits and `_ . - @ +` (any script: `Ёжик` is fine too), unique without
+    /// regard to case. Absent or empty: the email is the username.
+    #[schema(pattern = r"^$|^[A-Za-z0-9_.@+-]{3,64}$")]
     pub username: Option<String>,
+    #[schema(
+        pattern = r"^[a-z0-9._+-]{1,64}@[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63})+$",
+        max_length = 254
+    )]
     pub email: Option<String>,
+    /// At least 6 characters (at most 1024 bytes).
     #[serde(default)]
+    #[schema(min_length = 6, max_length = 256)]
     pub password: String,
+    #[schema(max_length = 50, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub name: Option<String>,
+    #[schema(max_length = 50, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub first_name: Option<String>,
+    #[schema(max_length = 50, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub last_name: Option<String>,
+    #[schema(max_length = 4096, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub public_key: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(description = "The login name as `username` (or `email`); either is a username or an email.")]
 pub struct LoginIn {
+    #[schema(pattern = r"\S")]
     pub username: Option<String>,
+    #[schema(pattern = r"\S")]
     pub email: Option<String>,
     #[serde(default)]
+    #[schema(min_length = 1)]
     pub password: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshIn {
     pub refresh_token: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(description = "Absent fields are left alone. `password` needs `old_password`.")]
 pub struct PatchMeIn {
+    #[schema(max_length = 50, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub name: Option<String>,
+    #[schema(max_length = 50, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub first_name: Option<String>,
+    #[schema(max_length = 50, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub last_name: Option<String>,
+    /// `null` or `""` clears it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(
+        pattern = r"^$|^[a-z0-9._+-]{1,64}@[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63})+$",
+        max_length = 254
+    )]
     pub email: Option<Option<String>>,
+    #[schema(max_length = 1024, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub bio: Option<String>,
+    #[schema(max_length = 512, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub profile_picture: Option<String>,
+    /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(max_length = 4096, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub public_key: Option<Option<String>>,
     pub ready_to_chat: Option<bool>,
+    #[schema(min_length = 6, max_length = 256)]
     pub password: Option<String>,
     pub old_password: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(
+    description = "A direct conversation (`participant_id`, an existing user other than you), a room \
+                          (`name`), or the conversation with the AI agent (`is_ai`)."
+)]
 pub struct CreateConversationIn {
     pub participant_id: Option<Uuid>,
     pub participant_ids: Option<Vec<Uuid>>,
+    /// A room's name: 1 to 64 characters, no `/`, not starting or ending with a space; unique without regard to case.
+    #[schema(
+        pattern = r"^[^\s/\u0000-\u001f\u007f-\u009f]([^/\u0000-\u001f\u007f-\u009f]{0,62}[^\s/\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub name: Option<String>,
+    #[schema(value_type = Option<super::openapi::KindIn>)]
     pub kind: Option<String>,
     #[serde(default)]
     pub is_ai: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RenameIn {
+    /// The room's new name (rules as for a new room).
     #[serde(default)]
+    #[schema(
+        pattern = r"^[^\s/\u0000-\u001f\u007f-\u009f]([^/\u0000-\u001f\u007f-\u009f]{0,62}[^\s/\u0000-\u001f\u007f-\u009f])?$"
+    )]
     pub name: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct SendIn {
     pub conversation_id: Uuid,
+    /// If given, it must be the caller's own id.
     pub sender_id: Option<Uuid>,
+    /// Not empty (unless there is an attachment); at most `--max-message-bytes`.
     #[serde(default)]
+    #[schema(pattern = r"\S")]
     pub message: String,
+    /// A file the caller uploaded.
     pub attachment_id: Option<Uuid>,
+    /// Echoed on the live `message` event: the sender's acknowledgement.
+    #[schema(max_length = 32)]
     pub client_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct EditIn {
+    #[schema(pattern = r"\S")]
     pub message: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ReadIn {
+    /// A message of this conversation, or 0.
+    #[serde(deserialize_with = "integer")]
     pub message_id: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     pub before: Option<i64>,
     pub after: Option<i64>,
     pub limit: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsersQuery {
     pub q: Option<String>,
     pub limit: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
+    /// The file's name: needed for a raw upload (multipart carries its own).
+    #[param(pattern = r"[^/\s]")]
     pub name: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SocketQuery {
     pub since: Option<i64>,
 }
@@ -129,7 +203,7 @@ pub struct ClientFrame {
 
 // ----- responses -----
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TokensOut {
     pub user_id: Uuid,
     pub username: String,
@@ -152,7 +226,7 @@ impl From<Tokens> for TokensOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserOut {
     pub user_id: Uuid,
     pub username: String,
@@ -192,7 +266,7 @@ impl UserOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ParticipantOut {
     pub user_id: Uuid,
     pub username: String,
@@ -215,7 +289,7 @@ impl ParticipantOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FileOut {
     pub file_id: Uuid,
     pub name: String,
@@ -236,7 +310,7 @@ impl From<FileMeta> for FileOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MessageOut {
     pub message_id: i64,
     pub conversation_id: Uuid,
@@ -280,7 +354,7 @@ impl From<&Message> for MessageOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ConversationOut {
     pub conversation_id: Uuid,
     pub kind: &'static str,
@@ -321,7 +395,7 @@ impl ConversationOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RoomOut {
     pub conversation_id: Uuid,
     pub name: Option<String>,
@@ -342,20 +416,45 @@ impl From<RoomInfo> for RoomOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ConnectOut {
     pub status: &'static str,
     pub conversation_id: Uuid,
     pub ws_url: String,
 }
 
-#[derive(Debug, Serialize)]
-pub struct ErrorBody<'a> {
-    pub error: ErrorInner<'a>,
+/// Every native error: what went wrong, in words, and the HTTP status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorInner,
 }
 
-#[derive(Debug, Serialize)]
-pub struct ErrorInner<'a> {
-    pub message: &'a str,
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorInner {
+    pub message: String,
     pub status: u16,
+}
+
+/// A read mark, as `POST /api/conversations/{id}/read` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadOut {
+    pub conversation_id: Uuid,
+    pub last_read_id: i64,
+}
+
+/// `GET /api/users/me/export`: everything the caller can see, in the
+/// shapes the rest of the API uses.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserExportOut {
+    /// Always `natter-user-export`.
+    pub format: &'static str,
+    pub format_version: i64,
+    pub exported_at: String,
+    pub user: UserOut,
+    /// The conversations the caller is a member of now.
+    pub conversations: Vec<ConversationOut>,
+    /// Every message of those conversations (anyone's), oldest first.
+    pub messages: Vec<MessageOut>,
+    /// The files the caller uploaded: metadata, and the URL to fetch each.
+    pub files: Vec<FileOut>,
 }

@@ -11,6 +11,7 @@ use warp::filters::BoxedFilter;
 
 use super::Native;
 use super::dto::{FileOut, UploadQuery};
+use super::openapi::UploadForm;
 use crate::core::{Caller, Core, Upload, files::is_inline_safe};
 use crate::error::Error;
 use crate::http::ErrorShape;
@@ -45,7 +46,28 @@ pub async fn multipart_file(content_type: &str, body: Bytes) -> Result<Upload, E
     ))
 }
 
-async fn upload(
+#[utoipa::path(
+    post,
+    path = "/api/files",
+    tag = "files",
+    summary = "Upload a file (multipart, or the raw bytes with ?name=)",
+    params(UploadQuery),
+    request_body(
+        description = "multipart/form-data with the file in a part named `file`, or the raw bytes",
+        content(
+            (Vec<u8> = "application/octet-stream"),
+            (UploadForm = "multipart/form-data"),
+        )
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Stored", body = FileOut),
+        (status = 400, description = "Bad input (malformed JSON, invalid fields)", body = super::dto::ErrorBody),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
+        (status = 413, description = "Too large", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn upload(
     core: Arc<Core>,
     caller: Caller,
     q: UploadQuery,
@@ -84,7 +106,20 @@ fn disposition(inline: bool, name: &str) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
 
-async fn download(id: String, core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+#[utoipa::path(
+    get,
+    path = "/api/files/{id}",
+    tag = "files",
+    summary = "Download a file",
+    params(("id" = String, Path, description = "The file's id (a UUID)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The bytes, with the stored content type", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
+        (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn download(id: String, core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
     let id = Uuid::parse_str(&id).map_err(|_| Error::not_found("file"))?;
     let file = core.download(&caller, id).await?;
     let inline = is_inline_safe(&file.meta.content_type);

@@ -10,38 +10,39 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 
 use crate::core::Core;
+use crate::http::filters::with_core;
 use crate::http::{Response, json};
 
-#[derive(Serialize)]
-struct HealthOut {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HealthOut {
     status: &'static str,
     version: &'static str,
     sockets: usize,
     writer: WriterOut,
 }
 
-#[derive(Serialize)]
-struct WriterOut {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WriterOut {
     jobs: u64,
     commits: u64,
 }
 
-#[derive(Serialize)]
-struct ServerOut {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ServerOut {
     version: &'static str,
     ai_agent: Option<AgentOut>,
     limits: LimitsOut,
 }
 
-#[derive(Serialize)]
-struct AgentOut {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AgentOut {
     user_id: uuid::Uuid,
     username: String,
     name: String,
 }
 
-#[derive(Serialize)]
-struct LimitsOut {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LimitsOut {
     max_message_bytes: usize,
     max_upload_bytes: usize,
 }
@@ -61,27 +62,47 @@ fn server(core: &Core) -> ServerOut {
     }
 }
 
-pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
-    let info = {
-        let core = core.clone();
-        warp::path!("server")
-            .and(warp::get())
-            .map(move || json(StatusCode::OK, &server(&core)))
-    };
-    let health = warp::path!("health").and(warp::get()).map(move || {
-        let h = core.health();
-        json(
-            StatusCode::OK,
-            &HealthOut {
-                status: "ok",
-                version: env!("CARGO_PKG_VERSION"),
-                sockets: h.sockets,
-                writer: WriterOut {
-                    jobs: h.write_jobs,
-                    commits: h.commits,
-                },
+/// Is the server up, and how is it doing.
+#[utoipa::path(
+    get,
+    path = "/api/health",
+    tag = "server",
+    summary = "Is the server up, and how busy",
+    responses((status = 200, description = "Up", body = HealthOut))
+)]
+pub async fn health(core: Arc<Core>) -> Response {
+    let h = core.health();
+    json(
+        StatusCode::OK,
+        &HealthOut {
+            status: "ok",
+            version: env!("CARGO_PKG_VERSION"),
+            sockets: h.sockets,
+            writer: WriterOut {
+                jobs: h.write_jobs,
+                commits: h.commits,
             },
-        )
-    });
+        },
+    )
+}
+
+/// What this server offers.
+#[utoipa::path(
+    get,
+    path = "/api/server",
+    tag = "server",
+    summary = "What this server offers: its AI agent and limits",
+    responses((status = 200, description = "The server", body = ServerOut))
+)]
+pub async fn info(core: Arc<Core>) -> Response {
+    json(StatusCode::OK, &server(&core))
+}
+
+pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
+    let info = warp::path!("server")
+        .and(warp::get())
+        .and(with_core(core.clone()))
+        .then(info);
+    let health = warp::path!("health").and(warp::get()).and(with_core(core)).then(health);
     health.or(info).unify().boxed()
 }

@@ -15,7 +15,25 @@ use crate::http::filters::{caller, json as body, with_core};
 use crate::http::{Response, json, status};
 use crate::model::MessageId;
 
-async fn send(core: Arc<Core>, caller: Caller, r: SendIn) -> Result<Response, Error> {
+#[utoipa::path(
+    post,
+    path = "/api/messages",
+    tag = "messages",
+    summary = "Send a message",
+    request_body = SendIn,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Stored (committed) and delivered live", body = MessageOut),
+        (status = 400, description = "Bad input (malformed JSON, invalid fields)", body = super::dto::ErrorBody),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::dto::ErrorBody),
+        (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody),
+        (status = 413, description = "Too large", body = super::dto::ErrorBody),
+        (status = 429, description = "Too many requests", body = super::dto::ErrorBody),
+        (status = 503, description = "Not enabled on this server", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn send(core: Arc<Core>, caller: Caller, r: SendIn) -> Result<Response, Error> {
     if r.sender_id.is_some_and(|s| s != caller.uuid) {
         return Err(Error::forbidden("sender_id must be your own user id"));
     }
@@ -38,12 +56,43 @@ fn message_id(id: &str) -> Result<MessageId, Error> {
     id.parse().map(MessageId).map_err(|_| Error::not_found("message"))
 }
 
-async fn edit(id: String, core: Arc<Core>, caller: Caller, r: EditIn) -> Result<Response, Error> {
+#[utoipa::path(
+    patch,
+    path = "/api/messages/{id}",
+    tag = "messages",
+    summary = "Edit one of the caller's messages",
+    params(("id" = i64, Path, description = "The message id")),
+    request_body = EditIn,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The edited message", body = MessageOut),
+        (status = 400, description = "Bad input (malformed JSON, invalid fields)", body = super::dto::ErrorBody),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::dto::ErrorBody),
+        (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody),
+        (status = 413, description = "Too large", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn edit(id: String, core: Arc<Core>, caller: Caller, r: EditIn) -> Result<Response, Error> {
     let message = core.edit_message(&caller, message_id(&id)?, r.message).await?;
     Ok(json(StatusCode::OK, &MessageOut::from(&message)))
 }
 
-async fn delete(id: String, core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+#[utoipa::path(
+    delete,
+    path = "/api/messages/{id}",
+    tag = "messages",
+    summary = "Delete one of the caller's messages (soft: the id stays)",
+    params(("id" = i64, Path, description = "The message id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
+        (status = 403, description = "Not allowed", body = super::dto::ErrorBody),
+        (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn delete(id: String, core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
     core.delete_message(&caller, message_id(&id)?).await?;
     Ok(status(StatusCode::NO_CONTENT))
 }

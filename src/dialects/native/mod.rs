@@ -1,12 +1,14 @@
 //! The native API, `/api/...` (seed 002, extended): what the bundled page
 //! uses. Errors are `{"error": {"message", "status"}}`.
 
+mod admin;
 mod auth;
 mod conversations;
 pub mod dto;
 mod files;
 mod health;
 mod messages;
+pub mod openapi;
 mod socket;
 mod users;
 
@@ -27,7 +29,7 @@ impl ErrorShape for Native {
             status,
             &dto::ErrorBody {
                 error: dto::ErrorInner {
-                    message,
+                    message: message.to_owned(),
                     status: status.as_u16(),
                 },
             },
@@ -49,7 +51,11 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
                 .unify()
                 .or(socket::routes(core.clone()))
                 .unify()
-                .or(health::routes(core))
+                .or(health::routes(core.clone()))
+                .unify()
+                .or(admin::routes(core.clone()))
+                .unify()
+                .or(openapi::routes(core))
                 .unify(),
         )
         .recover(recover::<Native>)

@@ -18,6 +18,7 @@ use warp::filters::BoxedFilter;
 
 use super::Native;
 use super::dto::{ClientFrame, ConnectOut, MessageOut, SocketQuery};
+use super::openapi::UpgradeHeaders;
 use crate::core::{Attachment, Caller, ConnId, Core, Event, EventKind, Scope, SendRequest, Target};
 use crate::dialects::SLOT_NATIVE;
 use crate::error::Error;
@@ -288,6 +289,10 @@ impl NativeSocket {
 }
 
 impl Protocol for NativeSocket {
+    fn dialect(&self) -> &'static str {
+        "native"
+    }
+
     fn scope(&self) -> Scope {
         self.bound.map_or(Scope::All, |(id, _)| Scope::Conversation(id))
     }
@@ -351,7 +356,23 @@ impl Protocol for NativeSocket {
     }
 }
 
-async fn user_socket(up: Upgrade, core: Arc<Core>, who: (Caller, Via), q: SocketQuery) -> Result<Response, Error> {
+/// The user socket (every conversation of the caller).
+#[utoipa::path(
+    get,
+    path = "/api/ws",
+    tag = "sockets",
+    summary = "WebSocket: every conversation of the caller",
+    description = "A WebSocket upgrade. Authenticate with `Authorization: Bearer`, `?token=` or the session \
+                   cookie; `?since=ID` replays what was missed. Frames are described in docs/API.md.",
+    params(UpgradeHeaders, SocketQuery, ("token" = Option<String>, Query, description = "The access token, for clients that cannot set headers")),
+    security(("bearer" = [])),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket upgrade", body = super::dto::ErrorBody),
+        (status = 401, description = "Not logged in", body = super::dto::ErrorBody),
+    )
+)]
+pub async fn user_socket(up: Upgrade, core: Arc<Core>, who: (Caller, Via), q: SocketQuery) -> Result<Response, Error> {
     let (caller, _) = who;
     let proto = NativeSocket {
         bound: None,
@@ -366,7 +387,25 @@ fn conversation_uuid(id: &str) -> Result<Uuid, Error> {
     Uuid::parse_str(id).map_err(|_| Error::not_found("conversation"))
 }
 
-async fn conversation_socket(
+/// A socket bound to one conversation.
+#[utoipa::path(
+    get,
+    path = "/api/conversations/{id}/connect",
+    tag = "sockets",
+    summary = "WebSocket: one conversation",
+    description = "A WebSocket upgrade, bound to one conversation (members only).",
+    params(("id" = String, Path, description = "The conversation's id (a UUID)"), UpgradeHeaders, SocketQuery,
+           ("token" = Option<String>, Query, description = "The access token, for clients that cannot set headers")),
+    security(("bearer" = [])),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket upgrade", body = super::dto::ErrorBody),
+        (status = 401, description = "Not logged in", body = super::dto::ErrorBody),
+        (status = 403, description = "Not a member of this room", body = super::dto::ErrorBody),
+        (status = 404, description = "No such conversation", body = super::dto::ErrorBody),
+    )
+)]
+pub async fn conversation_socket(
     id: String,
     up: Upgrade,
     core: Arc<Core>,
@@ -385,7 +424,21 @@ async fn conversation_socket(
 }
 
 /// `POST …/connect` without an upgrade: where the socket is.
-async fn connect_info(
+#[utoipa::path(
+    post,
+    path = "/api/conversations/{id}/connect",
+    tag = "sockets",
+    summary = "Where a conversation's socket is",
+    params(("id" = String, Path, description = "The conversation's id (a UUID)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The socket's URL", body = ConnectOut),
+        (status = 401, description = "Not logged in", body = super::dto::ErrorBody),
+        (status = 403, description = "Not a member of this room", body = super::dto::ErrorBody),
+        (status = 404, description = "No such conversation", body = super::dto::ErrorBody),
+    )
+)]
+pub async fn connect_info(
     id: String,
     core: Arc<Core>,
     caller: Caller,

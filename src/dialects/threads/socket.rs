@@ -120,6 +120,10 @@ impl ThreadsSocket {
 }
 
 impl Protocol for ThreadsSocket {
+    fn dialect(&self) -> &'static str {
+        "threads"
+    }
+
     fn scope(&self) -> Scope {
         Scope::All
     }
