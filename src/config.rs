@@ -107,11 +107,31 @@ pub struct Config {
     #[arg(long, env = "NATTER_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
 
+    /// Who may sign up: `open` (anyone), `invite` (with an invitation),
+    /// `closed` (nobody; admins create accounts with `natter admin create`).
+    /// Unset: open until the first account exists (it becomes the admin),
+    /// then `invite`.
+    #[arg(long, env = "NATTER_REGISTRATION", value_enum)]
+    pub registration: Option<Registration>,
+
+    /// Members, not only admins, may make invitations.
+    #[arg(long, env = "NATTER_MEMBERS_INVITE")]
+    pub members_invite: bool,
+
     #[command(flatten)]
     pub backup: BackupConfig,
 
     #[command(flatten)]
     pub ai: AiConfig,
+}
+
+/// Who may sign up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    Open,
+    Invite,
+    Closed,
 }
 
 /// What natter does; without one it serves.
@@ -147,6 +167,28 @@ pub enum Command {
     /// Print the settings in force (flags, environment, config file,
     /// defaults) as TOML, secrets masked, and where each came from.
     Config,
+    /// Accounts, for when nobody can log in: create an admin, set a
+    /// password, list users. Passwords come from a prompt or
+    /// NATTER_ADMIN_PASSWORD, never from the command line.
+    Admin {
+        #[command(subcommand)]
+        action: AdminCommand,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminCommand {
+    /// Create an account with the admin role (or give an existing one the role).
+    Create {
+        username: String,
+        /// Create a member, not an admin.
+        #[arg(long)]
+        member: bool,
+    },
+    /// Set a user's password and end all their sessions.
+    ResetPassword { username: String },
+    /// List every account with its role and state.
+    ListUsers,
 }
 
 /// Backups the server makes on its own.

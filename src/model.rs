@@ -140,6 +140,40 @@ pub struct User {
     pub last_seen_at: Option<Timestamp>,
     /// An AI agent: cannot log in.
     pub is_bot: bool,
+    pub role: Role,
+    /// When an admin deactivated the account (it cannot log in).
+    pub deactivated_at: Option<Timestamp>,
+}
+
+/// What an account may do on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+}
+
+impl rusqlite::types::FromSql for Role {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let s = v.as_str()?;
+        Role::parse(s).ok_or_else(|| rusqlite::types::FromSqlError::Other(format!("unknown role {s}").into()))
+    }
 }
 
 /// The part of a user that travels with every message.

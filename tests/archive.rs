@@ -215,9 +215,7 @@ async fn export_then_import_keeps_every_message_id_and_byte() {
 
     // The imported database serves: history and attachment bytes as they
     // were; the old password does not log in (it was never exported).
-    let mut config = natter::Config::with_db(&copy);
-    config.send_rate = 0;
-    let s2 = TestServer::start_in(dir, config).await;
+    let s2 = TestServer::start_in(dir, common::test_config(&copy)).await;
     let (status, body) = s2
         .anonymous()
         .post("/api/auth/login", json!({"username": "alice", "password": "password1"}))

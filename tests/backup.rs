@@ -117,9 +117,7 @@ async fn a_backup_under_write_load_holds_every_message_acknowledged_before_it() 
     );
 
     // The restored database serves: login works, the history is there, sending works.
-    let mut config = natter::Config::with_db(&fresh);
-    config.send_rate = 0;
-    let s = TestServer::start_in(fresh_dir, config).await;
+    let s = TestServer::start_in(fresh_dir, common::test_config(&fresh)).await;
     let alice = login(&s, "alice").await;
     let (status, page) = alice.get(&format!("/api/conversations/{room}?limit=1000")).await;
     assert_eq!(status, 200);
@@ -253,10 +251,28 @@ async fn the_server_makes_backups_on_schedule_and_keeps_the_newest() {
 #[tokio::test]
 async fn the_http_backup_is_for_admins_only() {
     let s = TestServer::start().await;
+    // The first account is the admin; bob is a member.
     let alice = s.register("alice").await;
-    let (status, body) = alice.get("/api/admin/backup").await;
+    let bob = s.register("bob").await;
+    let room = alice.room("backed-up").await;
+    alice.say(&room, "in the download").await;
+    let (status, body) = bob.get("/api/admin/backup").await;
     assert_eq!(status, 403, "{body}");
-    assert_eq!(body["error"]["message"], "admin only");
+    assert_eq!(body["error"]["message"], "only an admin may do this");
     let (status, _) = s.anonymous().get("/api/admin/backup").await;
     assert_eq!(status, 401);
+
+    let res = alice
+        .http
+        .get(s.url("/api/admin/backup"))
+        .bearer_auth(alice.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/vnd.sqlite3");
+    let bytes = res.bytes().await.unwrap();
+    let copy = s.dir.path().join("downloaded.db");
+    std::fs::write(&copy, &bytes).unwrap();
+    assert_eq!(message_ids(&copy).len(), 1, "the message is in the download");
 }

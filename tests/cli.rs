@@ -72,10 +72,12 @@ async fn help_documents_every_flag() {
         "--backup-dir",
         "--backup-every",
         "--backup-keep",
+        "--registration",
+        "--members-invite",
     ] {
         assert!(help.contains(flag), "--help mentions {flag}");
     }
-    for command in ["backup", "restore", "export", "import", "config"] {
+    for command in ["backup", "restore", "export", "import", "config", "admin"] {
         assert!(
             help.lines().any(|l| l.trim_start().starts_with(command)),
             "--help lists `natter {command}`: {help}"
@@ -90,6 +92,7 @@ async fn help_documents_every_flag() {
         "NATTER_LOG_FORMAT",
         "NATTER_METRICS_LISTEN",
         "NATTER_BACKUP_EVERY",
+        "NATTER_REGISTRATION",
     ] {
         assert!(help.contains(env), "--help mentions {env}");
     }
@@ -495,5 +498,104 @@ async fn metrics_listen_moves_metrics_off_the_main_address() {
     assert_eq!(res.status(), 404, "not on the main address");
     let res = reqwest::get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(res.status(), 200);
+    child.kill().await.unwrap();
+}
+
+/// `natter admin …` with the password from NATTER_ADMIN_PASSWORD.
+async fn admin(dir: &Path, args: &[&str], password: Option<&str>) -> (bool, String, String) {
+    let mut cmd = natter(dir);
+    cmd.arg("admin").args(args).stdin(Stdio::null());
+    if let Some(p) = password {
+        cmd.env("NATTER_ADMIN_PASSWORD", p);
+    }
+    let out = cmd.output().await.unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_closed_server_gets_its_accounts_from_natter_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, stderr) = admin(dir.path(), &["create", "root"], Some("root-secret")).await;
+    assert!(!ok, "no database yet");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert!(natter(dir.path()).arg("--init-db").status().await.unwrap().success());
+
+    let (ok, stdout, stderr) = admin(dir.path(), &["create", "root"], Some("root-secret")).await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("created root (admin)"), "{stdout}");
+    let (ok, _, stderr) = admin(dir.path(), &["create", "bob", "--member"], None).await;
+    assert!(!ok, "no password and no terminal");
+    assert!(stderr.contains("NATTER_ADMIN_PASSWORD"), "{stderr}");
+    let (ok, _, stderr) = admin(dir.path(), &["create", "bob", "--member"], Some("short")).await;
+    assert!(!ok);
+    assert!(stderr.contains("at least 6"), "{stderr}");
+    let (ok, _, stderr) = admin(dir.path(), &["create", "bob", "--member"], Some("bob-secret")).await;
+    assert!(ok, "{stderr}");
+
+    let mut cmd = natter(dir.path());
+    cmd.args(["--listen", "127.0.0.1:0", "--registration", "closed"]);
+    let (mut child, base) = serve(cmd).await;
+    let http = reqwest::Client::new();
+    let res = http
+        .post(format!("{base}/api/auth/register"))
+        .json(&serde_json::json!({"username": "eve", "password": "password1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let login = |user: &'static str, password: &'static str| {
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            let res = http
+                .post(format!("{base}/api/auth/login"))
+                .json(&serde_json::json!({"username": user, "password": password}))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<serde_json::Value>().await.unwrap_or_default())
+        }
+    };
+    let (status, tokens) = login("root", "root-secret").await;
+    assert_eq!(status, 200);
+    let res = http
+        .get(format!("{base}/api/admin/overview"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "root is an admin");
+    assert_eq!(login("bob", "bob-secret").await.0, 200);
+
+    // A new password from the command line, while the server runs.
+    let (ok, stdout, stderr) = admin(dir.path(), &["reset-password", "bob"], Some("bob-second")).await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("ended 1 session"), "{stdout}");
+    assert_eq!(login("bob", "bob-secret").await.0, 401);
+    assert_eq!(login("bob", "bob-second").await.0, 200);
+    let (ok, _, stderr) = admin(dir.path(), &["reset-password", "nobody"], Some("whatever1")).await;
+    assert!(!ok);
+    assert!(stderr.contains("no user `nobody`"), "{stderr}");
+
+    let (ok, stdout, _) = admin(dir.path(), &["list-users"], None).await;
+    assert!(ok);
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(row("root ").contains("admin"), "{stdout}");
+    assert!(
+        row("bob ").contains("member") && row("bob ").contains("active"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("argon2"), "{stdout}");
     child.kill().await.unwrap();
 }

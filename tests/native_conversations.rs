@@ -163,7 +163,7 @@ async fn direct_conversations_are_one_per_pair() {
     // And it cannot be left.
     assert_eq!(
         a.delete(&format!("/api/conversations/{id}/members/me")).await.0,
-        StatusCode::BAD_REQUEST
+        StatusCode::CONFLICT
     );
 }
 

@@ -123,8 +123,15 @@ async fn room_changes_reach_the_people_they_concern() {
     );
     // A direct conversation is not a room: it cannot be renamed or deleted.
     let d = alice.direct(&bob).await;
-    let (st, _) = alice.delete(&format!("/api/conversations/{d}")).await;
-    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (st, body) = alice.delete(&format!("/api/conversations/{d}")).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{body}");
+    let (st, _) = alice
+        .patch(
+            &format!("/api/conversations/{d}"),
+            serde_json::json!({"name": "renamed"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT);
 }
 
 async fn upload(c: &common::Client, name: &str, ct: &str, body: Vec<u8>) -> (StatusCode, serde_json::Value) {

@@ -56,6 +56,8 @@ pub struct Registration {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub public_key: Option<String>,
+    /// The invitation's code, when sign-up is by invitation.
+    pub invite: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -154,6 +156,15 @@ pub(super) fn hash(password: &str, params: &argon2::Params) -> Result<String> {
         .map_err(Error::internal)
 }
 
+/// An argon2id hash of `password` at the cost `config` sets (for the
+/// command line, which has no running core).
+pub fn hash_password(password: &str, config: &Config) -> Result<String> {
+    validate::password(password)?;
+    let params = argon2::Params::new(config.argon2_memory_kib, config.argon2_iterations, 1, None)
+        .map_err(|e| Error::Internal(format!("bad argon2 parameters: {e}")))?;
+    hash(password, &params)
+}
+
 pub(super) fn verify(password: &str, hash: &str) -> bool {
     Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
 }
@@ -199,6 +210,23 @@ impl Core {
         if let Some(k) = &r.public_key {
             validate::text_field("public_key", k, 16 * 1024)?;
         }
+        // Refuse early what would be refused anyway, before the costly hash;
+        // the write below decides for good (the first account may race).
+        let people = self.db.read(db::admin::people).await?;
+        match super::admin::admission(self.policy, people) {
+            super::admin::Admission::Closed => {
+                return Err(Error::forbidden(
+                    "sign-up is closed on this server; an admin can create your account",
+                ));
+            }
+            super::admin::Admission::Invite if r.invite.as_deref().is_none_or(|i| i.trim().is_empty()) => {
+                return Err(Error::forbidden(
+                    "sign-up on this server is by invitation: open the invitation link you were sent",
+                ));
+            }
+            _ => {}
+        }
+        let policy = self.policy;
         let password = r.password.clone();
         let params = self.auth.params.clone();
         let hash = self.auth.hash_blocking(move || hash(&password, &params)).await??;
@@ -209,6 +237,7 @@ impl Core {
             .writer()
             .submit(
                 move |c| {
+                    let role = super::admin::admit(c, policy, r.invite.as_deref())?;
                     let user = db::users::insert(
                         c,
                         &NewUser {
@@ -221,6 +250,12 @@ impl Core {
                             public_key: r.public_key.as_deref(),
                         },
                     )?;
+                    let user = if role == crate::model::Role::Admin {
+                        db::admin::set_role(c, user.id, role)?;
+                        db::users::by_id(c, user.id)?.ok_or_else(|| Error::internal("new user vanished"))?
+                    } else {
+                        user
+                    };
                     let session = db::sessions::create(c, user.id, expires)?;
                     db::sessions::add_refresh_token(c, &session, &refresh_hash)?;
                     Ok((user, session))
@@ -280,6 +315,11 @@ impl Core {
             return Err(Error::Unauthorized(BAD_CREDENTIALS.into()));
         };
         self.logins.succeeded(&login);
+        if user.deactivated_at.is_some() {
+            // Said only to whoever knows the password.
+            self.metrics.auth_refused("deactivated");
+            return Err(Error::forbidden("this account has been deactivated; ask an admin"));
+        }
         self.touch(user.id);
         let expires = Timestamp::now().plus_secs(self.auth.refresh_ttl.as_secs());
         let (refresh, refresh_hash) = new_refresh_token();

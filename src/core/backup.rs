@@ -218,17 +218,11 @@ pub(super) fn schedule(core: &Arc<Core>, dir: PathBuf, every: Duration, keep: us
 }
 
 impl Core {
-    /// The one check for admin-only operations. There is no admin role yet:
-    /// everyone is refused until the admin commands add it here.
-    pub fn require_admin(&self, _caller: &Caller) -> Result<()> {
-        Err(Error::forbidden("admin only"))
-    }
-
     /// A fresh, checked backup as an open file for the caller to stream
     /// (admins only). The file has no name left on disk: it disappears when
     /// the stream is done with it.
     pub async fn backup_for_download(&self, caller: &Caller) -> Result<(std::fs::File, u64)> {
-        self.require_admin(caller)?;
+        self.require_admin(caller).await?;
         let db = self.db.path().to_owned();
         let tmp = with_suffix(&db, &format!(".download-{}", uuid::Uuid::new_v4()));
         tokio::task::spawn_blocking(move || {

@@ -5,6 +5,7 @@
 //! may do what, writes through the single writer, and publishes live events
 //! after each commit. Nothing here knows about HTTP or any wire format.
 
+pub mod admin;
 pub mod ai;
 mod auth;
 pub mod backup;
@@ -24,7 +25,7 @@ mod validate;
 use std::path::Path;
 use std::sync::{Arc, Mutex, Weak};
 
-pub use auth::{Caller, Registration, Tokens};
+pub use auth::{Caller, Registration, Tokens, hash_password};
 pub use conversations::{DirectThread, NewConversation, RoomInfo, direct_name};
 pub use files::{FileData, Upload};
 pub use hub::{ConnId, Ended, Event, EventKind, Hub, Scope, Subscription};
@@ -76,6 +77,8 @@ pub struct Core {
     pub metrics_elsewhere: bool,
     /// The backup schedule, when there is one; stopped at shutdown.
     backups: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Who may sign up and invite.
+    policy: admin::Policy,
 }
 
 impl Core {
@@ -116,6 +119,10 @@ impl Core {
             metrics,
             metrics_elsewhere: config.metrics_listen.is_some(),
             backups: Mutex::default(),
+            policy: admin::Policy {
+                registration: config.registration,
+                members_invite: config.members_invite,
+            },
         });
         if let Some(agent) = &core.agent {
             agent.resume(&core).await?;

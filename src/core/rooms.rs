@@ -74,7 +74,9 @@ fn membership_changed(c: &Connection, conv: &Conversation, change: RoomChange, u
 fn managed(c: &Connection, conv: Uuid, me: UserId) -> Result<Conversation> {
     let conv = load_uuid(c, &conv)?;
     if conv.kind != Kind::Room {
-        return Err(Error::invalid("only a room can be renamed or deleted"));
+        return Err(Error::Conflict(
+            "a direct conversation cannot be renamed or deleted; only a room can".into(),
+        ));
     }
     require_member(c, &conv, me)?;
     if conv.created_by != Some(me) {
@@ -151,7 +153,9 @@ impl Core {
                     let conv = load_uuid(c, &conv)?;
                     require_member(c, &conv, me)?;
                     if conv.kind.is_pair() {
-                        return Err(Error::invalid("a direct conversation cannot be left"));
+                        return Err(Error::Conflict(
+                            "a direct conversation cannot be left; only a room can".into(),
+                        ));
                     }
                     db::conversations::remove_member(c, conv.id, me)?;
                     cache.forget_members(conv.id);
@@ -194,13 +198,29 @@ impl Core {
 
     /// Delete a room with its messages (its creator only).
     pub async fn delete_room(&self, caller: &Caller, room: Uuid) -> Result<()> {
-        let me = caller.user;
+        self.remove_room(caller.user, room, false).await
+    }
+
+    /// Delete a room: by `me`, its creator, or (`admin`) by an admin, which
+    /// the audit log records.
+    pub(super) async fn remove_room(&self, me: UserId, room: Uuid, admin: bool) -> Result<()> {
         let (cache, hub) = (self.cache.clone(), self.hub.clone());
         self.db
             .writer()
             .submit(
                 move |c| {
-                    let conv = managed(c, room, me)?;
+                    let conv = if admin {
+                        let conv = load_uuid(c, &room)?;
+                        if conv.kind != Kind::Room {
+                            return Err(Error::Conflict(
+                                "a direct conversation cannot be deleted; only a room can".into(),
+                            ));
+                        }
+                        db::admin::audit(c, Some(me), "room.delete", conv.name.as_deref().unwrap_or_default(), "")?;
+                        conv
+                    } else {
+                        managed(c, room, me)?
+                    };
                     // Everyone online hears of it: members to close it, the rest to
                     // drop it from their public list.
                     db::conversations::delete(c, conv.id)?;

@@ -27,6 +27,15 @@ pub struct UserRow {
     pub created_at: i64,
     pub last_seen_at: Option<i64>,
     pub is_bot: bool,
+    /// `admin` or `member` (exports made before roles say nothing: member).
+    #[serde(default = "member")]
+    pub role: String,
+    #[serde(default)]
+    pub deactivated_at: Option<i64>,
+}
+
+fn member() -> String {
+    "member".into()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -108,7 +117,7 @@ fn each<T>(
 
 pub fn each_user(c: &Connection, f: impl FnMut(UserRow) -> Result<()>) -> Result<()> {
     let sql = "SELECT number, id, username, email, name, first_name, last_name, bio, profile_picture, public_key,
-                      ready_to_chat, created_at, last_seen_at, is_bot
+                      ready_to_chat, created_at, last_seen_at, is_bot, role, deactivated_at
                FROM users ORDER BY number";
     let map = |r: &Row<'_>| {
         Ok(UserRow {
@@ -126,6 +135,8 @@ pub fn each_user(c: &Connection, f: impl FnMut(UserRow) -> Result<()>) -> Result
             created_at: r.get(11)?,
             last_seen_at: r.get(12)?,
             is_bot: r.get(13)?,
+            role: r.get(14)?,
+            deactivated_at: r.get(15)?,
         })
     };
     each(c, sql, map, f)
@@ -231,8 +242,8 @@ pub fn insert_user(c: &Connection, u: &UserRow, password_hash: &str) -> Result<(
     c.prepare_cached(
         "INSERT INTO users (number, id, username, username_key, email, email_key, password_hash, name, first_name,
                             last_name, bio, profile_picture, public_key, ready_to_chat, created_at, last_seen_at,
-                            is_bot)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                            is_bot, role, deactivated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )?
     .execute(params![
         u.number,
@@ -251,7 +262,9 @@ pub fn insert_user(c: &Connection, u: &UserRow, password_hash: &str) -> Result<(
         u.ready_to_chat,
         u.created_at,
         u.last_seen_at,
-        u.is_bot
+        u.is_bot,
+        u.role,
+        u.deactivated_at
     ])?;
     Ok(())
 }

@@ -11,7 +11,7 @@
 macro_rules! user_columns {
     () => {
         "u.number, u.id, u.username, u.email, u.name, u.first_name, u.last_name, u.bio, u.profile_picture, \
-         u.public_key, u.ready_to_chat, u.created_at, u.last_seen_at, u.is_bot"
+         u.public_key, u.ready_to_chat, u.created_at, u.last_seen_at, u.is_bot, u.role, u.deactivated_at"
     };
 }
 /// The columns `users::brief_from_row` reads.
@@ -26,6 +26,7 @@ macro_rules! conversation_columns {
     };
 }
 
+pub mod admin;
 pub mod archive;
 pub mod backup;
 pub mod conversations;
@@ -55,6 +56,7 @@ pub use writer::Writer;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_initial.sql"),
     include_str!("../../migrations/0002_ai_agent.sql"),
+    include_str!("../../migrations/0003_admin.sql"),
 ];
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -27,11 +27,13 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
         created_at: r.get(11)?,
         last_seen_at: r.get(12)?,
         is_bot: r.get(13)?,
+        role: r.get(14)?,
+        deactivated_at: r.get(15)?,
     })
 }
 
 /// How many columns `user_columns!()` and `brief_columns!()` select.
-pub(crate) const USER_COLUMNS: usize = 14;
+pub(crate) const USER_COLUMNS: usize = 16;
 pub(crate) const BRIEF_COLUMNS: usize = 9;
 
 /// Read a `UserBrief` from `brief_columns!()` starting at column `at`.

@@ -29,6 +29,16 @@ pub struct TestServer {
     done: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// The defaults tests start from, on the database at `db`.
+pub fn test_config(db: impl Into<std::path::PathBuf>) -> Config {
+    let mut config = Config::with_db(db);
+    // Tests send in bursts; the rate limit has its own test.
+    config.send_rate = 0;
+    // Tests sign many people up; who may sign up has its own tests.
+    config.registration = Some(natter::config::Registration::Open);
+    config
+}
+
 impl TestServer {
     pub async fn start() -> TestServer {
         Self::start_with(|_| {}).await
@@ -37,9 +47,7 @@ impl TestServer {
     /// Start with the defaults changed by `tweak` (limits, TTLs, …).
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::with_db(dir.path().join("natter.db"));
-        // Tests send in bursts; the rate limit has its own test.
-        config.send_rate = 0;
+        let mut config = test_config(dir.path().join("natter.db"));
         tweak(&mut config);
         Self::start_in(dir, config).await
     }

@@ -109,8 +109,10 @@ for bin in "$@"; do
   for l in "${LABELS[@]}"; do [ "$l" = "$label" ] && label="$label#$i"; done
   d=$(mktemp -d /tmp/ab-natter-XXXXXX)
   TMPDIRS+=("$d")
+  # Open sign-up through the environment: an older natter without the
+  # flag ignores it.
   # shellcheck disable=SC2086
-  "$bin" --db "$d/natter.db" --listen 127.0.0.1:0 --sync full \
+  NATTER_REGISTRATION=open "$bin" --db "$d/natter.db" --listen 127.0.0.1:0 --sync full \
       --argon2-memory-kib 8 --argon2-iterations 1 --access-ttl 24h --log warn $NATTER_EXTRA \
       > "$OUT/natter-$i.out" 2> "$OUT/natter-$i.err" &
   pid=$!

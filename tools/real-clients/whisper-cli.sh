@@ -22,7 +22,7 @@ fi
 tmp="$(mktemp -d)"
 trap 'kill "$npid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/home"
-"$BIN" --db "$tmp/natter.db" --listen 127.0.0.1:0 >"$tmp/natter.out" 2>"$tmp/natter.err" &
+NATTER_REGISTRATION=open "$BIN" --db "$tmp/natter.db" --listen 127.0.0.1:0 >"$tmp/natter.out" 2>"$tmp/natter.err" &
 npid=$!
 for _ in $(seq 100); do grep -q '^listening on ' "$tmp/natter.out" 2>/dev/null && break; sleep 0.1; done
 url="$(sed -n 's/^listening on //p' "$tmp/natter.out" | head -1)/"

@@ -76,6 +76,11 @@ impl Target {
             .arg(&db)
             .args(["--listen", "127.0.0.1:0", "--send-rate", "0", "--log", "warn"])
             .args(extra);
+        // The bench signs many users up. Through the environment, so an
+        // older natter (in an A/B comparison) that has no such flag runs too.
+        if std::env::var_os("NATTER_REGISTRATION").is_none() {
+            cmd.env("NATTER_REGISTRATION", "open");
+        }
         Self::spawn(cmd, Some(dir)).await
     }
 

@@ -11,6 +11,9 @@ pub struct Credentials {
     pub username: String,
     #[serde(default)]
     pub password: String,
+    /// The code of an invitation, when sign-up is by invitation (natter's extension).
+    #[serde(default)]
+    pub invite: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

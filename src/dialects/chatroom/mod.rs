@@ -84,6 +84,7 @@ async fn create_user(core: Arc<Core>, secure: bool, r: Credentials) -> Result<Re
         .register(Registration {
             username: Some(r.username),
             password: r.password,
+            invite: r.invite,
             ..Default::default()
         })
         .await?;

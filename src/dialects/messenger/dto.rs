@@ -13,6 +13,9 @@ pub struct RegisterIn {
     pub email: Option<String>,
     #[serde(default)]
     pub password: String,
+    /// The code of an invitation, when sign-up is by invitation (natter's extension).
+    #[serde(default)]
+    pub invite: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -83,6 +83,7 @@ async fn register(core: Arc<Core>, r: RegisterIn) -> Result<Response, Error> {
             username: Some(r.username),
             email: r.email,
             password: r.password,
+            invite: r.invite,
             ..Default::default()
         })
         .await?;

@@ -38,6 +38,7 @@ pub async fn register(core: Arc<Core>, r: RegisterIn) -> Result<Response, Error>
             first_name: r.first_name,
             last_name: r.last_name,
             public_key: r.public_key,
+            invite: r.invite,
         })
         .await?;
     Ok(json(StatusCode::CREATED, &TokensOut::from(tokens)))

@@ -154,10 +154,9 @@ pub async fn read(id: String, core: Arc<Core>, caller: Caller, r: ReadIn) -> Res
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Left"),
-        (status = 400, description = "Bad input (malformed JSON, invalid fields)", body = super::dto::ErrorBody),
         (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
-        (status = 403, description = "Not allowed", body = super::dto::ErrorBody),
-        (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody)
+        (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody),
+        (status = 409, description = "A direct conversation, which cannot be left", body = super::dto::ErrorBody)
     )
 )]
 pub async fn leave(id: String, core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
@@ -175,11 +174,11 @@ pub async fn leave(id: String, core: Arc<Core>, caller: Caller) -> Result<Respon
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The renamed room", body = ConversationOut),
-        (status = 400, description = "Bad input (an invalid name, not a room)", body = super::dto::ErrorBody),
+        (status = 400, description = "Bad input (an invalid name)", body = super::dto::ErrorBody),
         (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
         (status = 403, description = "Not the room's creator", body = super::dto::ErrorBody),
         (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody),
-        (status = 409, description = "Another room has that name", body = super::dto::ErrorBody)
+        (status = 409, description = "Another room has that name, or this is a direct conversation", body = super::dto::ErrorBody)
     )
 )]
 pub async fn rename(id: String, core: Arc<Core>, caller: Caller, r: RenameIn) -> Result<Response, Error> {
@@ -197,10 +196,10 @@ pub async fn rename(id: String, core: Arc<Core>, caller: Caller, r: RenameIn) ->
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Not a room", body = super::dto::ErrorBody),
         (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
         (status = 403, description = "Not the room's creator", body = super::dto::ErrorBody),
-        (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody)
+        (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody),
+        (status = 409, description = "A direct conversation, which cannot be deleted", body = super::dto::ErrorBody)
     )
 )]
 pub async fn delete(id: String, core: Arc<Core>, caller: Caller) -> Result<Response, Error> {

@@ -32,6 +32,11 @@ pub struct ServerOut {
     version: &'static str,
     ai_agent: Option<AgentOut>,
     limits: LimitsOut,
+    /// Who may sign up now: `open`, `invite` (with an invitation's code) or `closed`.
+    #[schema(value_type = String)]
+    registration: crate::config::Registration,
+    /// Members, not only admins, may make invitations.
+    members_invite: bool,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -47,8 +52,10 @@ pub struct LimitsOut {
     max_upload_bytes: usize,
 }
 
-fn server(core: &Core) -> ServerOut {
+fn server(core: &Core, registration: crate::config::Registration) -> ServerOut {
     ServerOut {
+        registration,
+        members_invite: core.members_invite(),
         version: env!("CARGO_PKG_VERSION"),
         ai_agent: core.agent.as_ref().map(|a| AgentOut {
             user_id: a.user.uuid,
@@ -94,15 +101,17 @@ pub async fn health(core: Arc<Core>) -> Response {
     summary = "What this server offers: its AI agent and limits",
     responses((status = 200, description = "The server", body = ServerOut))
 )]
-pub async fn info(core: Arc<Core>) -> Response {
-    json(StatusCode::OK, &server(&core))
+pub async fn info(core: Arc<Core>) -> Result<Response, crate::error::Error> {
+    let registration = core.registration().await?;
+    Ok(json(StatusCode::OK, &server(&core, registration)))
 }
 
 pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
     let info = warp::path!("server")
         .and(warp::get())
         .and(with_core(core.clone()))
-        .then(info);
+        .then(info)
+        .map(<super::Native as crate::http::ErrorShape>::reply);
     let health = warp::path!("health").and(warp::get()).and(with_core(core)).then(health);
     health.or(info).unify().boxed()
 }

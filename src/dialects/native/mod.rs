@@ -7,6 +7,7 @@ mod conversations;
 pub mod dto;
 mod files;
 mod health;
+mod invites;
 mod messages;
 pub mod openapi;
 mod socket;
@@ -54,6 +55,8 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
                 .or(health::routes(core.clone()))
                 .unify()
                 .or(admin::routes(core.clone()))
+                .unify()
+                .or(invites::routes(core.clone()))
                 .unify()
                 .or(openapi::routes(core))
                 .unify(),

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 
-use super::{admin, auth, conversations, files, health, messages, socket, users};
+use super::{admin, auth, conversations, files, health, invites, messages, socket, users};
 use crate::http::Response;
 
 /// Every native route: (method, path template). Add a route here, to the
@@ -48,6 +48,17 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/health"),
     ("GET", "/api/server"),
     ("GET", "/api/admin/backup"),
+    ("GET", "/api/admin/users"),
+    ("PATCH", "/api/admin/users/{id}"),
+    ("POST", "/api/admin/users/{id}/reset-link"),
+    ("DELETE", "/api/admin/messages/{id}"),
+    ("DELETE", "/api/admin/conversations/{id}"),
+    ("GET", "/api/admin/audit"),
+    ("GET", "/api/admin/overview"),
+    ("POST", "/api/invites"),
+    ("GET", "/api/invites"),
+    ("DELETE", "/api/invites/{id}"),
+    ("POST", "/api/auth/reset"),
     ("GET", "/api/openapi.json"),
 ];
 
@@ -140,6 +151,17 @@ impl Modify for BearerAuth {
         health::health,
         health::info,
         admin::backup,
+        admin::users,
+        admin::change_user,
+        admin::reset_link,
+        admin::delete_message,
+        admin::delete_room,
+        admin::audit,
+        admin::overview,
+        invites::create,
+        invites::list,
+        invites::revoke,
+        invites::reset,
         spec,
     ),
     modifiers(&BearerAuth),

@@ -12,6 +12,9 @@ pub struct SignupIn {
     #[serde(default)]
     pub password: String,
     pub public_key: Option<String>,
+    /// The code of an invitation, when sign-up is by invitation (natter's extension).
+    #[serde(default)]
+    pub invite: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

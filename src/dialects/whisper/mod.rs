@@ -64,6 +64,7 @@ async fn signup(core: Arc<Core>, r: SignupIn) -> Result<Response, Error> {
             username: Some(r.username),
             password: r.password,
             public_key: Some(public_key),
+            invite: r.invite,
             ..Default::default()
         })
         .await?;

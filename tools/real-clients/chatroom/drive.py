@@ -422,7 +422,7 @@ def main():
     crashed = None
     try:
         natter = start([binary, "--db", os.path.join(OUT, "natter.db"), "--listen", "127.0.0.1:0",
-                        "--send-rate", "0"], "listening on ", f"{OUT}/natter.out", f"{OUT}/natter.err")
+                        "--send-rate", "0", "--registration", "open"], "listening on ", f"{OUT}/natter.out", f"{OUT}/natter.err")
         proxy = start([sys.executable, os.path.join(HERE, "proxy.py"), "--natter", natter, "--template", page],
                       "proxy on ", f"{OUT}/proxy.out", f"{OUT}/proxy.log")
         say(f"### natter at {natter}; page + proxy at {proxy}")

@@ -129,7 +129,7 @@ def start_natter(binary, db, logf):
             os.remove(db + ext)
         except FileNotFoundError:
             pass
-    p = subprocess.Popen([binary, "--db", db, "--listen", "127.0.0.1:0", "--send-rate", "0"],
+    p = subprocess.Popen([binary, "--db", db, "--listen", "127.0.0.1:0", "--send-rate", "0", "--registration", "open"],
                          stdout=subprocess.PIPE, stderr=logf, text=True)
     deadline = time.time() + 30
     while time.time() < deadline:

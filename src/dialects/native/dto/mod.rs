@@ -1,5 +1,8 @@
 //! Wire types of the native `/api` dialect.
 
+mod admin;
+pub use admin::*;
+
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -54,6 +57,8 @@ pub struct RegisterIn {
     pub last_name: Option<String>,
     #[schema(max_length = 4096, pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$")]
     pub public_key: Option<String>,
+    /// The invitation's code, when sign-up on this server is by invitation.
+    pub invite: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -125,7 +130,6 @@ pub struct CreateConversationIn {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RenameIn {
     /// The room's new name (rules as for a new room).
-    #[serde(default)]
     #[schema(
         pattern = r"^[^\s/\u0000-\u001f\u007f-\u009f]([^/\u0000-\u001f\u007f-\u009f]{0,62}[^\s/\u0000-\u001f\u007f-\u009f])?$"
     )]
