@@ -60,6 +60,7 @@ async fn by_default_the_first_account_is_the_admin_and_then_sign_up_needs_an_inv
     let (st, overview) = alice.get("/api/admin/overview").await;
     assert_eq!(st, StatusCode::OK, "the first account is the admin: {overview}");
     assert_eq!(overview["users"], 1);
+    assert_eq!(alice.get("/api/users/me").await.1["role"], "admin");
     let (_, info) = s.anonymous().get("/api/server").await;
     assert_eq!(info["registration"], "invite");
     assert_eq!(info["members_invite"], false);
@@ -124,6 +125,7 @@ async fn by_default_the_first_account_is_the_admin_and_then_sign_up_needs_an_inv
     assert!(invites[0].get("code").is_none(), "a code is shown once: {invites}");
 
     // Later accounts are members: no admin endpoint, no invitations.
+    assert_eq!(bob.get("/api/users/me").await.1["role"], "member");
     for path in [
         "/api/admin/users",
         "/api/admin/overview",

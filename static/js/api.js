@@ -91,6 +91,25 @@ export async function api(method, path, body, retried) {
   return data;
 }
 
+/**
+ * A download (a backup, one's own data): the body as a Blob and the file
+ * name the server suggests, with the same token refresh as `api`.
+ */
+export async function apiBlob(path, retried) {
+  const res = await fetch(path, { headers: { authorization: 'Bearer ' + state.access } });
+  if (res.status === 401 && !retried && state.refresh) {
+    if (await refreshTokens()) return apiBlob(path, true);
+    signedOut('Your session has ended. Please log in again.');
+    throw new ApiError(401, 'session ended');
+  }
+  if (!res.ok) {
+    const data = await res.json().catch(() => null);
+    throw new ApiError(res.status, (data && data.error && data.error.message) || res.statusText || 'request failed');
+  }
+  const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') || '');
+  return { blob: await res.blob(), name: name && name[1] };
+}
+
 // Has the access token expired (or will it within a few seconds)?
 export function tokenExpired() {
   try {

@@ -147,7 +147,8 @@ function renderMembers() {
   const mine = conv.created_by === state.me.user_id;
   $('room-actions').hidden = !isRoom;
   $('rename-form').hidden = !(isRoom && mine);
-  $('delete-room').hidden = !(isRoom && mine);
+  // An admin may delete any room (moderation).
+  $('delete-room').hidden = !(isRoom && (mine || state.me.role === 'admin'));
   $('rename-input').value = conv.name || '';
 }
 
@@ -189,7 +190,9 @@ export async function deleteRoom(event) {
   }
   const id = state.current;
   try {
-    await api('DELETE', '/api/conversations/' + id);
+    const conv = state.conversations.get(id);
+    const mine = conv && conv.created_by === state.me.user_id;
+    await api('DELETE', (mine ? '/api/conversations/' : '/api/admin/conversations/') + id);
     closed(id);
   } catch (e) {
     $('room-error').textContent = explain(e);

@@ -69,3 +69,13 @@ export function humanSize(bytes) {
 export function isTouch() {
   return window.matchMedia('(pointer: coarse)').matches;
 }
+
+/** Offer a downloaded Blob as a file to save. */
+export function saveBlob({ blob, name }, fallback) {
+  const url = URL.createObjectURL(blob);
+  const a = el('a', { href: url, download: name || fallback });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}

@@ -2,21 +2,24 @@
 // and the user socket only. Modules by concern: api (HTTP, tokens), state,
 // session (sign in and out), sidebar, conversation (the view, Connect,
 // history), messages (one message, editing), composer (sending,
-// attachments), socket (live frames), ai (the agent's replies), profile.
+// attachments), socket (live frames), ai (the agent's replies), profile,
+// admin (invitations and the admin view).
 
+import { wireAdmin } from './admin.js';
 import { adoptStoredTokens } from './api.js';
 import { attachFile, autoGrow, composerKey, sendFromComposer, wireDropAndPaste } from './composer.js';
 import { connect, deleteRoom, leaveRoom, loadOlder, markRead, onScroll, renameRoom, route, scrollToEnd, toggleMembers } from './conversation.js';
 import { $ } from './dom.js';
 import { wireLightbox } from './messages.js';
 import { wireProfile } from './profile.js';
-import { logout, signedOut, start, submitAuth } from './session.js';
+import { logout, signedOut, start, submitAuth, submitReset } from './session.js';
 import { createRoom, searchPeople, startAiChat } from './sidebar.js';
 import { state } from './state.js';
 
 function wire() {
   $('login-form').addEventListener('submit', (e) => submitAuth(e, '/api/auth/login', ['username', 'password'], 'login-error'));
-  $('signup-form').addEventListener('submit', (e) => submitAuth(e, '/api/auth/register', ['username', 'name', 'password'], 'signup-error'));
+  $('signup-form').addEventListener('submit', (e) => submitAuth(e, '/api/auth/register', ['username', 'name', 'password', 'invite'], 'signup-error'));
+  $('reset-form').addEventListener('submit', submitReset);
   $('logout').addEventListener('click', logout);
   $('new-room-form').addEventListener('submit', createRoom);
   $('search-form').addEventListener('submit', (e) => e.preventDefault());
@@ -46,6 +49,10 @@ function wire() {
   window.addEventListener('popstate', () => {
     if (state.me) route();
   });
+  // An invitation or reset link opened in a tab that already shows the page.
+  window.addEventListener('hashchange', () => {
+    if (!state.me || location.hash.startsWith('#/reset/')) start();
+  });
   window.addEventListener('storage', (e) => {
     if (e.key === 'natter.refresh') {
       if (e.newValue) adoptStoredTokens();
@@ -58,6 +65,7 @@ function wire() {
   wireDropAndPaste();
   wireLightbox();
   wireProfile();
+  wireAdmin();
 }
 
 wire();

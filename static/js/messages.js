@@ -24,11 +24,14 @@ export function messageItem(m, { cont = false } = {}) {
   li.append(meta);
   li.append(el('div', { class: 'text', text: m.deleted ? 'message deleted' : m.message }));
   if (m.attachment && !m.deleted) li.append(attachmentView(m.attachment));
-  if (mine && !m.deleted) {
+  // An admin may delete anyone's message in a room (moderation); a direct
+  // conversation is its two people's own.
+  const moderate = !mine && state.me.role === 'admin' && !isDirect(m.conversation_id);
+  if ((mine || moderate) && !m.deleted) {
     li.append(el('div', { class: 'actions' },
-      el('button', { type: 'button', class: 'secondary edit', onclick: () => editMessage(li, m) }, 'Edit',
-        el('span', { class: 'visually-hidden', text: ' message' })),
-      el('button', { type: 'button', class: 'secondary delete', onclick: (e) => deleteMessage(e.currentTarget, m) }, 'Delete',
+      mine ? el('button', { type: 'button', class: 'secondary edit', onclick: () => editMessage(li, m) }, 'Edit',
+        el('span', { class: 'visually-hidden', text: ' message' })) : null,
+      el('button', { type: 'button', class: 'secondary delete', onclick: (e) => deleteMessage(e.currentTarget, m, mine) }, 'Delete',
         el('span', { class: 'visually-hidden', text: ' message' }))));
   }
   return li;
@@ -147,7 +150,7 @@ function editMessage(li, m) {
   input.setSelectionRange(input.value.length, input.value.length);
 }
 
-async function deleteMessage(button, m) {
+async function deleteMessage(button, m, mine) {
   if (!button.dataset.confirm) {
     button.dataset.confirm = '1';
     button.firstChild.textContent = 'Confirm delete';
@@ -160,7 +163,7 @@ async function deleteMessage(button, m) {
     return;
   }
   try {
-    await api('DELETE', '/api/messages/' + m.message_id);
+    await api('DELETE', (mine ? '/api/messages/' : '/api/admin/messages/') + m.message_id);
     applyMessage({ ...m, deleted: true, message: '', attachment: null });
   } catch (err) {
     $('composer-error').textContent = explain(err);

@@ -1,7 +1,8 @@
-// The profile dialog: display name, picture, password.
+// The profile dialog: display name, picture, password, and a download of
+// everything natter keeps about you.
 
-import { api, explain } from './api.js';
-import { $, IMAGE_TYPES, humanSize } from './dom.js';
+import { api, apiBlob, explain } from './api.js';
+import { $, IMAGE_TYPES, humanSize, saveBlob } from './dom.js';
 import { displayName } from './people.js';
 import { state } from './state.js';
 
@@ -93,7 +94,22 @@ async function save(event) {
   }
 }
 
+async function exportData(event) {
+  const button = event.currentTarget;
+  $('profile-error').textContent = '';
+  button.disabled = true;
+  try {
+    saveBlob(await apiBlob('/api/users/me/export'), 'natter-export.json');
+    $('profile-ok').textContent = 'Your data is downloading.';
+  } catch (e) {
+    $('profile-error').textContent = explain(e);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 export function wireProfile() {
+  $('export-button').addEventListener('click', exportData);
   $('profile-button').addEventListener('click', openProfile);
   $('profile-close').addEventListener('click', () => $('profile-dialog').close());
   $('profile-form').addEventListener('submit', save);

@@ -1,5 +1,6 @@
 // Signing in and out, and starting the signed-in page.
 
+import { applyRole } from './admin.js';
 import { api, explain, saveTokens } from './api.js';
 import { applyServerInfo } from './composer.js';
 import { goLive, renderConnectState, route } from './conversation.js';
@@ -58,6 +59,8 @@ export async function submitAuth(event, path, fields, errorId) {
     }
     saveTokens(data);
     form.reset();
+    // An invitation link is used up by signing up: leave it.
+    if (authLink()) history.replaceState(null, '', location.pathname);
     await start();
     // Somewhere useful to be, not <body>.
     const first = document.querySelector('#sidebar .conv-item');
@@ -69,12 +72,79 @@ export async function submitAuth(event, path, fields, errorId) {
   }
 }
 
-/** Show the sign-in forms (nobody is signed in). */
-function showAuth(message) {
+/** An invitation (`#/invite/CODE`) or reset (`#/reset/TOKEN`) link. */
+function authLink() {
+  const m = location.hash.match(/^#\/(invite|reset)\/([A-Za-z0-9_-]{8,})$/);
+  return m ? { kind: m[1], code: m[2] } : null;
+}
+
+function notice(id, text) {
+  $(id).textContent = text || '';
+  $(id).hidden = !text;
+}
+
+/**
+ * Show the sign-in forms (nobody is signed in), as the server's sign-up
+ * rule and the link that brought the person here say: an invitation link
+ * fills in its code; a reset link shows only the new-password form.
+ */
+async function showAuth(message) {
   $('app').hidden = true;
   $('auth').hidden = false;
-  $('login-error').textContent = message || '';
+  notice('auth-notice', message);
+  const link = authLink();
+  const reset = link && link.kind === 'reset';
+  $('reset-form').hidden = !reset;
+  $('login-form').hidden = reset;
+  $('signup-form').hidden = reset;
+  if (reset) {
+    $('reset-password').focus();
+    return;
+  }
+  const invited = link && link.kind === 'invite';
+  $('signup-invite').value = invited ? link.code : '';
   $('login-username').focus();
+  const server = await fetch('/api/server').then((r) => r.json()).catch(() => null);
+  const rule = server && server.registration;
+  let text = '';
+  if (invited) text = 'You were invited: choose a username and a password.';
+  else if (rule === 'invite') text = 'Sign-up on this server is by invitation: open the invitation link you were sent.';
+  else if (rule === 'closed') text = 'Sign-up is closed on this server: ask its admin for an account.';
+  notice('signup-notice', text);
+  $('signup-fields').hidden = !invited && (rule === 'invite' || rule === 'closed');
+  if (invited) $('signup-username').focus();
+}
+
+/** Choose a new password with a reset link; then log in with it. */
+export async function submitReset(event) {
+  event.preventDefault();
+  const error = $('reset-error');
+  const password = $('reset-password').value;
+  error.textContent = '';
+  if ([...password].length < 6) {
+    error.textContent = 'Choose a password of at least 6 characters.';
+    $('reset-password').focus();
+    return;
+  }
+  const link = authLink();
+  $('reset-submit').disabled = true;
+  try {
+    const res = await fetch('/api/auth/reset', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: link ? link.code : '', password }),
+    });
+    if (res.ok) {
+      signedOut('Your new password is set: log in with it.');
+      return;
+    }
+    const data = await res.json().catch(() => null);
+    error.textContent = (data && data.error && data.error.message) || 'Something went wrong (' + res.status + ')';
+  } catch (e) {
+    error.textContent = explain(e);
+  } finally {
+    $('reset-submit').disabled = false;
+  }
 }
 
 /**
@@ -105,12 +175,15 @@ export async function logout() {
 }
 
 export async function start() {
-  const notice = sessionStorage.getItem('natter.notice');
+  const told = sessionStorage.getItem('natter.notice');
   sessionStorage.removeItem('natter.notice');
-  if (!state.access) {
-    showAuth(notice);
+  const link = authLink();
+  if (!state.access || (link && link.kind === 'reset')) {
+    showAuth(told);
     return;
   }
+  // Already signed in: an invitation link has nothing left to do.
+  if (link) history.replaceState(null, '', location.pathname);
   try {
     state.me = await api('GET', '/api/users/me');
   } catch (e) {
@@ -122,6 +195,7 @@ export async function start() {
   $('me').textContent = 'Signed in as ' + displayName(state.me);
   state.server = await api('GET', '/api/server').catch(() => null);
   applyServerInfo();
+  applyRole();
   await loadSidebar();
   renderConnectState();
   if (sessionStorage.getItem('natter.connected') === '1') goLive();

@@ -6,6 +6,7 @@
 //! `cargo test --test browser -- --ignored`. Each test saves a screenshot of
 //! every browser's final page under `target/tmp/browser-screenshots/`.
 
+mod admin;
 #[path = "../common/mod.rs"]
 mod common;
 mod page;
@@ -361,7 +362,7 @@ async fn two_people_chat_live_in_a_room() {
         assert_eq!(a.js("return document.querySelectorAll('#messages .pending, #messages .failed').length").await, json!(0));
         // Every control has a label.
         let unlabeled = a
-            .js("return [...document.querySelectorAll('input, textarea, select')].filter(e => !e.labels || e.labels.length === 0).map(e => e.id)")
+            .js("return [...document.querySelectorAll('input:not([type=hidden]), textarea, select')].filter(e => !e.labels || e.labels.length === 0).map(e => e.id)")
             .await;
         assert_eq!(unlabeled, json!([]), "controls without a label");
         assert_eq!(a.js("return document.getElementById('conn-status').textContent").await, json!("connected"));

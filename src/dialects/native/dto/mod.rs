@@ -247,6 +247,8 @@ pub struct UserOut {
     pub last_seen_at: Option<String>,
     /// The AI agent (cannot log in).
     pub is_bot: bool,
+    /// `admin` (runs the server) or `member`.
+    pub role: &'static str,
 }
 
 impl UserOut {
@@ -266,6 +268,7 @@ impl UserOut {
             created_at: u.created_at.rfc3339(),
             last_seen_at: u.last_seen_at.map(|t| t.rfc3339()),
             is_bot: u.is_bot,
+            role: u.role.as_str(),
         }
     }
 }
