@@ -122,6 +122,9 @@ pub struct Config {
     pub backup: BackupConfig,
 
     #[command(flatten)]
+    pub guards: GuardConfig,
+
+    #[command(flatten)]
     pub ai: AiConfig,
 }
 
@@ -189,6 +192,76 @@ pub enum AdminCommand {
     ResetPassword { username: String },
     /// List every account with its role and state.
     ListUsers,
+}
+
+/// What one client may spend, so that nobody can hurt the others. Each
+/// limit is 0 to turn it off (load tests, trusted networks).
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Limits per client")]
+pub struct GuardConfig {
+    /// Proxies whose `X-Forwarded-For` is believed (comma-separated IPs).
+    /// The client's address is then the nearest hop that is not one of
+    /// them; otherwise it is the connection's peer.
+    #[arg(long, env = "NATTER_TRUSTED_PROXY", value_delimiter = ',')]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
+
+    /// Sign-ups per client address per hour.
+    #[arg(long, env = "NATTER_SIGNUPS_PER_HOUR", default_value_t = 10)]
+    pub signups_per_hour: u32,
+
+    /// Failed logins for one account from one address before each further
+    /// try waits twice as long as the last (1 s up to 15 minutes). Only
+    /// that address waits: the owner elsewhere is never locked out.
+    #[arg(long, env = "NATTER_LOGIN_BACKOFF_AFTER", default_value_t = 5)]
+    pub login_backoff_after: u32,
+
+    /// Failed logins from one address (for any accounts) in 10 minutes
+    /// before that address may try no more until the 10 minutes are up.
+    #[arg(long, env = "NATTER_LOGIN_FAILURES_PER_ADDRESS", default_value_t = 50)]
+    pub login_failures_per_address: u32,
+
+    /// Password hashes (sign-up, login, password change) one address may
+    /// have running at once; more are refused with 429.
+    #[arg(long, env = "NATTER_HASHES_PER_ADDRESS", default_value_t = 2)]
+    pub hashes_per_address: u32,
+
+    /// Files a user may upload per minute.
+    #[arg(long, env = "NATTER_UPLOADS_PER_MINUTE", default_value_t = 30)]
+    pub uploads_per_minute: u32,
+
+    /// Bytes of files a user may keep stored in all.
+    #[arg(long, env = "NATTER_UPLOAD_QUOTA_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    pub upload_quota_bytes: u64,
+
+    /// Uploaded files neither attached to a message nor used as a profile
+    /// picture are removed after this long; 0 keeps them.
+    #[arg(long, env = "NATTER_UNATTACHED_UPLOAD_TTL", default_value = "1h", value_parser = parse_grace)]
+    pub unattached_upload_ttl: Duration,
+
+    /// A request's body must arrive within this, else 408 and the
+    /// connection is closed.
+    #[arg(long, env = "NATTER_BODY_TIMEOUT", default_value = "30s", value_parser = parse_grace)]
+    pub body_timeout: Duration,
+
+    /// Open connections (HTTP and sockets) per client address. Connections
+    /// from a --trusted-proxy are not counted here.
+    #[arg(long, env = "NATTER_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
+    pub connections_per_address: u32,
+
+    /// Open sockets per user, over all dialects; the newest over it is
+    /// closed with 1008.
+    #[arg(long, env = "NATTER_SOCKETS_PER_USER", default_value_t = 32)]
+    pub sockets_per_user: u32,
+
+    /// Open connections in all. Unset: the file descriptor limit less 256,
+    /// kept for the database, the listener and the log.
+    #[arg(long, env = "NATTER_MAX_CONNECTIONS")]
+    pub max_connections: Option<u32>,
+
+    /// The database may grow to this many bytes; past it writes are refused
+    /// with 507 as on a full disk.
+    #[arg(long, env = "NATTER_MAX_DATABASE_BYTES", default_value_t = 0)]
+    pub max_database_bytes: u64,
 }
 
 /// Backups the server makes on its own.

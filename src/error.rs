@@ -5,6 +5,8 @@
 //! client only ever sees a generic sentence: no SQL text leaves the server.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -22,10 +24,17 @@ pub enum Error {
     Invalid(String),
     #[error("{0}")]
     TooLarge(String),
+    /// Too many requests; the client may try again after the duration.
     #[error("{0}")]
-    RateLimited(String),
+    RateLimited(String, Duration),
     #[error("{0}")]
     Unavailable(String),
+    /// The database is locked by someone else (another program): try again soon.
+    #[error("{0}")]
+    Busy(String),
+    /// The disk (or `--max-database-bytes`) is full: nothing was written.
+    #[error("{0}")]
+    DiskFull(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -43,6 +52,25 @@ impl Error {
     pub fn internal(err: impl fmt::Display) -> Self {
         Error::Internal(err.to_string())
     }
+    /// Too many requests: `what` is refused, say when to try again (whole
+    /// seconds, never "0 s").
+    pub fn rate_limited(what: impl fmt::Display, wait: Duration) -> Self {
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        Error::RateLimited(
+            format!("{what}; try again in {}", say_secs(secs)),
+            Duration::from_secs(secs),
+        )
+    }
+
+    /// How long a client should wait before trying again (`Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited(_, wait) => Some((*wait).max(Duration::from_secs(1))),
+            Error::Busy(_) => Some(Duration::from_secs(2)),
+            Error::DiskFull(_) => Some(Duration::from_secs(60)),
+            _ => None,
+        }
+    }
 
     /// The HTTP status a dialect answers with, unless its seed says otherwise.
     pub fn status(&self) -> u16 {
@@ -53,8 +81,10 @@ impl Error {
             Error::Forbidden(_) => 403,
             Error::Invalid(_) => 400,
             Error::TooLarge(_) => 413,
-            Error::RateLimited(_) => 429,
+            Error::RateLimited(..) => 429,
             Error::Unavailable(_) => 503,
+            Error::Busy(_) => 503,
+            Error::DiskFull(_) => 507,
             Error::Internal(_) => 500,
         }
     }
@@ -68,8 +98,10 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::Invalid(_) => "invalid",
             Error::TooLarge(_) => "too_large",
-            Error::RateLimited(_) => "rate_limited",
+            Error::RateLimited(..) => "rate_limited",
             Error::Unavailable(_) => "unavailable",
+            Error::Busy(_) => "busy",
+            Error::DiskFull(_) => "disk_full",
             Error::Internal(_) => "internal",
         }
     }
@@ -97,7 +129,61 @@ impl From<rusqlite::Error> for Error {
         {
             return Error::Conflict("already exists".into());
         }
+        if let rusqlite::Error::SqliteFailure(e, _) = &err {
+            match e.code {
+                rusqlite::ErrorCode::DiskFull => {
+                    storage_fault("disk full", &err);
+                    return Error::DiskFull("the server's disk is full: nothing was saved; try again later".into());
+                }
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
+                    storage_fault("database locked by another program", &err);
+                    return Error::Busy(
+                        "the server's database is busy (locked by another program); try again in a few seconds".into(),
+                    );
+                }
+                _ => {}
+            }
+        }
         Error::Internal(format!("sqlite: {err}"))
+    }
+}
+
+/// "1 s", "42 s", "3 minutes".
+fn say_secs(secs: u64) -> String {
+    if secs < 120 {
+        format!("{secs} s")
+    } else {
+        format!("{} minutes", secs.div_ceil(60))
+    }
+}
+
+/// When a storage fault was last logged (seconds since the epoch).
+static FAULT_LOGGED: AtomicU64 = AtomicU64::new(0);
+/// When a write last failed for want of space (seconds since the epoch).
+static DISK_FULL_AT: AtomicU64 = AtomicU64::new(0);
+
+/// How long ago a write last failed because the disk (or
+/// `--max-database-bytes`) was full, if within `window`: `/readyz` says so.
+pub fn recent_disk_full(window: Duration) -> Option<Duration> {
+    let at = DISK_FULL_AT.load(Ordering::Relaxed);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    (at > 0 && now.saturating_sub(at) <= window.as_secs()).then(|| Duration::from_secs(now.saturating_sub(at)))
+}
+
+/// Log a storage fault at most once every 10 seconds: a full disk fails
+/// every write, and the log must not fill what is left of it.
+fn storage_fault(what: &str, err: &rusqlite::Error) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    if err.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+        DISK_FULL_AT.store(now, Ordering::Relaxed);
+    }
+    let last = FAULT_LOGGED.load(Ordering::Relaxed);
+    if now >= last + 10
+        && FAULT_LOGGED
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::error!(error = %err, "storage fault: {what} (writes fail until it clears; logged at most every 10 s)");
     }
 }
 

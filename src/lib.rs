@@ -127,39 +127,62 @@ pub async fn serve_core(
 ) -> Result<()> {
     let listener = TcpListener::from_std(listener).map_err(Error::internal)?;
     let service = warp::service(http::routes(core.clone()));
+    let guards = core.guards.clone();
+    let conns = Arc::new(http::conn::ConnLimits::new(
+        guards.connections_per_address,
+        max_connections(guards.max_connections),
+        guards.trusted_proxy.clone(),
+    ));
+    let mut accept_log = http::conn::QuietLog::new(Duration::from_secs(10));
     let mut shutdown = std::pin::pin!(shutdown);
     // Connections watch `stop`; each holds a clone of `alive`, so when all
     // have finished, `done` sees the channel close.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (alive, mut done) = tokio::sync::mpsc::channel::<()>(1);
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(e) => {
                     // Out of file descriptors and the like: wait, don't spin.
-                    tracing::warn!(error = %e, "accept failed");
+                    accept_log.accept_failed(&e);
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             },
             () = &mut shutdown => break,
         };
+        let place = match conns.admit(peer.ip()) {
+            Ok(place) => place,
+            Err(refused) => {
+                core.metrics.rate_limited("connections");
+                tokio::spawn(refuse(stream, refused));
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
         let (service, metrics) = (service.clone(), core.metrics.clone());
+        let body_timeout = guards.body_timeout;
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(Duration::from_secs(30))
             .max_buf_size(64 * 1024)
             .serve_connection(
                 TokioIo::new(stream),
-                hyper::service::service_fn(move |req| http::requests::handle(service.clone(), metrics.clone(), req)),
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let deadline = http::conn::BodyDeadline::default();
+                    let mut req = req.map(|body| http::conn::TimedBody::new(body, body_timeout, deadline.0.clone()));
+                    req.extensions_mut().insert(http::conn::Peer(peer));
+                    req.extensions_mut().insert(deadline);
+                    http::requests::handle(service.clone(), metrics.clone(), req)
+                }),
             )
             .with_upgrades();
         let mut stop = stop_rx.clone();
         let alive = alive.clone();
         tokio::spawn(async move {
             let _alive = alive;
+            let _place = place;
             let mut conn = std::pin::pin!(conn);
             let result = tokio::select! {
                 r = conn.as_mut() => r,
@@ -181,6 +204,33 @@ pub async fn serve_core(
     let _ = tokio::time::timeout(Duration::from_secs(5), done.recv()).await;
     core.shutdown().await;
     Ok(())
+}
+
+/// `--max-connections`: as given, or (unset) the file descriptor limit less
+/// 256 kept for the database, the listener and the log. 0: no bound.
+fn max_connections(flag: Option<u32>) -> usize {
+    match flag {
+        Some(n) => n as usize,
+        None => {
+            let fds = raise_fd_limit();
+            if fds == 0 || fds == libc::RLIM_INFINITY {
+                0
+            } else {
+                fds.saturating_sub(256).max(64) as usize
+            }
+        }
+    }
+}
+
+/// Tell a connection turned away why (a plain 503), then close it.
+async fn refuse(mut stream: tokio::net::TcpStream, refused: http::conn::Refused) {
+    use tokio::io::AsyncWriteExt;
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        stream.write_all(&http::conn::refusal_response(refused)),
+    )
+    .await;
+    let _ = stream.shutdown().await;
 }
 
 async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {

@@ -28,6 +28,7 @@ trap cleanup EXIT
 # limits have their own tests. An AI backend that is not there (nothing
 # listens on port 9): AI conversations are enabled, and fail politely.
 "$bin" --db "$dir/natter.db" --listen 127.0.0.1:0 --send-rate 0 --ai-requests-per-minute 0 --registration open \
+  --signups-per-hour 0 --uploads-per-minute 0 --login-failures-per-address 0 \
   --ai-url http://127.0.0.1:9/v1 --log warn >"$dir/out" 2>"$dir/log" &
 pid=$!
 for _ in $(seq 200); do

@@ -302,8 +302,15 @@ impl Core {
 
     /// Choose a new password with a reset link. Every session of the user
     /// ends: they log in again with the new password.
-    pub async fn reset_password(&self, token: &str, password: &str) -> Result<User> {
+    pub async fn reset_password(&self, token: &str, password: &str, from: std::net::IpAddr) -> Result<User> {
         validate::password(password)?;
+        // Anyone may call this: no hash for a link that cannot work, and
+        // hashes are bounded per address as for a login.
+        let probe = hash_of(token);
+        self.db
+            .read(move |c| db::admin::check_reset(c, &probe, Timestamp::now()))
+            .await?;
+        let _permit = self.hashes.start(from)?;
         let (password, params) = (password.to_owned(), self.auth.params());
         let hash = self
             .auth

@@ -47,7 +47,7 @@ pub struct Tokens {
     pub expires_in: u64,
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Registration {
     pub username: Option<String>,
     pub email: Option<String>,
@@ -58,6 +58,24 @@ pub struct Registration {
     pub public_key: Option<String>,
     /// The invitation's code, when sign-up is by invitation.
     pub invite: Option<String>,
+    /// The client's address (sign-ups and password hashes are limited per address).
+    pub from: std::net::IpAddr,
+}
+
+impl Default for Registration {
+    fn default() -> Self {
+        Registration {
+            username: None,
+            email: None,
+            password: String::new(),
+            name: None,
+            first_name: None,
+            last_name: None,
+            public_key: None,
+            invite: None,
+            from: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -210,6 +228,10 @@ impl Core {
         if let Some(k) = &r.public_key {
             validate::text_field("public_key", k, 16 * 1024)?;
         }
+        let from = r.from;
+        self.signups
+            .check(&from)
+            .inspect_err(|_| self.metrics.rate_limited("signup"))?;
         // Refuse early what would be refused anyway, before the costly hash;
         // the write below decides for good (the first account may race).
         let people = self.db.read(db::admin::people).await?;
@@ -229,7 +251,14 @@ impl Core {
         let policy = self.policy;
         let password = r.password.clone();
         let params = self.auth.params.clone();
+        let permit = self
+            .hashes
+            .start(from)
+            .inspect_err(|_| self.metrics.rate_limited("hashes"))?;
         let hash = self.auth.hash_blocking(move || hash(&password, &params)).await??;
+        drop(permit);
+        // Counted when tried, not when it succeeds: a refused name costs a hash too.
+        self.signups.count(from);
         let expires = Timestamp::now().plus_secs(self.auth.refresh_ttl.as_secs());
         let (refresh, refresh_hash) = new_refresh_token();
         let (user, session) = self
@@ -278,14 +307,18 @@ impl Core {
     }
 
     /// Check a username (or email) and password and open a session.
-    pub async fn login(&self, login: &str, password: &str) -> Result<Tokens> {
+    pub async fn login(&self, login: &str, password: &str, from: std::net::IpAddr) -> Result<Tokens> {
         let login = login.trim().to_owned();
         if login.is_empty() || password.is_empty() {
             return Err(Error::invalid("username and password are required"));
         }
         self.logins
-            .check(&login)
+            .check(&login, from)
             .inspect_err(|_| self.metrics.rate_limited("login"))?;
+        let _permit = self
+            .hashes
+            .start(from)
+            .inspect_err(|_| self.metrics.rate_limited("hashes"))?;
         let found = {
             let login = login.clone();
             self.db.read(move |c| db::users::credentials(c, &login)).await?
@@ -311,10 +344,10 @@ impl Core {
         };
         let Some(user) = user.filter(|_| ok) else {
             self.metrics.auth_refused("bad_password");
-            self.logins.failed(&login);
+            self.logins.failed(&login, from);
             return Err(Error::Unauthorized(BAD_CREDENTIALS.into()));
         };
-        self.logins.succeeded(&login);
+        self.logins.succeeded(&login, from);
         if user.deactivated_at.is_some() {
             // Said only to whoever knows the password.
             self.metrics.auth_refused("deactivated");

@@ -248,7 +248,15 @@ impl Core {
             .writer()
             .submit(|c| db::backup::probe(c, Timestamp::now()), |_| {});
         match tokio::time::timeout(within, write).await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => match crate::error::recent_disk_full(Duration::from_secs(30)) {
+                // The probe is small; a message or a file may still not fit.
+                Some(ago) => Err(Error::Unavailable(format!(
+                    "the server's disk is full: a write failed for want of space {} s ago",
+                    ago.as_secs()
+                ))),
+                None => Ok(()),
+            },
+            Ok(Err(e @ (Error::DiskFull(_) | Error::Busy(_)))) => Err(Error::Unavailable(e.to_string())),
             Ok(Err(e)) => {
                 // The detail (SQLite's words) is for the log, not the prober.
                 tracing::error!(error = %e, "readiness write failed");

@@ -5,7 +5,7 @@ use uuid::Uuid;
 use super::{Caller, Core};
 use crate::db;
 use crate::error::{Error, Result};
-use crate::model::FileMeta;
+use crate::model::{FileMeta, Timestamp};
 
 /// A file as a client sends it.
 #[derive(Debug, Clone)]
@@ -101,10 +101,26 @@ impl Core {
     pub async fn upload(&self, caller: &Caller, up: Upload) -> Result<FileMeta> {
         let up = prepare(up, self.limits.max_upload_bytes)?;
         let owner = caller.user;
+        self.uploads
+            .check(owner)
+            .inspect_err(|_| self.metrics.rate_limited("upload"))?;
+        let quota = self.guards.upload_quota_bytes;
         self.db
             .writer()
             .submit(
                 move |c| {
+                    // Inside the write, so two uploads at once cannot both fit.
+                    if quota > 0 {
+                        let stored = db::files::stored_bytes(c, owner)?.max(0) as u64;
+                        if stored + up.data.len() as u64 > quota {
+                            return Err(Error::TooLarge(format!(
+                                "your files would take more than your quota of {} (you keep {} stored); \
+                                 delete some messages with attachments first",
+                                human_bytes(quota),
+                                human_bytes(stored)
+                            )));
+                        }
+                    }
                     db::files::insert(
                         c,
                         owner,
@@ -115,6 +131,20 @@ impl Core {
                 },
                 |_| {},
             )
+            .await
+    }
+
+    /// Remove uploads older than `--unattached-upload-ttl` that were never
+    /// attached to a message or used as a profile picture.
+    pub async fn sweep_unattached(&self) -> Result<usize> {
+        let ttl = self.guards.unattached_upload_ttl;
+        if ttl.is_zero() {
+            return Ok(0);
+        }
+        let before = Timestamp(Timestamp::now().0 - ttl.as_micros() as i64);
+        self.db
+            .writer()
+            .submit(move |c| db::files::remove_unattached(c, before), |_| {})
             .await
     }
 
@@ -132,5 +162,21 @@ impl Core {
                 Ok(FileData { meta, data })
             })
             .await
+    }
+}
+
+/// 1073741824 → "1 GiB", 5242880 → "5 MiB".
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 || value >= 10.0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
     }
 }

@@ -351,6 +351,16 @@ impl Hub {
         users.iter().copied().filter(|u| map.contains_key(u)).collect()
     }
 
+    /// Sockets `user` has open.
+    pub fn sockets_of(&self, user: UserId) -> usize {
+        self.inner
+            .users
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&user)
+            .map_or(0, Vec::len)
+    }
+
     pub fn connection_count(&self) -> usize {
         self.inner
             .users

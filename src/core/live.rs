@@ -10,6 +10,19 @@ use crate::db;
 use crate::model::UserId;
 
 impl Core {
+    /// May `caller` open one more socket (`--sockets-per-user`)? The
+    /// newest socket over the limit is the one refused.
+    pub fn may_open_socket(&self, caller: &Caller) -> Result<(), String> {
+        let max = self.guards.sockets_per_user as usize;
+        if max > 0 && self.hub.sockets_of(caller.user) >= max {
+            self.metrics.rate_limited("sockets");
+            return Err(format!(
+                "too many sockets open for this user (the limit is {max}); close one first"
+            ));
+        }
+        Ok(())
+    }
+
     /// Register a socket with the hub.
     pub fn connect(self: &Arc<Self>, caller: &Caller, scope: Scope) -> Subscription {
         let (sub, first) = self.hub.subscribe(caller.user, caller.session, scope);

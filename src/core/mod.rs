@@ -38,7 +38,7 @@ use crate::error::Error;
 use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::model::{UserBrief, UserId};
-use limits::{Activity, LoginThrottle, SendLimiter};
+use limits::{Activity, InFlight, LoginThrottle, RateLimiter, SendLimiter, WindowLimit};
 
 /// What `is_ai` and sends to an AI conversation are told without an agent.
 const NO_AGENT: &str = "AI conversations are not enabled on this server: no AI backend is configured \
@@ -67,6 +67,14 @@ pub struct Core {
     pub limits: Limits,
     sends: SendLimiter,
     logins: LoginThrottle,
+    /// Sign-ups per client address per hour.
+    signups: WindowLimit<std::net::IpAddr>,
+    /// Password hashes running per client address.
+    hashes: InFlight<std::net::IpAddr>,
+    /// Uploads per user per minute.
+    uploads: RateLimiter,
+    /// What one client may spend (the flags).
+    pub guards: crate::config::GuardConfig,
     activity: Activity,
     /// The AI agent, when a backend is configured.
     pub agent: Option<ai::Agent>,
@@ -114,7 +122,29 @@ impl Core {
                 max_body_bytes: config.max_body_bytes,
             },
             sends: SendLimiter::new(config.send_rate, config.send_burst),
-            logins: LoginThrottle::default(),
+            logins: LoginThrottle::new(
+                config.guards.login_backoff_after,
+                config.guards.login_failures_per_address,
+            ),
+            signups: {
+                let n = config.guards.signups_per_hour;
+                WindowLimit::new(n, std::time::Duration::from_secs(3600), move || {
+                    format!("too many sign-ups from your address (the limit is {n} an hour)")
+                })
+            },
+            hashes: {
+                let n = config.guards.hashes_per_address;
+                InFlight::new(n as usize, move || {
+                    format!("too many password checks at once from your address (the limit is {n})")
+                })
+            },
+            uploads: {
+                let n = config.guards.uploads_per_minute;
+                RateLimiter::new(f64::from(n) / 60.0, n, move || {
+                    format!("too many uploads (the limit is {n} a minute)")
+                })
+            },
+            guards: config.guards.clone(),
             activity: Activity::default(),
             metrics,
             metrics_elsewhere: config.metrics_listen.is_some(),
@@ -138,6 +168,18 @@ impl Core {
             );
             *core.backups.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
         }
+        let max_bytes = config.guards.max_database_bytes;
+        if max_bytes > 0 {
+            // The writer's connection is the one that grows the file; past
+            // this size its writes fail as on a full disk (507).
+            core.db
+                .writer()
+                .submit(move |c| crate::db::set_max_bytes(c, max_bytes), |_| {})
+                .await?;
+        }
+        if !config.guards.unattached_upload_ttl.is_zero() {
+            sweep_uploads(&core, config.guards.unattached_upload_ttl);
+        }
         Ok((core, report))
     }
 
@@ -156,7 +198,7 @@ impl Core {
             ));
         }
         agent.admit(me).inspect_err(|e| {
-            if matches!(e, Error::RateLimited(_)) {
+            if matches!(e, Error::RateLimited(..)) {
                 self.metrics.rate_limited("ai");
             }
         })
@@ -184,4 +226,24 @@ impl Core {
         self.db.writer().stop().await;
         self.db.unlock();
     }
+}
+
+/// Remove never-attached uploads now and then (a tenth of their time to
+/// live, at least a second and at most ten minutes), until the core is gone.
+fn sweep_uploads(core: &Arc<Core>, ttl: std::time::Duration) {
+    let weak = Arc::downgrade(core);
+    let every = (ttl / 10).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(600));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(core) = weak.upgrade() else { return };
+            match core.sweep_unattached().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "removed uploads never attached to a message"),
+                Err(e) => tracing::warn!(error = %e, "could not remove unattached uploads"),
+            }
+        }
+    });
 }

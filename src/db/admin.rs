@@ -195,18 +195,14 @@ pub fn insert_reset(
     Ok(())
 }
 
-/// Use a reset link (once): whose password it sets.
-pub fn use_reset(c: &Connection, token_hash: &[u8], now: Timestamp) -> Result<UserId> {
+/// The user a reset link is for, if it is usable now; else why not.
+pub fn check_reset(c: &Connection, token_hash: &[u8], now: Timestamp) -> Result<UserId> {
     let found: Option<(UserId, Timestamp, Option<Timestamp>)> = c
         .prepare_cached("SELECT user, expires_at, used_at FROM password_resets WHERE token_hash = ?1")?
         .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     match found {
-        Some((user, expires, None)) if expires > now => {
-            c.prepare_cached("UPDATE password_resets SET used_at = ?2 WHERE token_hash = ?1")?
-                .execute(params![token_hash, now])?;
-            Ok(user)
-        }
+        Some((user, expires, None)) if expires > now => Ok(user),
         Some((_, _, Some(_))) => Err(Error::forbidden(
             "this reset link was used already; ask an admin for a new one",
         )),
@@ -217,6 +213,14 @@ pub fn use_reset(c: &Connection, token_hash: &[u8], now: Timestamp) -> Result<Us
             "this reset link is not valid; ask an admin for a new one",
         )),
     }
+}
+
+/// Use up a reset link (in the write that sets the new password).
+pub fn use_reset(c: &Connection, token_hash: &[u8], now: Timestamp) -> Result<UserId> {
+    let user = check_reset(c, token_hash, now)?;
+    c.prepare_cached("UPDATE password_resets SET used_at = ?2 WHERE token_hash = ?1")?
+        .execute(params![token_hash, now])?;
+    Ok(user)
 }
 
 // ---------- the audit log ----------

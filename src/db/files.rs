@@ -43,6 +43,25 @@ pub fn insert(c: &Connection, owner: UserId, name: &str, content_type: &str, dat
     })
 }
 
+/// Bytes of files `owner` keeps stored.
+pub fn stored_bytes(c: &Connection, owner: UserId) -> Result<i64> {
+    Ok(
+        c.prepare_cached("SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = ?1")?
+            .query_row([owner], |r| r.get(0))?,
+    )
+}
+
+/// Remove files uploaded before `before` that no message carries and no
+/// profile shows; how many went.
+pub fn remove_unattached(c: &Connection, before: Timestamp) -> Result<usize> {
+    Ok(c.prepare_cached(
+        "DELETE FROM files WHERE created_at < ?1
+           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file = files.number)
+           AND NOT EXISTS (SELECT 1 FROM users u WHERE u.profile_picture = '/api/files/' || files.id)",
+    )?
+    .execute([before])?)
+}
+
 pub fn by_id(c: &Connection, id: FileId) -> Result<Option<FileMeta>> {
     let sql = "SELECT f.number, f.id, f.owner, f.name, f.content_type, f.size FROM files f WHERE f.number = ?1";
     Ok(c.prepare_cached(sql)?.query_row([id], from_row).optional()?)

@@ -278,6 +278,15 @@ fn checkpoints(path: &Path, sync: SyncMode) -> Result<mpsc::Sender<()>> {
     Ok(alive)
 }
 
+/// Let the database grow to about `bytes` on this connection
+/// (`max_page_count`); it never shrinks below what it already holds.
+pub fn set_max_bytes(c: &Connection, bytes: u64) -> Result<()> {
+    let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    let pages = (bytes / page.max(512) as u64).max(1) as i64;
+    c.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+    Ok(())
+}
+
 /// `LIKE` pattern for a user-supplied search text, with its wildcards escaped.
 pub(crate) fn like_pattern(q: &str) -> String {
     let mut p = String::with_capacity(q.len() + 2);

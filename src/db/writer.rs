@@ -26,9 +26,28 @@ use crate::metrics::WriterMetrics;
 const MAX_BATCH: usize = 512;
 
 /// Runs after the batch's commit; gets the commit error, if any.
-type Completion = Box<dyn FnOnce(Option<&str>) + Send>;
-/// Runs inside the transaction; says whether it succeeded (else its savepoint is undone).
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+type Completion = Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>;
+/// Runs inside the transaction, or gets the error that kept the
+/// transaction from starting; says whether it succeeded (else its
+/// savepoint is undone).
+type Job = Box<dyn FnOnce(Result<&Connection, &rusqlite::Error>) -> (bool, Completion) + Send>;
+
+/// A failed commit as the caller sees it: a full disk and a lock held by
+/// another program are said as such (507, 503), anything else is internal.
+fn commit_failed(e: &rusqlite::Error) -> Error {
+    match e.sqlite_error_code() {
+        Some(
+            rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked,
+        ) => {
+            // The same words as any statement that fails so (error.rs).
+            Error::from(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(e.sqlite_error().map_or(rusqlite::ffi::SQLITE_FULL, |f| f.extended_code)),
+                None,
+            ))
+        }
+        _ => Error::Internal(format!("commit failed: {e}")),
+    }
+}
 
 enum Msg {
     Job(Job),
@@ -75,6 +94,13 @@ impl Writer {
     {
         let (done_tx, done_rx) = oneshot::channel::<Result<T>>();
         let job: Job = Box::new(move |conn| {
+            let conn = match conn {
+                Ok(conn) => conn,
+                Err(e) => {
+                    let err = commit_failed(e);
+                    return (false, Box::new(move |_| drop(done_tx.send(Err(err)))));
+                }
+            };
             let result = op(conn);
             let ok = result.is_ok();
             let completion: Completion = Box::new(move |commit_error| {
@@ -83,7 +109,7 @@ impl Writer {
                         after_commit(&value);
                         Ok(value)
                     }
-                    (Some(e), Ok(_)) => Err(Error::Internal(format!("commit failed: {e}"))),
+                    (Some(e), Ok(_)) => Err(commit_failed(e)),
                     (_, Err(e)) => Err(e),
                 };
                 let _ = done_tx.send(result);
@@ -131,9 +157,24 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &Write
         };
         let mut completions: Vec<Completion> = Vec::new();
         if let Err(e) = exec(&conn, "BEGIN IMMEDIATE") {
-            // Dropping the job drops its caller's channel: the caller gets an error.
-            tracing::error!(error = %e, "cannot begin a write transaction");
-            drop(first);
+            // Another program holds the write lock past the busy timeout
+            // (or the disk is gone): this job and everything waiting are
+            // told why, and the next job tries again.
+            tracing::warn!(error = %e, "cannot begin a write transaction");
+            let mut completions = vec![first(Err(&e)).1];
+            loop {
+                match rx.try_recv() {
+                    Ok(Msg::Job(job)) => completions.push(job(Err(&e)).1),
+                    Ok(Msg::Stop(ack)) => {
+                        stop = Some(ack);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            for completion in completions {
+                completion(None);
+            }
             continue;
         }
         completions.push(run_job(&conn, first));
@@ -155,13 +196,12 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &Write
         let committed = exec(&conn, "COMMIT");
         metrics.batch_size.observe(completions.len() as f64);
         metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
-        let commit_error = committed.err().map(|e| {
+        let commit_error = committed.err().inspect(|e| {
             let _ = exec(&conn, "ROLLBACK");
-            tracing::error!(error = %e, jobs = completions.len(), "commit failed");
-            e.to_string()
+            tracing::warn!(error = %e, jobs = completions.len(), "commit failed");
         });
         for completion in completions {
-            if catch_unwind(AssertUnwindSafe(|| completion(commit_error.as_deref()))).is_err() {
+            if catch_unwind(AssertUnwindSafe(|| completion(commit_error.as_ref()))).is_err() {
                 tracing::error!("a write's completion panicked");
             }
         }
@@ -176,7 +216,7 @@ fn run_job(conn: &Connection, job: Job) -> Completion {
     if let Err(e) = exec(conn, "SAVEPOINT job") {
         tracing::error!(error = %e, "savepoint failed");
     }
-    match catch_unwind(AssertUnwindSafe(|| job(conn))) {
+    match catch_unwind(AssertUnwindSafe(|| job(Ok(conn)))) {
         Ok((true, completion)) => {
             let _ = exec(conn, "RELEASE job");
             completion

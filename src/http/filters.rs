@@ -32,6 +32,17 @@ pub fn with_core(core: Arc<Core>) -> impl Filter<Extract = (Arc<Core>,), Error =
     warp::any().map(move || core.clone())
 }
 
+/// The client's address (see `conn::client_ip`): what sign-ups, logins
+/// and password hashes are limited by.
+pub fn client(core: Arc<Core>) -> impl Filter<Extract = (std::net::IpAddr,), Error = Infallible> + Clone {
+    warp::ext::optional::<super::conn::Peer>()
+        .and(warp::header::headers_cloned())
+        .map(move |peer: Option<super::conn::Peer>, headers: HeaderMap| {
+            let peer = peer.map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
+            super::conn::client_ip(peer, &headers, &core.guards.trusted_proxy)
+        })
+}
+
 /// Where a token was found; a cookie alone needs a same-site origin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {

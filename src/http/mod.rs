@@ -2,6 +2,7 @@
 //! `routes`, which puts every dialect behind one warp filter.
 
 pub mod api_docs;
+pub mod conn;
 pub mod filters;
 pub mod ops;
 pub mod page;
@@ -56,13 +57,25 @@ pub trait ErrorShape {
             crate::error::Error::Conflict(_) => Self::CONFLICT,
             other => StatusCode::from_u16(other.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         };
-        Self::render(status, &err.public_message())
+        with_retry_after(Self::render(status, &err.public_message()), err)
     }
 
     /// A handler's result as a response.
     fn reply(r: Result<Response, crate::error::Error>) -> Response {
         r.unwrap_or_else(|e| Self::error(&e))
     }
+}
+
+/// Say when to try again (`Retry-After`, in seconds) on an answer to a
+/// refusal that passes: a rate limit, a busy database, a full disk.
+pub fn with_retry_after(mut res: Response, err: &crate::error::Error) -> Response {
+    if let Some(wait) = err.retry_after() {
+        res.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from(wait.as_secs().max(1)),
+        );
+    }
+    res
 }
 
 /// The status and message for a rejection, or `None` when no route matched
@@ -98,7 +111,13 @@ pub fn classify(r: &Rejection) -> Option<(StatusCode, String)> {
 /// "no such route" on so it never swallows another dialect's paths.
 pub async fn recover<S: ErrorShape>(r: Rejection) -> Result<Response, Rejection> {
     match classify(&r) {
-        Some((status, message)) => Ok(S::render(status, &message)),
+        Some((status, message)) => {
+            let res = S::render(status, &message);
+            Ok(match r.find::<Problem>() {
+                Some(Problem(err)) => with_retry_after(res, err),
+                None => res,
+            })
+        }
         None => Err(r),
     }
 }

@@ -170,8 +170,19 @@ where
     let route = route_template(&path);
     let note = AuthNote::default();
     req.extensions_mut().insert(note.clone());
+    let deadline = req.extensions().get::<super::conn::BodyDeadline>().cloned();
     let span = tracing::info_span!("request", id = %id);
     let mut res = svc.call(req).instrument(span).await?;
+    if deadline.is_some_and(|d| d.0.load(std::sync::atomic::Ordering::Relaxed)) {
+        // The body did not arrive in time: whatever the handler made of the
+        // cut body, the answer is 408, and the connection closes.
+        res = super::json(
+            http::StatusCode::REQUEST_TIMEOUT,
+            &serde_json::json!({"error": {"message": "the request body did not arrive in time", "status": 408}}),
+        );
+        res.headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
     let route = if res.extensions().get::<Unmatched>().is_some() {
         "unmatched".to_owned()
     } else {

@@ -112,7 +112,9 @@ for bin in "$@"; do
   # Open sign-up through the environment: an older natter without the
   # flag ignores it.
   # shellcheck disable=SC2086
-  NATTER_REGISTRATION=open "$bin" --db "$d/natter.db" --listen 127.0.0.1:0 --sync full \
+  NATTER_REGISTRATION=open NATTER_SIGNUPS_PER_HOUR=0 NATTER_HASHES_PER_ADDRESS=0 \
+  NATTER_CONNECTIONS_PER_ADDRESS=0 NATTER_SOCKETS_PER_USER=0 NATTER_LOGIN_FAILURES_PER_ADDRESS=0 \
+  "$bin" --db "$d/natter.db" --listen 127.0.0.1:0 --sync full \
       --argon2-memory-kib 8 --argon2-iterations 1 --access-ttl 24h --log warn $NATTER_EXTRA \
       > "$OUT/natter-$i.out" 2> "$OUT/natter-$i.err" &
   pid=$!

@@ -76,10 +76,22 @@ impl Target {
             .arg(&db)
             .args(["--listen", "127.0.0.1:0", "--send-rate", "0", "--log", "warn"])
             .args(extra);
-        // The bench signs many users up. Through the environment, so an
-        // older natter (in an A/B comparison) that has no such flag runs too.
-        if std::env::var_os("NATTER_REGISTRATION").is_none() {
-            cmd.env("NATTER_REGISTRATION", "open");
+        // The bench signs many users up, from one address, with many
+        // sockets and password checks at once: open sign-up and no limits
+        // per client. Through the environment, so an older natter (in an
+        // A/B comparison) that has no such flags runs too.
+        for (var, value) in [
+            ("NATTER_REGISTRATION", "open"),
+            ("NATTER_SIGNUPS_PER_HOUR", "0"),
+            ("NATTER_HASHES_PER_ADDRESS", "0"),
+            ("NATTER_LOGIN_FAILURES_PER_ADDRESS", "0"),
+            ("NATTER_CONNECTIONS_PER_ADDRESS", "0"),
+            ("NATTER_SOCKETS_PER_USER", "0"),
+            ("NATTER_UPLOADS_PER_MINUTE", "0"),
+        ] {
+            if std::env::var_os(var).is_none() {
+                cmd.env(var, value);
+            }
         }
         Self::spawn(cmd, Some(dir)).await
     }

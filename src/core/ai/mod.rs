@@ -116,11 +116,8 @@ impl Agent {
             backend,
             system_prompt: config.ai_system_prompt.clone(),
             context: i64::from(config.ai_context_messages),
-            requests: RateLimiter::new(f64::from(per_minute) / 60.0, per_minute, move |wait| {
-                format!(
-                    "too many messages to the AI agent: the limit is {per_minute} per minute; try again in {} s",
-                    wait.as_secs().max(1)
-                )
+            requests: RateLimiter::new(f64::from(per_minute) / 60.0, per_minute, move || {
+                format!("too many messages to the AI agent: the limit is {per_minute} per minute")
             }),
             workers: Mutex::default(),
             in_flight: Arc::default(),

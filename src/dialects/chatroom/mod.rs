@@ -17,7 +17,7 @@ use warp::filters::BoxedFilter;
 use crate::core::{Caller, Core, Registration, SendRequest, Target, Tokens};
 use crate::db::messages::Page;
 use crate::error::Error;
-use crate::http::filters::{SESSION_COOKIE, caller, https, json_or_form, query, with_core};
+use crate::http::filters::{SESSION_COOKIE, caller, client, https, json_or_form, query, with_core};
 use crate::http::{ErrorShape, Response, json, recover};
 use dto::*;
 
@@ -64,8 +64,8 @@ fn logged_in(core: &Core, tokens: &Tokens, mut res: Response, secure: bool) -> R
     Ok(res)
 }
 
-async fn login(core: Arc<Core>, secure: bool, r: Credentials) -> Result<Response, Error> {
-    let tokens = core.login(&r.username, &r.password).await?;
+async fn login(core: Arc<Core>, secure: bool, r: Credentials, from: std::net::IpAddr) -> Result<Response, Error> {
+    let tokens = core.login(&r.username, &r.password, from).await?;
     let res = json(
         StatusCode::OK,
         &LoginOut {
@@ -76,7 +76,7 @@ async fn login(core: Arc<Core>, secure: bool, r: Credentials) -> Result<Response
     logged_in(&core, &tokens, res, secure)
 }
 
-async fn create_user(core: Arc<Core>, secure: bool, r: Credentials) -> Result<Response, Error> {
+async fn create_user(core: Arc<Core>, secure: bool, r: Credentials, from: std::net::IpAddr) -> Result<Response, Error> {
     if r.username.trim().is_empty() || r.password.is_empty() {
         return Err(Error::invalid("username and password are required"));
     }
@@ -85,6 +85,7 @@ async fn create_user(core: Arc<Core>, secure: bool, r: Credentials) -> Result<Re
             username: Some(r.username),
             password: r.password,
             invite: r.invite,
+            from,
             ..Default::default()
         })
         .await?;
@@ -189,6 +190,7 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(with_core(core.clone()))
         .and(https())
         .and(body())
+        .and(client(core.clone()))
         .then(login)
         .map(Chatroom::reply);
     let create_user = warp::path!("create_user")
@@ -196,6 +198,7 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(with_core(core.clone()))
         .and(https())
         .and(body())
+        .and(client(core.clone()))
         .then(create_user)
         .map(Chatroom::reply);
     let logout = warp::path!("logout")

@@ -17,7 +17,7 @@ use warp::filters::BoxedFilter;
 use crate::core::{Caller, Core, Registration, SendRequest, Target};
 use crate::db::messages::Page;
 use crate::error::Error;
-use crate::http::filters::{caller, decode_segment, json as body, query, with_core};
+use crate::http::filters::{caller, client, decode_segment, json as body, query, with_core};
 use crate::http::{ErrorShape, Response, json, recover};
 use crate::model::{ConversationId, Message};
 use dto::*;
@@ -74,7 +74,7 @@ pub fn owns(path: &str) -> bool {
         .any(|p| path.starts_with(p))
 }
 
-async fn register(core: Arc<Core>, r: RegisterIn) -> Result<Response, Error> {
+async fn register(core: Arc<Core>, r: RegisterIn, from: std::net::IpAddr) -> Result<Response, Error> {
     if r.username.trim().is_empty() {
         return Err(Error::invalid("username is required"));
     }
@@ -84,6 +84,7 @@ async fn register(core: Arc<Core>, r: RegisterIn) -> Result<Response, Error> {
             email: r.email,
             password: r.password,
             invite: r.invite,
+            from,
             ..Default::default()
         })
         .await?;
@@ -95,8 +96,8 @@ async fn users(core: Arc<Core>, _caller: Caller) -> Result<Response, Error> {
     Ok(json(StatusCode::OK, &users))
 }
 
-async fn token(core: Arc<Core>, r: TokenIn) -> Result<Response, Error> {
-    let tokens = core.login(&r.username, &r.password).await.map_err(|e| match e {
+async fn token(core: Arc<Core>, r: TokenIn, from: std::net::IpAddr) -> Result<Response, Error> {
+    let tokens = core.login(&r.username, &r.password, from).await.map_err(|e| match e {
         // SimpleJWT's words, which its clients show.
         Error::Unauthorized(_) => Error::Unauthorized(NO_ACCOUNT.into()),
         other => other,
@@ -231,6 +232,7 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
             warp::post()
                 .and(open())
                 .and(body(limit))
+                .and(client(core.clone()))
                 .then(register)
                 .or(warp::get().and(auth()).then(users))
                 .unify(),
@@ -240,6 +242,7 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
             .and(warp::post())
             .and(open())
             .and(body(limit))
+            .and(client(core.clone()))
             .then(token)
             .map(Messenger::reply))
         .unify()

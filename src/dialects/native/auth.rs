@@ -1,5 +1,6 @@
 //! `/api/auth/*`: register, login, refresh, logout.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use http::StatusCode;
@@ -11,7 +12,7 @@ use super::dto::{LoginIn, RefreshIn, RegisterIn, TokensOut};
 use crate::core::{Caller, Core, Registration};
 use crate::error::Error;
 use crate::http::ErrorShape;
-use crate::http::filters::{caller, json as body, with_core};
+use crate::http::filters::{caller, client, json as body, with_core};
 use crate::http::{Response, json, status};
 
 /// Create an account and log it in.
@@ -24,11 +25,13 @@ use crate::http::{Response, json, status};
     responses(
         (status = 201, description = "Registered and logged in", body = TokensOut),
         (status = 400, description = "Bad input (malformed JSON, invalid fields)", body = super::dto::ErrorBody),
+        (status = 403, description = "Sign-up is by invitation or closed, or the invitation is not valid", body = super::dto::ErrorBody),
         (status = 409, description = "Conflict", body = super::dto::ErrorBody),
-        (status = 413, description = "Too large", body = super::dto::ErrorBody)
+        (status = 413, description = "Too large", body = super::dto::ErrorBody),
+        (status = 429, description = "Too many sign-ups or password checks from this address", body = super::dto::ErrorBody)
     )
 )]
-pub async fn register(core: Arc<Core>, r: RegisterIn) -> Result<Response, Error> {
+pub async fn register(core: Arc<Core>, r: RegisterIn, from: IpAddr) -> Result<Response, Error> {
     let tokens = core
         .register(Registration {
             username: r.username,
@@ -39,6 +42,7 @@ pub async fn register(core: Arc<Core>, r: RegisterIn) -> Result<Response, Error>
             last_name: r.last_name,
             public_key: r.public_key,
             invite: r.invite,
+            from,
         })
         .await?;
     Ok(json(StatusCode::CREATED, &TokensOut::from(tokens)))
@@ -59,9 +63,9 @@ pub async fn register(core: Arc<Core>, r: RegisterIn) -> Result<Response, Error>
         (status = 429, description = "Too many requests", body = super::dto::ErrorBody)
     )
 )]
-pub async fn login(core: Arc<Core>, r: LoginIn) -> Result<Response, Error> {
+pub async fn login(core: Arc<Core>, r: LoginIn, from: IpAddr) -> Result<Response, Error> {
     let login = r.username.or(r.email).unwrap_or_default();
-    let tokens = core.login(&login, &r.password).await?;
+    let tokens = core.login(&login, &r.password, from).await?;
     Ok(json(StatusCode::OK, &TokensOut::from(tokens)))
 }
 
@@ -110,12 +114,14 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(warp::post())
         .and(with_core(core.clone()))
         .and(body(limit))
+        .and(client(core.clone()))
         .then(register)
         .map(Native::reply);
     let login = warp::path!("auth" / "login")
         .and(warp::post())
         .and(with_core(core.clone()))
         .and(body(limit))
+        .and(client(core.clone()))
         .then(login)
         .map(Native::reply);
     let refresh = warp::path!("auth" / "refresh")

@@ -12,7 +12,7 @@ use super::Native;
 use super::dto::{ErrorBody, InviteIn, InviteOut, ResetIn};
 use crate::core::{Caller, Core};
 use crate::error::Error;
-use crate::http::filters::{caller, json as body, with_core};
+use crate::http::filters::{caller, client, json as body, with_core};
 use crate::http::{ErrorShape, Response, json, status};
 
 #[utoipa::path(
@@ -88,8 +88,8 @@ pub async fn revoke(id: String, core: Arc<Core>, caller: Caller) -> Result<Respo
         (status = 403, description = "The link is unknown, used or expired", body = ErrorBody)
     )
 )]
-pub async fn reset(core: Arc<Core>, r: ResetIn) -> Result<Response, Error> {
-    core.reset_password(&r.token, &r.password).await?;
+pub async fn reset(core: Arc<Core>, r: ResetIn, from: std::net::IpAddr) -> Result<Response, Error> {
+    core.reset_password(&r.token, &r.password, from).await?;
     Ok(status(StatusCode::NO_CONTENT))
 }
 
@@ -116,6 +116,7 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(warp::post())
         .and(with_core(core.clone()))
         .and(body(limit))
+        .and(client(core.clone()))
         .then(reset)
         .map(Native::reply);
     create.or(list).unify().or(revoke).unify().or(reset).unify().boxed()

@@ -16,7 +16,7 @@ use warp::filters::BoxedFilter;
 
 use crate::core::{Caller, Core, ProfileUpdate, Registration, keypair};
 use crate::error::Error;
-use crate::http::filters::{caller, json_or_form, with_core};
+use crate::http::filters::{caller, client, json_or_form, with_core};
 use crate::http::{ErrorShape, Response, json, recover};
 use dto::*;
 
@@ -44,7 +44,7 @@ pub fn owns(path: &str) -> bool {
         .any(|p| path.starts_with(p))
 }
 
-async fn signup(core: Arc<Core>, r: SignupIn) -> Result<Response, Error> {
+async fn signup(core: Arc<Core>, r: SignupIn, from: std::net::IpAddr) -> Result<Response, Error> {
     if r.username.trim().is_empty() || r.password.is_empty() {
         return Err(Error::invalid("username and password are required"));
     }
@@ -65,6 +65,7 @@ async fn signup(core: Arc<Core>, r: SignupIn) -> Result<Response, Error> {
             password: r.password,
             public_key: Some(public_key),
             invite: r.invite,
+            from,
             ..Default::default()
         })
         .await?;
@@ -95,8 +96,8 @@ async fn find_user(core: Arc<Core>, r: FindUserIn) -> Result<Response, Error> {
     ))
 }
 
-async fn login(core: Arc<Core>, r: LoginIn) -> Result<Response, Error> {
-    let tokens = core.login(&r.username, &r.password).await.map_err(|e| match e {
+async fn login(core: Arc<Core>, r: LoginIn, from: std::net::IpAddr) -> Result<Response, Error> {
+    let tokens = core.login(&r.username, &r.password, from).await.map_err(|e| match e {
         // Missing fields are a failed login too, as the seed has it.
         Error::Invalid(m) => Error::Unauthorized(m),
         other => other,
@@ -191,12 +192,14 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(warp::post())
         .and(with_core(core.clone()))
         .and(json_or_form(limit))
+        .and(client(core.clone()))
         .then(signup)
         .map(Whisper::reply);
     let login = warp::path!("auth" / "login")
         .and(warp::post())
         .and(with_core(core.clone()))
         .and(json_or_form(limit))
+        .and(client(core.clone()))
         .then(login)
         .map(Whisper::reply);
     let find_user = warp::path!("find-user")
