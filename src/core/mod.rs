@@ -95,7 +95,8 @@ impl Core {
             let path = path.to_owned();
             let sync = config.sync;
             let writer_metrics = metrics.writer.clone();
-            tokio::task::spawn_blocking(move || Db::open(&path, sync, writer_metrics))
+            let wal_limit = config.wal_limit_bytes;
+            tokio::task::spawn_blocking(move || Db::open(&path, sync, wal_limit, writer_metrics))
                 .await
                 .map_err(crate::error::Error::internal)??
         };
@@ -173,7 +174,8 @@ impl Core {
     }
 
     /// Commit what is queued and stop the writer: the last step of a
-    /// shutdown. Then the database file is free for `natter restore`.
+    /// shutdown. Then the WAL is copied into the database file, so that
+    /// file alone holds every commit, and the file is free for `natter restore`.
     pub async fn shutdown(&self) {
         if let Some(task) = self.backups.lock().unwrap_or_else(|e| e.into_inner()).take() {
             task.abort();
@@ -182,6 +184,7 @@ impl Core {
             agent.shutdown().await;
         }
         self.db.writer().stop().await;
+        self.db.checkpoint_and_stop().await;
         self.db.unlock();
     }
 }
