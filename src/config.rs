@@ -94,6 +94,12 @@ pub struct Config {
     #[arg(long, env = "NATTER_SYNC", value_enum, default_value_t = SyncMode::Full)]
     pub sync: SyncMode,
 
+    /// Largest size the write-ahead log (<db>-wal) is left at, in bytes: a
+    /// bigger one is cut back once it has been copied into the database
+    /// (and cut to nothing whenever writes pause for a moment). 0: no limit.
+    #[arg(long, env = "NATTER_WAL_LIMIT_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub wal_limit_bytes: u64,
+
     /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `natter=debug`).
     #[arg(long, env = "NATTER_LOG", default_value = "natter=info,warn", global = true)]
     pub log: String,

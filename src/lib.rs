@@ -68,8 +68,8 @@ pub fn raise_fd_limit() -> u64 {
 }
 
 /// Open the database and serve on `listener` until `shutdown` resolves;
-/// then stop accepting, close the sockets and commit what is queued. With
-/// `--metrics-listen`, `/metrics` is served there too.
+/// then shut down as `serve_core` says. With `--metrics-listen`, `/metrics`
+/// is served there too.
 pub async fn serve(
     config: Config,
     listener: std::net::TcpListener,
@@ -119,7 +119,17 @@ pub async fn serve_metrics(core: Arc<Core>, listener: std::net::TcpListener) {
     }
 }
 
-/// `serve` with a core that is already open.
+/// How long a shutdown waits for HTTP requests in flight to finish.
+const REQUEST_GRACE: Duration = Duration::from_secs(5);
+
+/// `serve` with a core that is already open. When `shutdown` resolves:
+/// stop accepting; let the requests in flight finish (up to
+/// `REQUEST_GRACE`) while sockets stop reading new frames and finish the
+/// ones they read; then `Core::shutdown`: the queued writes commit and are
+/// answered, every socket gets its last events and a close frame with 1001,
+/// and the database file is made complete on its own. Every write that was
+/// committed has then been answered, as far as the clients took their
+/// frames in time; nothing that was not committed was acknowledged.
 pub async fn serve_core(
     core: Arc<Core>,
     listener: std::net::TcpListener,
@@ -135,10 +145,9 @@ pub async fn serve_core(
     ));
     let mut accept_log = http::conn::QuietLog::new(Duration::from_secs(10));
     let mut shutdown = std::pin::pin!(shutdown);
-    // Connections watch `stop`; each holds a clone of `alive`, so when all
-    // have finished, `done` sees the channel close.
+    // Connections watch `stop`, and count themselves in `core.connections`
+    // while they run.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let (alive, mut done) = tokio::sync::mpsc::channel::<()>(1);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -179,7 +188,7 @@ pub async fn serve_core(
             )
             .with_upgrades();
         let mut stop = stop_rx.clone();
-        let alive = alive.clone();
+        let alive = core.connections.track();
         tokio::spawn(async move {
             let _alive = alive;
             let _place = place;
@@ -196,13 +205,17 @@ pub async fn serve_core(
             }
         });
     }
+    let started = std::time::Instant::now();
     drop(listener);
+    // Idle connections close; busy ones close after their request.
     let _ = stop_tx.send(true);
-    core.hub.close_all();
-    drop(alive);
-    // Requests in flight get a few seconds to finish; their writes still commit.
-    let _ = tokio::time::timeout(Duration::from_secs(5), done.recv()).await;
+    core.begin_shutdown();
+    // Requests in flight get a few seconds to finish; their writes commit
+    // and are answered as usual. (An upgrade among them still becomes a
+    // socket: the hub closes it with the others.)
+    let _ = tokio::time::timeout(REQUEST_GRACE, core.connections.idle()).await;
     core.shutdown().await;
+    tracing::info!(ms = started.elapsed().as_millis() as u64, "shut down");
     Ok(())
 }
 

@@ -65,6 +65,7 @@ async fn help_documents_every_flag() {
         "--max-body-bytes",
         "--send-rate",
         "--sync",
+        "--wal-limit-bytes",
         "--socket-queue",
         "--config",
         "--log-format",
@@ -210,6 +211,54 @@ async fn acknowledged_messages_survive_kill_9() {
     let hist = c.history(&room).await;
     assert_eq!(hist.len(), 100, "every acknowledged message is there");
     child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_answers_what_it_stored_exits_0_and_leaves_a_complete_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = natter(dir.path());
+    cmd.args(["--listen", "127.0.0.1:0", "--send-rate", "0", "--registration", "open"]);
+    let (mut child, base) = serve(cmd).await;
+    let ws_base = base.replacen("http://", "ws://", 1);
+    let mut load = common::load::Load::new();
+    for i in 0..4 {
+        let c = Client::new(&base).register(&format!("term{i}")).await;
+        let room = c.room(&format!("room{i}")).await;
+        load.socket(&ws_base, &c, &room, &format!("socket{i}")).await;
+        load.http(&c, &room, &format!("http{i}a"));
+        load.http(&c, &room, &format!("http{i}b"));
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let started = std::time::Instant::now();
+    terminate(&child);
+    let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("exits on SIGTERM")
+        .unwrap();
+    let took = started.elapsed();
+    assert!(exit.success(), "{exit:?}");
+    let outcome = load.finish(Duration::from_secs(10)).await;
+    for close in &outcome.socket_closes {
+        assert_eq!(close.as_ref().map(|c| c.0), Some(1001), "{close:?}");
+    }
+    assert!(outcome.acked.len() > 100, "{} acknowledged", outcome.acked.len());
+    // natter.db alone, as the README says to copy it.
+    let alone = common::load::texts_of_the_file_alone(&dir.path().join("natter.db"));
+    let missing: Vec<_> = outcome.acked.difference(&alone).collect();
+    let unacknowledged: Vec<_> = alone.difference(&outcome.acked).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged, not in the copied natter.db: {missing:?}"
+    );
+    assert!(
+        unacknowledged.is_empty(),
+        "stored, never acknowledged: {unacknowledged:?}"
+    );
+    eprintln!(
+        "SIGTERM: exit 0 after {took:?}; {} acknowledged, all in natter.db alone; {} cut off unacknowledged and unstored",
+        alone.len(),
+        outcome.unacked
+    );
 }
 
 #[tokio::test]

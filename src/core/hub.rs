@@ -214,6 +214,9 @@ const SESSION_ENDED: u8 = 2;
 
 struct Inner {
     users: Mutex<HashMap<UserId, Vec<Conn>>>,
+    /// Set by `close_all` (under the `users` lock): sockets that subscribe
+    /// later are closed at once, so none outlives a shutdown.
+    closed: AtomicBool,
     next_id: AtomicU64,
     /// Events a socket may have waiting before it counts as too slow.
     capacity: usize,
@@ -264,6 +267,7 @@ impl Hub {
         Hub {
             inner: Arc::new(Inner {
                 users: Mutex::default(),
+                closed: AtomicBool::new(false),
                 next_id: AtomicU64::new(0),
                 capacity: capacity.max(1),
             }),
@@ -276,15 +280,20 @@ impl Hub {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let ended = Arc::new(AtomicU8::new(LIVE));
         let mut users = self.inner.users.lock().unwrap_or_else(|e| e.into_inner());
-        let conns = users.entry(user).or_default();
-        let first = conns.is_empty();
-        conns.push(Conn {
-            id,
-            scope,
-            session,
-            tx,
-            ended: ended.clone(),
-        });
+        let mut first = false;
+        // After `close_all` the queue's sender is dropped here: the socket
+        // sees its end at once and closes as every other socket did.
+        if !self.inner.closed.load(Ordering::Acquire) {
+            let conns = users.entry(user).or_default();
+            first = conns.is_empty();
+            conns.push(Conn {
+                id,
+                scope,
+                session,
+                tx,
+                ended: ended.clone(),
+            });
+        }
         drop(users);
         (
             Subscription {
@@ -415,9 +424,13 @@ impl Hub {
         self.publish(event, &users);
     }
 
-    /// Drop every socket's queue: each drains and closes.
+    /// Drop every socket's queue, for good: each socket sends what is
+    /// queued and closes (with 1001), and sockets that subscribe later are
+    /// closed at once.
     pub fn close_all(&self) {
-        self.inner.users.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        let mut users = self.inner.users.lock().unwrap_or_else(|e| e.into_inner());
+        self.inner.closed.store(true, Ordering::Release);
+        users.clear();
     }
 }
 
@@ -462,6 +475,31 @@ mod tests {
         assert!(!hub.is_online(UserId(1)));
         assert!(slow.leave(), "the user has no socket left");
         assert!(!fast.leave() || !hub.is_online(UserId(2)));
+    }
+
+    #[test]
+    fn close_all_ends_every_queue_and_later_ones() {
+        let hub = Hub::new(8);
+        let (mut before, _) = hub.subscribe(UserId(1), Uuid::nil(), Scope::All);
+        hub.publish(presence(), &[UserId(1)]);
+        hub.close_all();
+        assert!(before.rx.try_recv().is_ok(), "what was queued is still delivered");
+        assert!(matches!(
+            before.rx.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
+        assert_eq!(
+            before.ended(),
+            None,
+            "ended by the shutdown, not for a reason of its own"
+        );
+        let (mut after, first) = hub.subscribe(UserId(2), Uuid::nil(), Scope::All);
+        assert!(!first, "nobody comes online during a shutdown");
+        assert!(matches!(
+            after.rx.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
+        assert_eq!(hub.connection_count(), 0);
     }
 
     #[test]

@@ -18,12 +18,14 @@ mod limits;
 mod live;
 mod messages;
 mod rooms;
+pub mod shutdown;
 mod social;
 mod users;
 mod validate;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 pub use auth::{Caller, Registration, Tokens, hash_password};
 pub use conversations::{DirectThread, NewConversation, RoomInfo, direct_name};
@@ -39,6 +41,12 @@ use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::model::{UserBrief, UserId};
 use limits::{Activity, InFlight, LoginThrottle, RateLimiter, SendLimiter, WindowLimit};
+use shutdown::{Draining, TaskGuard, Tracker};
+
+/// How long a shutdown waits, once the hub has closed the sockets, for
+/// their last frames and close frames (and the answers to the last HTTP
+/// requests) to go out.
+const FLUSH_GRACE: Duration = Duration::from_secs(3);
 
 /// What `is_ai` and sends to an AI conversation are told without an agent.
 const NO_AGENT: &str = "AI conversations are not enabled on this server: no AI backend is configured \
@@ -87,6 +95,12 @@ pub struct Core {
     backups: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Who may sign up and invite.
     policy: admin::Policy,
+    /// HTTP connections being served (counted by the server loop).
+    pub connections: Tracker,
+    /// Socket tasks, from the upgrade until the TCP connection is let go.
+    sockets: Tracker,
+    /// Set when a shutdown begins: sockets stop reading.
+    draining: Draining,
 }
 
 impl Core {
@@ -103,7 +117,8 @@ impl Core {
             let path = path.to_owned();
             let sync = config.sync;
             let writer_metrics = metrics.writer.clone();
-            tokio::task::spawn_blocking(move || Db::open(&path, sync, writer_metrics))
+            let wal_limit = config.wal_limit_bytes;
+            tokio::task::spawn_blocking(move || Db::open(&path, sync, wal_limit, writer_metrics))
                 .await
                 .map_err(crate::error::Error::internal)??
         };
@@ -153,6 +168,9 @@ impl Core {
                 registration: config.registration,
                 members_invite: config.members_invite,
             },
+            connections: Tracker::default(),
+            sockets: Tracker::default(),
+            draining: Draining::default(),
         });
         if let Some(agent) = &core.agent {
             agent.resume(&core).await?;
@@ -214,9 +232,34 @@ impl Core {
         }
     }
 
-    /// Commit what is queued and stop the writer: the last step of a
-    /// shutdown. Then the database file is free for `natter restore`.
+    /// Count a socket's task until the guard is dropped: a shutdown waits
+    /// for it to send its last frames and its close frame.
+    pub fn track_socket(&self) -> TaskGuard {
+        self.sockets.track()
+    }
+
+    /// A receiver that turns true when a shutdown begins (sockets stop
+    /// reading then; see `begin_shutdown`).
+    pub fn draining(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.draining.watch()
+    }
+
+    /// The first step of a shutdown: sockets stop reading new frames (they
+    /// finish the ones they have read). Nothing they have not read is
+    /// stored, so nothing needs an answer; what they have read is.
+    pub fn begin_shutdown(&self) {
+        self.draining.begin();
+    }
+
+    /// The rest of a shutdown, once no new requests come in: commit what is
+    /// queued and stop the writer (each commit's answers and live events go
+    /// out as usual); then the hub closes every socket, which sends what it
+    /// has queued and a close frame (1001), and this waits for them (and
+    /// for the HTTP connections still answering) up to `FLUSH_GRACE`; then
+    /// the WAL is copied into the database file, so that file alone holds
+    /// every commit; then the file is free for `natter restore`.
     pub async fn shutdown(&self) {
+        self.begin_shutdown();
         if let Some(task) = self.backups.lock().unwrap_or_else(|e| e.into_inner()).take() {
             task.abort();
         }
@@ -224,6 +267,21 @@ impl Core {
             agent.shutdown().await;
         }
         self.db.writer().stop().await;
+        // Only now: the writer's last commits published their events (the
+        // senders' acks among them) into the queues this closes.
+        self.hub.close_all();
+        let flushed = tokio::time::timeout(FLUSH_GRACE, async {
+            tokio::join!(self.sockets.idle(), self.connections.idle());
+        })
+        .await;
+        if flushed.is_err() {
+            tracing::warn!(
+                sockets = self.sockets.running(),
+                connections = self.connections.running(),
+                "shutdown: some clients did not take their last frames in time"
+            );
+        }
+        self.db.checkpoint_and_stop().await;
         self.db.unlock();
     }
 }

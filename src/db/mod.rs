@@ -39,9 +39,10 @@ pub mod users;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -159,8 +160,7 @@ pub struct Db {
     path: PathBuf,
     pool: r2d2::Pool<SqliteConnectionManager>,
     writer: Writer,
-    /// Dropping it ends the checkpoint thread.
-    _checkpointer: mpsc::Sender<()>,
+    checkpointer: Checkpointer,
     /// Held while serving (see `lock`); let go at shutdown.
     lock: Mutex<Option<DbLock>>,
 }
@@ -168,7 +168,8 @@ pub struct Db {
 impl Db {
     /// Take the file's lock, open (creating or migrating as needed) and
     /// start the writer thread.
-    pub fn open(path: &Path, sync: SyncMode, metrics: WriterMetrics) -> Result<(Db, InitReport)> {
+    /// `wal_limit` is `--wal-limit-bytes` (0: no limit).
+    pub fn open(path: &Path, sync: SyncMode, wal_limit: u64, metrics: WriterMetrics) -> Result<(Db, InitReport)> {
         let lock = DbLock::acquire(path)?;
         let report = init(path)?;
         // Readers map the file: pages are read in place, not copied in by pread.
@@ -193,14 +194,17 @@ impl Db {
         // milliseconds that would land on whichever commit crossed the
         // threshold. A thread of its own does them instead (see `checkpoints`).
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+        // The writer is who starts the WAL over after a checkpoint, and
+        // SQLite cuts the file back to this limit when it does.
+        conn.pragma_update(None, "journal_size_limit", journal_size_limit(wal_limit))?;
         let writer = Writer::start(conn, metrics)?;
-        let checkpointer = checkpoints(path, sync)?;
+        let checkpointer = checkpoints(path, sync, wal_limit, writer.shared_stats())?;
         Ok((
             Db {
                 path: path.to_owned(),
                 pool,
                 writer,
-                _checkpointer: checkpointer,
+                checkpointer,
                 lock: Mutex::new(Some(lock)),
             },
             report,
@@ -210,6 +214,13 @@ impl Db {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The last step before letting go of the file: copy the whole WAL
+    /// into the database and empty it, and wait for that, so the database
+    /// file alone holds every commit. Call it once the writer has stopped.
+    pub async fn checkpoint_and_stop(&self) {
+        self.checkpointer.finish().await;
     }
 
     /// Let go of the file's lock: the server is done with it.
@@ -244,38 +255,145 @@ impl Db {
     }
 }
 
+/// How often the checkpoint thread looks at the WAL's size (a `stat`).
+const LOOK_EVERY: Duration = Duration::from_millis(250);
+/// How often it copies the WAL into the database while writes go on.
+const PASSIVE_EVERY: Duration = Duration::from_secs(1);
+/// No commit for this long counts as a pause in writing: the WAL is then
+/// emptied (TRUNCATE), so between bursts `natter.db` alone is complete and
+/// the `-wal` file takes no room.
+const IDLE_BEFORE_TRUNCATE: Duration = Duration::from_secs(2);
+/// How long a TRUNCATE while serving may wait for readers and the writer.
+/// It holds up new writes while it waits, so it gives up quickly, and after
+/// giving up it is not tried again for `PASSIVE_EVERY` (a long reader, such
+/// as a backup, costs writers at most 5% of their time).
+const TRUNCATE_PATIENCE: Duration = Duration::from_millis(50);
+/// How long the last checkpoint, at shutdown, may wait for readers.
+const FINAL_PATIENCE: Duration = Duration::from_secs(5);
+
+/// The checkpoint thread's handle: `finish` runs the last checkpoint and
+/// waits for it. Dropping it without `finish` still ends the thread (with
+/// the same last checkpoint, unwaited).
+struct Checkpointer {
+    tx: mpsc::Sender<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Checkpointer {
+    /// Copy the whole WAL into the database, empty it and stop the thread;
+    /// resolves when that is done (at once if the thread has already stopped).
+    async fn finish(&self) {
+        let (done, finished) = tokio::sync::oneshot::channel();
+        if self.tx.send(done).is_ok() {
+            let _ = finished.await;
+        }
+    }
+}
+
+/// SQLite's `journal_size_limit` for `--wal-limit-bytes` (whose 0 means no
+/// limit; SQLite's 0 would mean "as small as possible", its -1 no limit).
+fn journal_size_limit(limit: u64) -> i64 {
+    if limit == 0 {
+        -1
+    } else {
+        i64::try_from(limit).unwrap_or(i64::MAX)
+    }
+}
+
+/// The size of `db`'s write-ahead log file (0 if there is none).
+fn wal_size(db: &Path) -> u64 {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
+}
+
 /// Copy the WAL back into the database every second, off the writer's path.
-/// Passive checkpoints never block the writer or readers; once everything
-/// is copied SQLite starts the WAL over, so it stays small. The thread runs
-/// until the returned sender is dropped (with the `Db`), then checkpoints
-/// one last time.
-fn checkpoints(path: &Path, sync: SyncMode) -> Result<mpsc::Sender<()>> {
+/// Passive checkpoints never block the writer or readers, but under steady
+/// writes they never catch up with the end of the WAL, so SQLite never
+/// starts it over and the file only grows. So whenever the file is over
+/// `wal_limit`, and whenever writes pause (`IDLE_BEFORE_TRUNCATE` without a
+/// commit), a TRUNCATE checkpoint copies all of it and empties it, giving up
+/// quickly if readers are in the way. (`journal_size_limit` also cuts the
+/// file back to `wal_limit` when SQLite does start it over.) The thread runs
+/// until `Checkpointer::finish` (or until the handle is dropped), then
+/// checkpoints with TRUNCATE one last time.
+fn checkpoints(path: &Path, sync: SyncMode, wal_limit: u64, stats: Arc<writer::Stats>) -> Result<Checkpointer> {
     let conn = Connection::open(path)?;
     apply_pragmas(&conn, sync)?;
-    let (alive, until) = mpsc::channel::<()>();
+    conn.pragma_update(None, "journal_size_limit", journal_size_limit(wal_limit))?;
+    let path = path.to_owned();
+    let (tx, rx) = mpsc::channel::<tokio::sync::oneshot::Sender<()>>();
     std::thread::Builder::new()
         .name("natter-checkpoint".into())
         .spawn(move || {
+            let mut commits = stats.commits.load(Ordering::Relaxed);
+            let mut last_commit = Instant::now();
+            let mut last_passive = Instant::now();
+            // Not before this may a TRUNCATE be tried (one gave up).
+            let mut truncate_after = Instant::now();
             loop {
-                let last = matches!(
-                    until.recv_timeout(Duration::from_secs(1)),
-                    Err(RecvTimeoutError::Disconnected)
-                );
-                let mode = if last {
-                    "PRAGMA wal_checkpoint(TRUNCATE)"
-                } else {
-                    "PRAGMA wal_checkpoint(PASSIVE)"
+                let done = match rx.recv_timeout(LOOK_EVERY) {
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Ok(done) => Some(Some(done)),
+                    Err(RecvTimeoutError::Disconnected) => Some(None),
                 };
-                if let Err(e) = conn.query_row(mode, [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "checkpoint failed");
-                }
-                if last {
+                if let Some(done) = done {
+                    match checkpoint(&conn, "TRUNCATE", FINAL_PATIENCE) {
+                        Ok(true) => tracing::debug!("last checkpoint: the database file is complete"),
+                        Ok(false) => tracing::warn!(
+                            "last checkpoint: readers kept part of the WAL from being copied; \
+                             keep the -wal file with the database"
+                        ),
+                        Err(e) => tracing::warn!(error = %e, "last checkpoint failed"),
+                    }
+                    if let Some(done) = done {
+                        let _ = done.send(());
+                    }
                     return;
+                }
+                let now = Instant::now();
+                let seen = stats.commits.load(Ordering::Relaxed);
+                if seen != commits {
+                    commits = seen;
+                    last_commit = now;
+                }
+                let size = wal_size(&path);
+                let idle = now.duration_since(last_commit) >= IDLE_BEFORE_TRUNCATE;
+                let over = wal_limit > 0 && size > wal_limit;
+                let result = if size > 0 && (idle || over) && now >= truncate_after {
+                    last_passive = now;
+                    checkpoint(&conn, "TRUNCATE", TRUNCATE_PATIENCE).inspect(|&emptied| {
+                        if !emptied {
+                            tracing::debug!(
+                                wal_bytes = size,
+                                "readers kept the WAL from being emptied; trying later"
+                            );
+                            truncate_after = now + PASSIVE_EVERY;
+                        }
+                    })
+                } else if now.duration_since(last_passive) >= PASSIVE_EVERY {
+                    last_passive = now;
+                    checkpoint(&conn, "PASSIVE", FINAL_PATIENCE)
+                } else {
+                    Ok(true)
+                };
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "checkpoint failed");
                 }
             }
         })
         .map_err(|e| Error::Internal(format!("cannot start the checkpoint thread: {e}")))?;
-    Ok(alive)
+    Ok(Checkpointer { tx })
+}
+
+/// Run `PRAGMA wal_checkpoint(mode)`, waiting up to `patience` for readers
+/// and the writer; true if the whole WAL was copied into the database.
+fn checkpoint(conn: &Connection, mode: &str, patience: Duration) -> rusqlite::Result<bool> {
+    conn.busy_timeout(patience)?;
+    // One row: busy (1 if it could not finish), frames in the WAL, frames copied.
+    let (busy, log, copied): (i64, i64, i64) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })?;
+    Ok(busy == 0 && log == copied)
 }
 
 /// Let the database grow to about `bytes` on this connection

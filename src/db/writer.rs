@@ -127,6 +127,12 @@ impl Writer {
         }
     }
 
+    /// The live counters (the checkpoint thread watches `commits` to tell
+    /// when writes pause).
+    pub(super) fn shared_stats(&self) -> Arc<Stats> {
+        self.stats.clone()
+    }
+
     /// (jobs, commits) so far.
     pub fn stats(&self) -> (u64, u64) {
         (

@@ -30,6 +30,7 @@ use warp::{Filter, Rejection};
 
 use super::Response;
 use super::filters::problem;
+use crate::core::shutdown::TaskGuard;
 use crate::core::{Caller, ConnId, Core, Ended, Event, Scope};
 use crate::error::Error;
 use crate::model::{Message as ChatMessage, MessageId, Timestamp};
@@ -57,6 +58,11 @@ const IDLE_LIMIT: Duration = Duration::from_secs(75);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Messages replayed per database read on `?since=`.
 const REPLAY_PAGE: i64 = 2000;
+/// After its close frame the server waits this long for the client's, as
+/// RFC 6455 asks, before letting go of the TCP connection. Letting go with
+/// the client's frames unread makes the kernel answer with a reset, which
+/// can cost the client the close frame (it sees 1006, not the code).
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
 
 /// A WebSocket handshake, accepted but not yet answered.
 pub struct Upgrade {
@@ -101,14 +107,17 @@ pub fn upgrade() -> impl Filter<Extract = (Upgrade,), Error = Rejection> + Clone
 }
 
 impl Upgrade {
-    /// Answer 101 and run `f` on the socket once the connection is handed over.
-    pub fn reply<F, Fut>(self, max_frame: usize, f: F) -> Response
+    /// Answer 101 and run `f` on the socket once the connection is handed
+    /// over. `tracked` (`core.track_socket()`) is held until `f` is done:
+    /// a shutdown waits for it.
+    pub fn reply<F, Fut>(self, tracked: TaskGuard, max_frame: usize, f: F) -> Response
     where
         F: FnOnce(WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let on_upgrade = self.on_upgrade;
         tokio::spawn(async move {
+            let _tracked = tracked;
             match on_upgrade.await {
                 Ok(upgraded) => {
                     let config = WebSocketConfig::default()
@@ -247,8 +256,16 @@ pub async fn drive<P: Protocol, S>(
     let mut pending: FuturesOrdered<Pending> = FuturesOrdered::new();
     let mut heartbeat = interval_at(Instant::now() + PING_EVERY, PING_EVERY);
     let mut last_heard = Instant::now();
+    // Cleared when a shutdown begins: from then on the client's frames stay
+    // unread (so unstored, and owed no answer) while what was read finishes
+    // and the hub delivers the last events; then the hub closes the queue.
+    let mut draining = core.draining();
+    let mut reading = true;
     let close = loop {
         tokio::select! {
+            () = shutting_down(&mut draining), if reading => {
+                reading = false;
+            }
             event = sub.rx.recv() => {
                 let Some(event) = event else {
                     break Some(match sub.ended() {
@@ -279,7 +296,7 @@ pub async fn drive<P: Protocol, S>(
                     break None;
                 }
             }
-            incoming = ws.next(), if pending.len() < MAX_IN_FLIGHT => {
+            incoming = ws.next(), if reading && pending.len() < MAX_IN_FLIGHT => {
                 last_heard = Instant::now();
                 if expired(&caller) {
                     break Some(close_frame(CloseCode::Policy, TOKEN_EXPIRED));
@@ -330,10 +347,25 @@ pub async fn drive<P: Protocol, S>(
         }
     }
     core.disconnect(&caller, sub);
-    let _ = timeout(WRITE_TIMEOUT, ws.close(close)).await;
+    let said_why = close.is_some();
+    let closed = timeout(WRITE_TIMEOUT, ws.close(close)).await;
+    if said_why && matches!(closed, Ok(Ok(()))) {
+        // Frames the client sent meanwhile are read and dropped, unanswered:
+        // none of them was stored.
+        let _ = timeout(CLOSE_LINGER, async { while let Some(Ok(_)) = ws.next().await {} }).await;
+    }
 }
 
 const TOKEN_EXPIRED: &str = "token expired: reconnect with a fresh token";
+
+/// Resolves once a shutdown has begun (`Core::draining`).
+async fn shutting_down(draining: &mut tokio::sync::watch::Receiver<bool>) {
+    // An error means the core is gone, which cannot happen while a socket
+    // holds it; then this never resolves, as if no shutdown began.
+    if draining.wait_for(|d| *d).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
 
 /// Logs and counts a socket's end, however `drive` returns.
 struct Closed<'a> {

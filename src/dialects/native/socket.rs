@@ -380,7 +380,9 @@ pub async fn user_socket(up: Upgrade, core: Arc<Core>, who: (Caller, Via), q: So
     };
     let since = q.since.map(MessageId);
     let max = proto.max_frame(&core);
-    Ok(up.reply(max, move |ws| drive(core, caller, proto, since, ws)))
+    Ok(up.reply(core.track_socket(), max, move |ws| {
+        drive(core, caller, proto, since, ws)
+    }))
 }
 
 fn conversation_uuid(id: &str) -> Result<Uuid, Error> {
@@ -420,7 +422,9 @@ pub async fn conversation_socket(
     };
     let since = q.since.map(MessageId);
     let max = proto.max_frame(&core);
-    Ok(up.reply(max, move |ws| drive(core, caller, proto, since, ws)))
+    Ok(up.reply(core.track_socket(), max, move |ws| {
+        drive(core, caller, proto, since, ws)
+    }))
 }
 
 /// `POST …/connect` without an upgrade: where the socket is.

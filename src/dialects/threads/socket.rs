@@ -167,7 +167,7 @@ async fn connect(up: Upgrade, core: Arc<Core>, who: (Caller, Via)) -> Result<Res
     let (caller, _) = who;
     let proto = ThreadsSocket;
     let max = proto.max_frame(&core);
-    Ok(up.reply(max, move |ws| drive(core, caller, proto, None, ws)))
+    Ok(up.reply(core.track_socket(), max, move |ws| drive(core, caller, proto, None, ws)))
 }
 
 pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
