@@ -1,0 +1,208 @@
+//! Hostile and careless users (issue 12): clients that break the WebSocket
+//! protocol, what a message's `client_id` tells others, whose email anyone
+//! may read, and tokens whose two names for the user disagree.
+
+mod common;
+
+use common::raw_ws::{CLOSE, PING, RawFrame, RawWs, Seen};
+use common::{Client, TestServer, tokens};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Every dialect's socket, open for `c` (who is in `room` and has a direct
+/// conversation with someone): (what it is, its path).
+fn sockets(c: &Client, uid: i64, room_id: &str) -> Vec<(&'static str, String)> {
+    let t = c.token();
+    vec![
+        ("native user socket", format!("/api/ws?token={t}")),
+        (
+            "native conversation socket",
+            format!("/api/conversations/{room_id}/connect?token={t}"),
+        ),
+        ("chatroom room socket", format!("/ws/chat/lobby/{uid}?token={t}")),
+        ("threads socket", format!("/ws/chat/room/?token={t}")),
+        (
+            "messenger room socket",
+            format!("/messenger/ws/ws/chat/lobby/?token={t}"),
+        ),
+    ]
+}
+
+/// Is `frame` the error frame of the dialect whose socket `what` is?
+fn is_error_frame(what: &str, f: &Value) -> bool {
+    let message = |k: &str| f[k].as_str().is_some_and(|m| !m.is_empty());
+    if what.starts_with("native") {
+        f["action"] == "error" && f["code"].is_string() && message("message")
+    } else if what.starts_with("chatroom") {
+        f["type"] == "error" && message("message")
+    } else if what.starts_with("threads") {
+        f["action"] == "error" && f["status"] == "failure" && f["success"] == false && message("message")
+    } else {
+        message("detail")
+            && f.as_object()
+                .is_some_and(|o| o.keys().all(|k| k == "detail" || k == "code"))
+    }
+}
+
+/// The next error frame, skipping what the socket sends anyway (presence,
+/// messenger's history); panics if the socket ends first.
+async fn error_frame(what: &str, ws: &mut RawWs) -> Value {
+    loop {
+        let f = ws.next_json().await;
+        if is_error_frame(what, &f) {
+            return f;
+        }
+    }
+}
+
+fn uid_of(c: &Client) -> i64 {
+    tokens::claims(c.token())["uid"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn protocol_violations_close_with_a_code_on_every_socket() {
+    let s = TestServer::start_with(|c| {
+        c.max_body_bytes = 4096;
+        c.max_upload_bytes = 3072;
+    })
+    .await;
+    let a = s.register("alice").await;
+    let b = s.register("bob").await;
+    a.direct(&b).await;
+    let (st, room) = a.post("/api/conversations", json!({"name": "lobby"})).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let room_id = room["conversation_id"].as_str().unwrap().to_owned();
+
+    let header_only = |len: u64| {
+        let mut h = vec![0x81, 0x80 | 127];
+        h.extend_from_slice(&len.to_be_bytes());
+        h.extend_from_slice(&[1, 2, 3, 4]);
+        h
+    };
+    let unmasked = RawFrame {
+        masked: false,
+        ..RawFrame::text(r#"{"action": "ping"}"#)
+    };
+    let rsv1 = RawFrame {
+        rsv: 0b100,
+        ..RawFrame::text(r#"{"action": "ping"}"#)
+    };
+    let reserved_data = RawFrame {
+        opcode: 0x3,
+        ..RawFrame::text("x")
+    };
+    let reserved_control = RawFrame {
+        opcode: 0xB,
+        ..RawFrame::text("x")
+    };
+    let stray_continuation = RawFrame {
+        opcode: 0x0,
+        ..RawFrame::text("x")
+    };
+    let fragmented_ping = RawFrame {
+        fin: false,
+        opcode: PING,
+        ..RawFrame::text("x")
+    };
+    let long_ping = RawFrame {
+        opcode: PING,
+        ..RawFrame::text(vec![b'p'; 126])
+    };
+    let bad_close_code = RawFrame {
+        opcode: CLOSE,
+        ..RawFrame::text(vec![0x03, 0xE7]) // 999: not a code a peer may send
+    };
+    let split_text = [
+        RawFrame {
+            fin: false,
+            ..RawFrame::text(b"{\"message\": \"ab\xC3".to_vec())
+        },
+        RawFrame {
+            opcode: 0x0,
+            ..RawFrame::text(b"(\"}".to_vec())
+        },
+    ];
+    let violations: Vec<(&str, Vec<Vec<u8>>, u16)> = vec![
+        ("an unmasked frame", vec![unmasked.encode()], 1002),
+        ("a reserved bit", vec![rsv1.encode()], 1002),
+        ("a reserved data opcode", vec![reserved_data.encode()], 1002),
+        ("a reserved control opcode", vec![reserved_control.encode()], 1002),
+        (
+            "a continuation with nothing to continue",
+            vec![stray_continuation.encode()],
+            1002,
+        ),
+        ("a fragmented ping", vec![fragmented_ping.encode()], 1002),
+        ("a ping over 125 bytes", vec![long_ping.encode()], 1002),
+        (
+            "a close with a code no peer may send",
+            vec![bad_close_code.encode()],
+            1002,
+        ),
+        (
+            "a text frame that is not UTF-8",
+            vec![RawFrame::text(b"{\"message\": \"\xFF\xFE\"}".to_vec()).encode()],
+            1007,
+        ),
+        (
+            "a fragmented text whose pieces are not UTF-8",
+            split_text.iter().map(RawFrame::encode).collect(),
+            1007,
+        ),
+        ("a frame of 100 MB", vec![header_only(100_000_000)], 1009),
+    ];
+
+    for (what, path) in sockets(&a, uid_of(&a), &room_id) {
+        // What is not a protocol violation keeps the socket open: bad JSON
+        // and binary frames get the dialect's error frame, again and again.
+        let mut ws = RawWs::connect(s.addr, &path)
+            .await
+            .unwrap_or_else(|st| panic!("{what}: {st}"));
+        for bad in [&b"{not json"[..], b"[1, 2", b"\"just a string\"", b"{}"] {
+            assert!(ws.send(&RawFrame::text(bad)).await);
+            error_frame(what, &mut ws).await;
+        }
+        assert!(ws.send(&RawFrame::binary(vec![0, 159, 146, 150])).await);
+        let e = error_frame(what, &mut ws).await;
+        assert!(e.to_string().contains("binary"), "{what}: {e}");
+        assert!(ws.send(&RawFrame::text("{oops")).await);
+        error_frame(what, &mut ws).await;
+
+        // A client's own clean close is answered, as RFC 6455 5.5.1 asks:
+        // without the answer a browser reports 1006 for it.
+        let mut ws = RawWs::connect(s.addr, &path).await.unwrap();
+        let bye = RawFrame {
+            opcode: CLOSE,
+            ..RawFrame::text(b"\x03\xe8bye".to_vec())
+        };
+        ws.send(&bye).await;
+        assert_eq!(
+            ws.end().await,
+            Seen::Close(Some(1000), "bye".into()),
+            "{what}: a clean close"
+        );
+
+        for (violation, frames, code) in &violations {
+            let mut ws = RawWs::connect(s.addr, &path).await.unwrap();
+            for f in frames {
+                ws.send_bytes(f).await;
+            }
+            match ws.end().await {
+                Seen::Close(Some(got), reason) => {
+                    assert_eq!(got, *code, "{what}, {violation}: {reason}");
+                    assert!(!reason.is_empty(), "{what}, {violation}: a close says why");
+                }
+                other => panic!("{what}, {violation}: expected close {code}, got {other:?}"),
+            }
+        }
+    }
+    // The size limit is the dialect's own: the threads socket takes files.
+    let mut ws = RawWs::connect(s.addr, &format!("/ws/chat/room/?token={}", a.token()))
+        .await
+        .unwrap();
+    ws.send_bytes(&header_only(70_000)).await;
+    assert!(
+        matches!(ws.end().await, Seen::Close(Some(1009), _)),
+        "over the threads socket's limit"
+    );
+}
