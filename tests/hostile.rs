@@ -5,7 +5,7 @@
 mod common;
 
 use common::raw_ws::{CLOSE, PING, RawFrame, RawWs, Seen};
-use common::{Client, TestServer, tokens};
+use common::{Client, TestServer, Ws, tokens};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -205,4 +205,75 @@ async fn protocol_violations_close_with_a_code_on_every_socket() {
         matches!(ws.end().await, Seen::Close(Some(1009), _)),
         "over the threads socket's limit"
     );
+}
+
+#[tokio::test]
+async fn client_id_reaches_only_the_sending_socket() {
+    let s = TestServer::start().await;
+    let a = s.register("alice").await;
+    let b = s.register("bob").await;
+    let room = a.room("talk").await;
+    b.post(&format!("/api/rooms/{room}/join"), json!({})).await;
+    let user_socket = |c: &Client| s.ws_url(&format!("/api/ws?token={}", c.token()));
+    let mut sender = Ws::connect(&user_socket(&a)).await;
+    let mut senders_other = Ws::connect(&user_socket(&a)).await;
+    let mut senders_room =
+        Ws::connect(&s.ws_url(&format!("/api/conversations/{room}/connect?token={}", a.token()))).await;
+    let mut member = Ws::connect(&user_socket(&b)).await;
+    let mut members_room =
+        Ws::connect(&s.ws_url(&format!("/api/conversations/{room}/connect?token={}", b.token()))).await;
+
+    sender
+        .send(json!({"action": "send", "conversation_id": room, "message": "hello", "client_id": "c-1"}))
+        .await;
+    let ack = sender.next_action("message").await;
+    assert_eq!(ack["client_id"], "c-1", "the sending socket's copy is its ack: {ack}");
+    let id = ack["message"]["message_id"].clone();
+    for (who, ws) in [
+        ("the sender's other socket", &mut senders_other),
+        ("the sender's conversation socket", &mut senders_room),
+        ("another member's socket", &mut member),
+        ("another member's conversation socket", &mut members_room),
+    ] {
+        let f = ws.next_action("message").await;
+        assert_eq!(f["message"]["message_id"], id, "{who}");
+        assert!(f.get("client_id").is_none(), "{who} sees no client_id: {f}");
+    }
+
+    // The same from a conversation socket.
+    members_room
+        .send(json!({"message": "from the room socket", "client_id": "r-9"}))
+        .await;
+    let ack = members_room.next_action("message").await;
+    assert_eq!(ack["client_id"], "r-9");
+    for (who, ws) in [
+        ("the sender's user socket", &mut member),
+        ("the other member's socket", &mut sender),
+    ] {
+        let f = ws.next_action("message").await;
+        assert_eq!(f["message"]["message"], "from the room socket");
+        assert!(f.get("client_id").is_none(), "{who} sees no client_id: {f}");
+    }
+
+    // Over HTTP the answer is the ack: no socket is shown the client_id.
+    let (st, sent) = b
+        .post(
+            "/api/messages",
+            json!({"conversation_id": room, "message": "over http", "client_id": "h-1"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{sent}");
+    for ws in [
+        &mut sender,
+        &mut senders_other,
+        &mut senders_room,
+        &mut member,
+        &mut members_room,
+    ] {
+        let mut f = ws.next_action("message").await;
+        while f["message"]["message"] != "over http" {
+            f = ws.next_action("message").await;
+        }
+        assert!(f.get("client_id").is_none(), "{f}");
+    }
 }
