@@ -277,3 +277,131 @@ async fn client_id_reaches_only_the_sending_socket() {
         assert!(f.get("client_id").is_none(), "{f}");
     }
 }
+
+#[tokio::test]
+async fn emails_are_shown_only_to_their_owner_and_admins() {
+    let s = TestServer::start().await;
+    let root = s.register("root").await; // the first account: the admin
+    let alice = s.register("alice").await;
+    let bob = s.register("bob").await;
+    for (c, email) in [
+        (&root, "root@example.com"),
+        (&alice, "alice@example.com"),
+        (&bob, "bob@example.com"),
+    ] {
+        let (st, me) = c.patch("/api/users/me", json!({"email": email})).await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(me["email"], email, "one's own email, back to oneself");
+    }
+    let (_, me) = root.get("/api/users/me").await;
+    assert_eq!(me["role"], "admin");
+    let d = alice.direct(&bob).await;
+    alice.say(&d, "hello bob").await;
+    bob.say(&d, "hello alice").await;
+
+    let email_of = |name: &str| format!("{name}@example.com");
+    // What `viewer` sees of `owner`'s email, in every place a user shows.
+    // Each place keeps its `email` key (null when hidden): the seeds'
+    // clients read it.
+    async fn seen(viewer: &Client, owner: &Client) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        let mut key = |place: &str, v: &Value| {
+            let o = v.as_object().unwrap_or_else(|| panic!("{place}: {v}"));
+            assert!(o.contains_key("email"), "{place} keeps its email key: {v}");
+            out.push((place.to_owned(), v["email"].clone()));
+        };
+        let find = |list: &Value, field: &str, value: &str| -> Value {
+            list.as_array()
+                .unwrap_or_else(|| panic!("a list: {list}"))
+                .iter()
+                .find(|u| u[field] == value)
+                .cloned()
+                .unwrap_or_else(|| panic!("{value} in {list}"))
+        };
+        let (_, all) = viewer.get("/api/users").await;
+        key("GET /api/users", &find(&all, "username", &owner.username));
+        let (_, some) = viewer.get(&format!("/api/users?q={}", owner.username)).await;
+        key("GET /api/users?q=", &find(&some, "username", &owner.username));
+        let (_, one) = viewer.get(&format!("/api/users/{}", owner.user_id)).await;
+        key("GET /api/users/{id}", &one);
+        let (_, t) = viewer.get("/auth/users/").await;
+        key("threads /auth/users/", &find(&t["entity"], "username", &owner.username));
+        let (_, m) = viewer.get("/accounts/api/users/").await;
+        key("messenger /accounts/api/users/", &find(&m, "username", &owner.username));
+        let (_, p) = viewer
+            .get(&format!("/profiles/api/search-user/?username={}", owner.username))
+            .await;
+        key("messenger search-user", &p);
+        if viewer.user_id != owner.user_id {
+            let (st, h) = viewer.get(&format!("/chat/messages/{}/", owner.user_id)).await;
+            assert_eq!(st, StatusCode::OK);
+            for m in h["entity"]["messages"].as_array().unwrap() {
+                for side in ["sender", "receiver"] {
+                    if m[side]["id"] == owner.user_id.as_str() {
+                        key(&format!("threads message {side}"), &m[side]);
+                    }
+                }
+            }
+            let (_, threads) = viewer.get("/chat/get-user-threads/").await;
+            for t in threads["entity"].as_array().unwrap() {
+                for side in ["user_one", "user_two"] {
+                    if t[side]["id"] == owner.user_id.as_str() {
+                        key(&format!("threads thread {side}"), &t[side]);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    // A member sees no one else's email (alice and bob even share a
+    // conversation), the owner their own, an admin everyone's.
+    for (viewer, owner, visible) in [
+        (&bob, &alice, false),
+        (&alice, &bob, false),
+        (&alice, &root, false),
+        (&alice, &alice, true),
+        (&bob, &bob, true),
+        (&root, &alice, true),
+        (&root, &bob, true),
+    ] {
+        let places = seen(viewer, owner).await;
+        assert!(places.len() >= 6, "{places:?}");
+        if [viewer.username.as_str(), owner.username.as_str()] == ["alice", "bob"]
+            || [viewer.username.as_str(), owner.username.as_str()] == ["bob", "alice"]
+        {
+            assert!(
+                places.iter().any(|(p, _)| p.starts_with("threads message")),
+                "the threads history shows {}: {places:?}",
+                owner.username
+            );
+        }
+        for (place, email) in places {
+            let expected = if visible {
+                json!(email_of(&owner.username))
+            } else {
+                Value::Null
+            };
+            assert_eq!(
+                email, expected,
+                "{place}: {} looking at {}",
+                viewer.username, owner.username
+            );
+        }
+    }
+
+    // Made an admin, a member sees everyone's; made a member again, not.
+    let (st, _) = root
+        .patch(&format!("/api/admin/users/{}", alice.user_id), json!({"role": "admin"}))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(seen(&alice, &bob).await[0].1, json!("bob@example.com"));
+    let (st, _) = root
+        .patch(
+            &format!("/api/admin/users/{}", alice.user_id),
+            json!({"role": "member"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(seen(&alice, &bob).await[0].1, Value::Null);
+}

@@ -109,8 +109,8 @@ async fn logout(core: Arc<Core>, caller: Caller, secure: bool) -> Result<Respons
     Ok(res)
 }
 
-async fn get_users(core: Arc<Core>, _caller: Caller) -> Result<Response, Error> {
-    let users = core.all_users().await?.into_iter().map(UserOut::from).collect();
+async fn get_users(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+    let users = core.all_users(&caller).await?.into_iter().map(UserOut::from).collect();
     Ok(json(StatusCode::OK, &UsersOut { users }))
 }
 

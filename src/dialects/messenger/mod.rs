@@ -90,8 +90,8 @@ async fn register(core: Arc<Core>, r: RegisterIn) -> Result<Response, Error> {
     Ok(json(StatusCode::CREATED, &UserOut::from(&tokens.user)))
 }
 
-async fn users(core: Arc<Core>, _caller: Caller) -> Result<Response, Error> {
-    let users: Vec<UserOut> = core.all_users().await?.iter().map(UserOut::from).collect();
+async fn users(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+    let users: Vec<UserOut> = core.all_users(&caller).await?.iter().map(UserOut::from).collect();
     Ok(json(StatusCode::OK, &users))
 }
 
@@ -140,12 +140,12 @@ async fn create_post(core: Arc<Core>, caller: Caller, r: PostIn) -> Result<Respo
     Ok(json(StatusCode::CREATED, &PostOut::from(post)))
 }
 
-async fn search(core: Arc<Core>, _caller: Caller, q: SearchQuery) -> Result<Response, Error> {
+async fn search(core: Arc<Core>, caller: Caller, q: SearchQuery) -> Result<Response, Error> {
     let name = q
         .username
         .filter(|u| !u.trim().is_empty())
         .ok_or_else(|| Error::invalid("username is required"))?;
-    let user = core.user_by_username(&name).await?;
+    let user = core.user_named_for(&caller, &name).await?;
     let friends = core.friends(user.id).await?.iter().map(|f| f.id.0).collect();
     let posts = core.posts(Some(user.id)).await?;
     Ok(json(StatusCode::OK, &ProfileUserOut::new(user, posts, Some(friends))))

@@ -70,8 +70,13 @@ async fn threads(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
     Ok(json(StatusCode::OK, &Envelope::ok(threads, None)))
 }
 
-async fn users(core: Arc<Core>, _caller: Caller) -> Result<Response, Error> {
-    let users: Vec<PublicUser> = core.all_users().await?.into_iter().map(PublicUser::from).collect();
+async fn users(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+    let users: Vec<PublicUser> = core
+        .all_users(&caller)
+        .await?
+        .into_iter()
+        .map(PublicUser::from)
+        .collect();
     Ok(json(StatusCode::OK, &Envelope::ok(users, None)))
 }
 
