@@ -405,3 +405,53 @@ async fn emails_are_shown_only_to_their_owner_and_admins() {
     assert_eq!(st, StatusCode::OK);
     assert_eq!(seen(&alice, &bob).await[0].1, Value::Null);
 }
+
+#[tokio::test]
+async fn a_token_whose_sub_and_uid_disagree_is_refused() {
+    let s = TestServer::start().await;
+    let a = s.register("alice").await;
+    let b = s.register("bob").await;
+    let secret = tokens::secret(&s);
+    let mine = tokens::claims(a.token());
+    let theirs = tokens::claims(b.token());
+    let as_token = |claims: &Value| {
+        let mut c = a.clone();
+        c.token = Some(tokens::sign(&secret, claims));
+        c
+    };
+
+    // Re-signed as it was, the token works: the forging is sound, so what
+    // is refused below is refused for its claims.
+    let same = as_token(&mine);
+    let (st, me) = same.get("/api/users/me").await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(me["username"], "alice");
+
+    let mut uid_of_bob = mine.clone();
+    uid_of_bob["uid"] = theirs["uid"].clone();
+    let mut sub_of_bob = mine.clone();
+    sub_of_bob["sub"] = theirs["sub"].clone();
+    let mut nobody = mine.clone();
+    nobody["uid"] = json!(987_654);
+    for (what, claims) in [
+        ("alice's sub with bob's uid", &uid_of_bob),
+        ("bob's sub with alice's uid", &sub_of_bob),
+        ("a uid no user has", &nobody),
+    ] {
+        let c = as_token(claims);
+        let (st, e) = c.get("/api/users/me").await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "{what}: {e}");
+        assert_eq!(e["error"]["message"], "invalid token", "{what}");
+        let (st, e) = c.get("/profiles/api/profile/").await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "{what}, messenger: {e}");
+        assert_eq!(e["code"], "token_not_valid");
+        let (st, _) = c.get("/chat/get-user-threads/").await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "{what}, threads");
+        let url = s.ws_url(&format!("/api/ws?token={}", c.token()));
+        assert_eq!(Ws::refused(&url).await, 401, "{what}, socket");
+    }
+    // bob's own token still works, and says bob.
+    let (st, me) = b.get("/api/users/me").await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(me["username"], "bob");
+}

@@ -96,7 +96,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// Find and check the caller's token. `query` allows `?token=` (socket URLs).
 /// A refusal's reason goes on `note`, counted once when the answer goes out
 /// (several routes may try the same request).
-pub fn authenticate(
+pub async fn authenticate(
     core: &Core,
     headers: &HeaderMap,
     query: Option<&str>,
@@ -119,7 +119,7 @@ pub fn authenticate(
             "authentication required: log in, then send `Authorization: Bearer <token>` (or the session cookie)".into(),
         ));
     };
-    let caller = core.authenticate_why(&token).map_err(|(e, why)| {
+    let caller = core.authenticate_why(&token).await.map_err(|(e, why)| {
         refused(why);
         e
     })?;
@@ -144,6 +144,7 @@ pub fn caller(core: Arc<Core>) -> impl Filter<Extract = (Caller,), Error = Rejec
             let core = core.clone();
             async move {
                 authenticate(&core, &headers, None, note.as_ref())
+                    .await
                     .map(|(c, _)| c)
                     .map_err(problem)
             }
@@ -158,7 +159,11 @@ pub fn socket_caller(core: Arc<Core>) -> impl Filter<Extract = ((Caller, Via),),
         .and_then(
             move |headers: HeaderMap, query: Option<String>, note: Option<AuthNote>| {
                 let core = core.clone();
-                async move { authenticate(&core, &headers, query.as_deref(), note.as_ref()).map_err(problem) }
+                async move {
+                    authenticate(&core, &headers, query.as_deref(), note.as_ref())
+                        .await
+                        .map_err(problem)
+                }
             },
         )
 }
