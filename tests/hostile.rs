@@ -494,3 +494,57 @@ async fn a_body_over_the_limit_gets_its_413_not_a_reset() {
         }
     }
 }
+
+#[tokio::test]
+async fn json_that_is_not_an_object_is_refused_not_read_as_one() {
+    // serde reads a struct from an array too: `["hi"]` was stored as the
+    // message "hi" on a room socket, and an array was a valid body.
+    let s = TestServer::start().await;
+    let a = s.register("alice").await;
+    let room = a.room("lobby").await;
+    let uid = uid_of(&a);
+
+    let (st, e) = a
+        .send(
+            a.http
+                .post(s.url("/api/messages"))
+                .header("content-type", "application/json")
+                .body(format!(r#"["{room}", null, "from an array"]"#)),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("JSON object"), "{e}");
+    for (path, body) in [
+        ("/send_message", r#"["from an array"]"#),
+        ("/accounts/api/token/", r#"["alice", "password1"]"#),
+        ("/auth/login/", r#"["alice", "password1"]"#),
+    ] {
+        let (st, e) = a
+            .send(
+                a.http
+                    .post(s.url(path))
+                    .header("content-type", "application/json")
+                    .body(body),
+            )
+            .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{path}: {e}");
+        assert!(e.to_string().contains("JSON object"), "{path}: {e}");
+    }
+
+    for (what, path, frame) in [
+        ("native", format!("/api/ws?token={}", a.token()), format!(r#"["send", "{room}", "from an array"]"#)),
+        ("chatroom", format!("/ws/chat/lobby/{uid}?token={}", a.token()), r#"["from an array"]"#.to_owned()),
+        (
+            "messenger",
+            format!("/messenger/ws/ws/chat/lobby/?token={}", a.token()),
+            r#"["from an array"]"#.to_owned(),
+        ),
+        ("threads", format!("/ws/chat/room/?token={}", a.token()), r#"["chat_message", "x", null]"#.to_owned()),
+    ] {
+        let mut ws = RawWs::connect(s.addr, &path).await.unwrap();
+        ws.send_text(&frame).await;
+        let e = error_frame(what, &mut ws).await;
+        assert!(e.to_string().contains("JSON object"), "{what}: {e}");
+    }
+    assert!(a.history(&room).await.is_empty(), "nothing was stored from an array");
+}

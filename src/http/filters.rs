@@ -260,7 +260,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::invalid("request body is empty: expected JSON"));
     }
-    serde_json::from_slice(body).map_err(|e| Error::invalid(format!("malformed JSON body: {e}")))
+    super::from_object(body).map_err(|e| Error::invalid(format!("malformed JSON body: {e}")))
 }
 
 /// A JSON body of type `T` (400 if malformed, 413 past the body limit).
@@ -295,6 +295,9 @@ pub async fn parse_any<T: DeserializeOwned>(content_type: Option<&str>, body: By
             Err(e) => return Err(Error::invalid(format!("malformed JSON body: {e}"))),
         },
     };
+    if !value.is_object() {
+        return Err(Error::invalid("invalid request body: expected a JSON object"));
+    }
     serde_json::from_value(value).map_err(|e| Error::invalid(format!("invalid request body: {e}")))
 }
 

@@ -363,7 +363,7 @@ impl Protocol for NativeSocket {
     }
 
     fn on_text(&mut self, core: &Arc<Core>, caller: &Caller, me: ConnId, text: &str) -> Handled {
-        let frame = match serde_json::from_str::<ClientFrame>(text) {
+        let frame = match crate::http::from_object::<ClientFrame>(text.as_bytes()) {
             Ok(f) => f,
             Err(e) => {
                 let client_id = serde_json::from_str::<serde_json::Value>(text)
