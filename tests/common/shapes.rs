@@ -56,3 +56,14 @@ pub fn error_shape(dialect: Dialect, status: u16, body: &Value) -> Result<(), St
         Err(format!("{status} is not in the {dialect:?} error shape: {body}"))
     }
 }
+
+/// The words of an error in `dialect`'s shape.
+pub fn message(dialect: Dialect, body: &Value) -> Option<&str> {
+    match dialect {
+        Dialect::Native => body["error"]["message"].as_str(),
+        Dialect::Whisper => body["messages"][0]["message"].as_str(),
+        Dialect::Chatroom => body["error"].as_str(),
+        Dialect::Threads => body["message"].as_str(),
+        Dialect::Messenger => body["detail"].as_str(),
+    }
+}

@@ -22,6 +22,30 @@ use crate::http::{ErrorShape, Response, json, recover};
 use crate::model::{ConversationId, Message};
 use dto::*;
 
+/// Every route of this dialect: (method, path as docs/API.md writes it;
+/// sockets are `GET`). Add a route here and to `routes`: the auth matrix
+/// (tests/auth_matrix.rs) fails for a route it has no row for, and checks
+/// that each one listed is served.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/accounts/api/users/"),
+    ("GET", "/accounts/api/users/"),
+    ("POST", "/accounts/api/token/"),
+    ("POST", "/accounts/api/token/refresh/"),
+    ("GET", "/profiles/api/profile/"),
+    ("GET", "/profiles/api/posts/"),
+    ("POST", "/profiles/api/posts/"),
+    ("GET", "/profiles/api/search-user/"),
+    ("POST", "/profiles/api/add-friend/"),
+    ("POST", "/profiles/api/remove-friend/"),
+    ("GET", "/messenger/api/chatrooms/"),
+    ("POST", "/messenger/api/chatrooms/"),
+    ("GET", "/messenger/api/user/chatrooms/"),
+    ("GET", "/messenger/api/chatrooms/{room_name}/messages/"),
+    ("POST", "/messenger/api/chatrooms/{room_name}/messages/"),
+    ("GET", "/messenger/ws/ws/chat/{room_name}/"),
+    ("GET", "/ws/chat/{room_name}/"),
+];
+
 pub struct Messenger;
 
 /// What DRF says when no credentials came with the request.

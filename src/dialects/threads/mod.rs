@@ -24,6 +24,19 @@ use crate::http::{ErrorShape, Response, json, recover};
 use crate::model::UserBrief;
 use dto::*;
 
+/// Every route of this dialect: (method, path as docs/API.md writes it;
+/// sockets are `GET`). Add a route here and to `routes`: the auth matrix
+/// (tests/auth_matrix.rs) fails for a route it has no row for, and checks
+/// that each one listed is served.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/chat/messages/{user_uuid}/"),
+    ("GET", "/chat/get-user-threads/"),
+    ("GET", "/auth/users/"),
+    ("POST", "/auth/users/"),
+    ("GET", "/ws/chat/room/"),
+    ("GET", "/chat/room/ws/"),
+];
+
 pub struct Threads;
 
 impl ErrorShape for Threads {
