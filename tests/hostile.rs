@@ -532,14 +532,26 @@ async fn json_that_is_not_an_object_is_refused_not_read_as_one() {
     }
 
     for (what, path, frame) in [
-        ("native", format!("/api/ws?token={}", a.token()), format!(r#"["send", "{room}", "from an array"]"#)),
-        ("chatroom", format!("/ws/chat/lobby/{uid}?token={}", a.token()), r#"["from an array"]"#.to_owned()),
+        (
+            "native",
+            format!("/api/ws?token={}", a.token()),
+            format!(r#"["send", "{room}", "from an array"]"#),
+        ),
+        (
+            "chatroom",
+            format!("/ws/chat/lobby/{uid}?token={}", a.token()),
+            r#"["from an array"]"#.to_owned(),
+        ),
         (
             "messenger",
             format!("/messenger/ws/ws/chat/lobby/?token={}", a.token()),
             r#"["from an array"]"#.to_owned(),
         ),
-        ("threads", format!("/ws/chat/room/?token={}", a.token()), r#"["chat_message", "x", null]"#.to_owned()),
+        (
+            "threads",
+            format!("/ws/chat/room/?token={}", a.token()),
+            r#"["chat_message", "x", null]"#.to_owned(),
+        ),
     ] {
         let mut ws = RawWs::connect(s.addr, &path).await.unwrap();
         ws.send_text(&frame).await;

@@ -668,11 +668,11 @@ fn frame_text() -> BoxedStrategy<(String, bool)> {
 fn every_socket_answers_any_text_frame_and_stays_open() {
     let w = world();
     for (what, dialect, path, limit) in sockets(&w) {
-        let socket = std::cell::RefCell::new(w.rt.block_on(open(&w, &path, dialect)));
+        let socket = tokio::sync::Mutex::new(w.rt.block_on(open(&w, &path, dialect)));
         check(&w, what, FRAME_CASES, frame_text(), |(frame, refused)| {
             let (socket, w, path) = (&socket, &w, &path);
             Box::pin(async move {
-                let mut s = socket.borrow_mut();
+                let mut s = socket.lock().await;
                 prop_assert!(s.ws.send_text(&frame).await, "{}: the server hung up", what);
                 if frame.len() > limit {
                     // Over the limit: closed with 1009, as documented.
@@ -701,12 +701,12 @@ fn every_socket_answers_any_text_frame_and_stays_open() {
 fn every_socket_answers_any_bytes_in_a_frame() {
     let w = world();
     for (what, dialect, path, _) in sockets(&w) {
-        let socket = std::cell::RefCell::new(w.rt.block_on(open(&w, &path, dialect)));
+        let socket = tokio::sync::Mutex::new(w.rt.block_on(open(&w, &path, dialect)));
         let bytes = (prop::collection::vec(any::<u8>(), 0..256), any::<bool>());
         check(&w, what, BYTES_FRAME_CASES, bytes, |(payload, binary)| {
             let (socket, w, path) = (&socket, &w, &path);
             Box::pin(async move {
-                let mut s = socket.borrow_mut();
+                let mut s = socket.lock().await;
                 let frame = if binary {
                     RawFrame::binary(payload.clone())
                 } else {
