@@ -451,13 +451,14 @@ impl Core {
     }
 
     /// Check a token (from a header, a query or a cookie) and say who it is.
-    pub fn authenticate(&self, token: &str) -> Result<Caller> {
-        self.authenticate_why(token).map_err(|(e, _)| e)
+    pub async fn authenticate(&self, token: &str) -> Result<Caller> {
+        self.authenticate_why(token).await.map_err(|(e, _)| e)
     }
 
     /// `authenticate`, with a refusal's reason for the metrics
     /// (`expired`, `invalid`, `revoked`).
-    pub fn authenticate_why(&self, token: &str) -> std::result::Result<Caller, (Error, &'static str)> {
+    pub async fn authenticate_why(&self, token: &str) -> std::result::Result<Caller, (Error, &'static str)> {
+        let invalid = || (Error::Unauthorized("invalid token".into()), "invalid");
         let data =
             jsonwebtoken::decode::<Claims>(token.trim(), &self.auth.decoding, &self.auth.validation).map_err(|e| {
                 match e.kind() {
@@ -465,12 +466,12 @@ impl Core {
                         Error::Unauthorized("token has expired; refresh it or log in again".into()),
                         "expired",
                     ),
-                    _ => (Error::Unauthorized("invalid token".into()), "invalid"),
+                    _ => invalid(),
                 }
             })?;
         let claims = data.claims;
         let (Ok(uuid), Ok(session)) = (Uuid::parse_str(&claims.sub), Uuid::parse_str(&claims.sid)) else {
-            return Err((Error::Unauthorized("invalid token".into()), "invalid"));
+            return Err(invalid());
         };
         if self.auth.is_revoked(&session) {
             return Err((
@@ -478,13 +479,35 @@ impl Core {
                 "revoked",
             ));
         }
+        // A token names its user twice (`sub`, the UUID the dialects show,
+        // and `uid`, the number every check uses). natter signs both from one
+        // row; a token where they disagree was not made by natter's own
+        // hand, and honouring either half would act as someone it does not
+        // say.
+        let user = UserId(claims.uid);
+        if self.user_uuid(user).await.map_err(|_| invalid())? != Some(uuid) {
+            return Err(invalid());
+        }
         let caller = Caller {
-            user: UserId(claims.uid),
+            user,
             uuid,
             session,
             expires: claims.exp,
         };
         self.touch(caller.user);
         Ok(caller)
+    }
+
+    /// The UUID of user `id` (`None`: no such user), from memory after the
+    /// first look-up.
+    async fn user_uuid(&self, id: UserId) -> Result<Option<Uuid>> {
+        if let Some(uuid) = self.cache.user_uuid(id) {
+            return Ok(Some(uuid));
+        }
+        let found = self.db.read(move |c| db::users::by_id(c, id)).await?;
+        if let Some(u) = &found {
+            self.cache.remember_user_uuid(u.id, u.uuid);
+        }
+        Ok(found.map(|u| u.uuid))
     }
 }

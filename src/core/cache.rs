@@ -1,6 +1,7 @@
 //! What the writer looks up for every message, kept in memory: each
 //! conversation row by UUID (never changes once created) and each
-//! conversation's member list.
+//! conversation's member list; and, for every request, which UUID belongs
+//! to a user number (never changes either).
 //!
 //! The member cache is used and kept only inside writer jobs. Every job that
 //! changes membership (join, leave) or a user's public profile forgets the
@@ -15,7 +16,7 @@ use uuid::Uuid;
 
 use crate::db;
 use crate::error::{Error, Result};
-use crate::model::{Conversation, ConversationId, UserBrief};
+use crate::model::{Conversation, ConversationId, UserBrief, UserId};
 
 /// Entries kept before the cache starts over (bounds its memory).
 const MAX_ENTRIES: usize = 50_000;
@@ -27,6 +28,7 @@ pub type Members = Arc<[Arc<UserBrief>]>;
 pub struct Cache {
     conversations: Mutex<HashMap<Uuid, Arc<Conversation>>>,
     members: Mutex<HashMap<ConversationId, Members>>,
+    user_uuids: Mutex<HashMap<UserId, Uuid>>,
 }
 
 impl Cache {
@@ -42,6 +44,24 @@ impl Cache {
         }
         map.insert(*id, conv.clone());
         Ok(conv)
+    }
+
+    /// The UUID of user `id`, if it has been looked up before.
+    pub fn user_uuid(&self, id: UserId) -> Option<Uuid> {
+        self.user_uuids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .copied()
+    }
+
+    /// Remember the UUID of user `id` (any thread: it never changes).
+    pub fn remember_user_uuid(&self, id: UserId, uuid: Uuid) {
+        let mut map = self.user_uuids.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(id, uuid);
     }
 
     /// The members of `conv`, in user-number order. Writer jobs only.

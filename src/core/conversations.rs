@@ -319,8 +319,10 @@ impl Core {
             .read(move |c| {
                 let mine = db::users::by_id(c, me)?.ok_or_else(|| Error::not_found("user"))?;
                 let mine = UserBrief::from(&mine);
+                let viewer = super::users::Viewer::read(c, me)?;
                 let mut out = Vec::new();
                 for (conversation, peer, last_id) in db::conversations::directs_of(c, me)? {
+                    let peer = viewer.brief(peer);
                     let last_message = match last_id {
                         Some(id) => db::messages::by_id(c, id)?,
                         None => None,
@@ -342,8 +344,9 @@ impl Core {
             .await
     }
 
-    /// The caller's direct history with `other`: the other user and the
-    /// messages of their conversation (none if they have not started one).
+    /// The caller's direct history with `other`: the other user (as the
+    /// caller may see them) and the messages of their conversation (none if
+    /// they have not started one).
     pub async fn direct_history(
         &self,
         caller: &Caller,
@@ -354,6 +357,7 @@ impl Core {
         self.db
             .read(move |c| {
                 let other = db::users::by_uuid(c, &other)?.ok_or_else(|| Error::not_found("user"))?;
+                let other = super::users::Viewer::read(c, me)?.user(other);
                 let messages = match db::conversations::direct_between(c, me, other.id)? {
                     Some(conv) => db::messages::page(c, conv.id, page)?,
                     None => Vec::new(),

@@ -32,7 +32,7 @@ pub use conversations::{DirectThread, NewConversation, RoomInfo, direct_name};
 pub use files::{FileData, Upload};
 pub use hub::{ConnId, Ended, Event, EventKind, Hub, Scope, Subscription};
 pub use messages::{Attachment, DEFAULT_PAGE, MAX_PAGE, SendRequest, Target};
-pub use users::{ProfileUpdate, UserExport};
+pub use users::{ProfileUpdate, UserExport, Viewer};
 
 use crate::config::Config;
 use crate::db::{Db, InitReport};

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::{Caller, Core, validate};
 use crate::db;
 use crate::error::{Error, Result};
-use crate::model::{ConversationSummary, FileMeta, Message, MessageId, Timestamp, User, UserId};
+use crate::model::{ConversationSummary, FileMeta, Message, MessageId, Role, Timestamp, User, UserBrief, UserId};
 
 /// A whisper user counts as online this long after their last request.
 pub const ONLINE_WINDOW: Duration = Duration::from_secs(300);
@@ -40,6 +40,46 @@ pub struct UserExport {
     pub messages: Vec<Message>,
     /// The files they uploaded (metadata; the bytes are a download away).
     pub files: Vec<FileMeta>,
+}
+
+/// Who is looking at other people's records. An email is shown only to
+/// its owner and to the server's admins: it reaches someone outside
+/// natter, and signing up never meant publishing it to every member.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer {
+    me: UserId,
+    admin: bool,
+}
+
+impl Viewer {
+    /// The caller as a viewer, read on the connection `c`.
+    pub(super) fn read(c: &rusqlite::Connection, me: UserId) -> Result<Viewer> {
+        let user = db::users::by_id(c, me)?.ok_or_else(|| Error::not_found("user"))?;
+        Ok(Viewer {
+            me,
+            admin: user.role == Role::Admin && user.deactivated_at.is_none(),
+        })
+    }
+
+    pub fn sees_email_of(&self, user: UserId) -> bool {
+        self.admin || user == self.me
+    }
+
+    /// `u` as this viewer may see it.
+    pub fn user(&self, mut u: User) -> User {
+        if !self.sees_email_of(u.id) {
+            u.email = None;
+        }
+        u
+    }
+
+    /// `u` as this viewer may see it.
+    pub fn brief(&self, mut u: UserBrief) -> UserBrief {
+        if !self.sees_email_of(u.id) {
+            u.email = None;
+        }
+        u
+    }
 }
 
 impl Core {
@@ -100,6 +140,28 @@ impl Core {
             .ok_or_else(|| Error::not_found("user"))
     }
 
+    /// User `id` (a UUID) as the caller may see them.
+    pub async fn user_for(&self, caller: &Caller, id: Uuid) -> Result<User> {
+        let me = caller.user;
+        let (viewer, user) = self
+            .db
+            .read(move |c| Ok((Viewer::read(c, me)?, db::users::by_uuid(c, &id)?)))
+            .await?;
+        user.map(|u| viewer.user(u)).ok_or_else(|| Error::not_found("user"))
+    }
+
+    /// The user named `username`, as the caller may see them.
+    pub async fn user_named_for(&self, caller: &Caller, username: &str) -> Result<User> {
+        let user = self.user_by_username(username).await?;
+        Ok(self.viewer(caller).await?.user(user))
+    }
+
+    /// The caller, as a viewer of other people's records.
+    pub async fn viewer(&self, caller: &Caller) -> Result<Viewer> {
+        let me = caller.user;
+        self.db.read(move |c| Viewer::read(c, me)).await
+    }
+
     pub async fn user_by_username(&self, username: &str) -> Result<User> {
         let name = username.trim().to_owned();
         self.db
@@ -108,13 +170,28 @@ impl Core {
             .ok_or_else(|| Error::NotFound(format!("user `{}` not found", username.trim())))
     }
 
-    /// Users whose username or name contains `q` (all users when empty).
-    pub async fn search_users(&self, q: Option<String>, limit: i64) -> Result<Vec<User>> {
-        self.db.read(move |c| db::users::search(c, q.as_deref(), limit)).await
+    /// Users whose username or name contains `q` (all users when empty), as
+    /// the caller may see them.
+    pub async fn search_users(&self, caller: &Caller, q: Option<String>, limit: i64) -> Result<Vec<User>> {
+        let me = caller.user;
+        self.db
+            .read(move |c| {
+                let viewer = Viewer::read(c, me)?;
+                let found = db::users::search(c, q.as_deref(), limit)?;
+                Ok(found.into_iter().map(|u| viewer.user(u)).collect())
+            })
+            .await
     }
 
-    pub async fn all_users(&self) -> Result<Vec<User>> {
-        self.db.read(db::users::all).await
+    /// Every user, as the caller may see them.
+    pub async fn all_users(&self, caller: &Caller) -> Result<Vec<User>> {
+        let me = caller.user;
+        self.db
+            .read(move |c| {
+                let viewer = Viewer::read(c, me)?;
+                Ok(db::users::all(c)?.into_iter().map(|u| viewer.user(u)).collect())
+            })
+            .await
     }
 
     pub async fn update_profile(&self, caller: &Caller, mut p: ProfileUpdate) -> Result<User> {

@@ -71,7 +71,7 @@ impl<F: RoomFormat> Protocol for RoomSocket<F> {
     }
 
     fn on_text(&mut self, core: &Arc<Core>, caller: &Caller, me: ConnId, text: &str) -> Handled {
-        let frame: ClientFrame = match serde_json::from_str(text) {
+        let frame: ClientFrame = match crate::http::from_object(text.as_bytes()) {
             Ok(f) => f,
             Err(e) => {
                 return Handled::Reply(error_frame::<F>(&Error::invalid(format!(

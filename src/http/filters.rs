@@ -107,7 +107,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// Find and check the caller's token. `query` allows `?token=` (socket URLs).
 /// A refusal's reason goes on `note`, counted once when the answer goes out
 /// (several routes may try the same request).
-pub fn authenticate(
+pub async fn authenticate(
     core: &Core,
     headers: &HeaderMap,
     query: Option<&str>,
@@ -130,7 +130,7 @@ pub fn authenticate(
             "authentication required: log in, then send `Authorization: Bearer <token>` (or the session cookie)".into(),
         ));
     };
-    let caller = core.authenticate_why(&token).map_err(|(e, why)| {
+    let caller = core.authenticate_why(&token).await.map_err(|(e, why)| {
         refused(why);
         e
     })?;
@@ -155,6 +155,7 @@ pub fn caller(core: Arc<Core>) -> impl Filter<Extract = (Caller,), Error = Rejec
             let core = core.clone();
             async move {
                 authenticate(&core, &headers, None, note.as_ref())
+                    .await
                     .map(|(c, _)| c)
                     .map_err(problem)
             }
@@ -169,7 +170,11 @@ pub fn socket_caller(core: Arc<Core>) -> impl Filter<Extract = ((Caller, Via),),
         .and_then(
             move |headers: HeaderMap, query: Option<String>, note: Option<AuthNote>| {
                 let core = core.clone();
-                async move { authenticate(&core, &headers, query.as_deref(), note.as_ref()).map_err(problem) }
+                async move {
+                    authenticate(&core, &headers, query.as_deref(), note.as_ref())
+                        .await
+                        .map_err(problem)
+                }
             },
         )
 }
@@ -205,6 +210,26 @@ pub fn body_bytes(limit: usize) -> impl Filter<Extract = (Bytes,), Error = Rejec
     body_limited(limit, too_large)
 }
 
+/// A refused body is read to its end (and thrown away) up to this many
+/// bytes, so the client, still sending it, gets the 413: an answer sent
+/// over unread bytes makes the kernel reset the connection, and the client
+/// sees it dropped instead. Past this, the connection is given up.
+const DRAIN_LIMIT: u64 = 16 << 20;
+
+/// Read and drop what is left of `body`, up to `DRAIN_LIMIT` bytes in all.
+async fn drain<S, B>(body: &mut S, mut seen: u64)
+where
+    S: Stream<Item = Result<B, warp::Error>> + Unpin,
+    B: Buf,
+{
+    while seen <= DRAIN_LIMIT {
+        match body.next().await {
+            Some(Ok(chunk)) => seen += chunk.remaining() as u64,
+            _ => return,
+        }
+    }
+}
+
 /// `body_bytes` with its own "too large" error.
 pub fn body_limited<E>(limit: usize, too_large: E) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone
 where
@@ -215,13 +240,21 @@ where
         .and_then(move |length: Option<u64>, body| {
             let too_large = too_large.clone();
             async move {
-                if length.is_some_and(|n| n > limit as u64) {
+                let mut body = Box::pin(body);
+                if let Some(n) = length.filter(|n| *n > limit as u64) {
+                    if n <= DRAIN_LIMIT {
+                        drain(&mut body, 0).await;
+                    }
                     return Err(problem(too_large(limit)));
                 }
-                read_limited(Box::pin(body), limit).await.map_err(|e| match e {
-                    Error::TooLarge(_) => problem(too_large(limit)),
-                    other => problem(other),
-                })
+                match read_limited(&mut body, limit).await {
+                    Ok(bytes) => Ok(bytes),
+                    Err(Error::TooLarge(_)) => {
+                        drain(&mut body, limit as u64).await;
+                        Err(problem(too_large(limit)))
+                    }
+                    Err(other) => Err(problem(other)),
+                }
             }
         })
 }
@@ -238,7 +271,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::invalid("request body is empty: expected JSON"));
     }
-    serde_json::from_slice(body).map_err(|e| Error::invalid(format!("malformed JSON body: {e}")))
+    super::from_object(body).map_err(|e| Error::invalid(format!("malformed JSON body: {e}")))
 }
 
 /// A JSON body of type `T` (400 if malformed, 413 past the body limit).
@@ -273,6 +306,9 @@ pub async fn parse_any<T: DeserializeOwned>(content_type: Option<&str>, body: By
             Err(e) => return Err(Error::invalid(format!("malformed JSON body: {e}"))),
         },
     };
+    if !value.is_object() {
+        return Err(Error::invalid("invalid request body: expected a JSON object"));
+    }
     serde_json::from_value(value).map_err(|e| Error::invalid(format!("invalid request body: {e}")))
 }
 

@@ -22,6 +22,17 @@ use filters::Problem;
 
 pub type Response = warp::reply::Response;
 
+/// Read a request body or a socket frame, which is always a JSON object.
+/// serde alone would also read a struct from an array (`["hi"]` as
+/// `{"message": "hi"}`), a shape no client is told about; a client that
+/// sends one has made a mistake and should hear of it.
+pub fn from_object<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<T> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => serde_json::from_slice(bytes),
+        _ => Err(serde::de::Error::custom("expected a JSON object")),
+    }
+}
+
 /// Serialize `body` as a JSON response.
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {

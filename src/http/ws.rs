@@ -22,10 +22,11 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::time::{Instant, interval_at, timeout};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use warp::{Filter, Rejection};
 
 use super::Response;
@@ -315,10 +316,7 @@ pub async fn drive<P: Protocol, S>(
                     Some(Ok(Message::Close(_))) | None => break None,
                     Some(Err(e)) => {
                         tracing::debug!(error = %e, "socket read failed");
-                        break match e {
-                            tokio_tungstenite::tungstenite::Error::Capacity(_) => Some(close_frame(CloseCode::Size, "frame too large")),
-                            _ => None,
-                        };
+                        break refusal(&e);
                     }
                 };
                 if let Some(frame) = reply
@@ -348,7 +346,18 @@ pub async fn drive<P: Protocol, S>(
     }
     core.disconnect(&caller, sub);
     let said_why = close.is_some();
-    let closed = timeout(WRITE_TIMEOUT, ws.close(close)).await;
+    let closed = timeout(WRITE_TIMEOUT, async {
+        match close {
+            // We end it: say why.
+            Some(frame) => ws.close(Some(frame)).await,
+            // The peer ended it, and tungstenite has queued the answer to its
+            // close frame: flush that (`ws.close` would try to send a second
+            // close and fail, and the peer would never see its close answered,
+            // which a browser reports as 1006). Or the peer is gone.
+            None => SinkExt::close(&mut ws).await,
+        }
+    })
+    .await;
     if said_why && matches!(closed, Ok(Ok(()))) {
         // Frames the client sent meanwhile are read and dropped, unanswered:
         // none of them was stored.
@@ -396,6 +405,32 @@ fn close_frame(code: CloseCode, reason: &'static str) -> CloseFrame {
         code,
         reason: reason.into(),
     }
+}
+
+/// The close frame for a client that broke the protocol, so it learns why
+/// (RFC 6455 7.4.1) instead of seeing the connection just end; `None` when
+/// the peer is gone and nothing can reach it.
+fn refusal(e: &WsError) -> Option<CloseFrame> {
+    match e {
+        WsError::Capacity(_) => Some(close_frame(CloseCode::Size, "frame too large")),
+        WsError::Utf8(_) => Some(close_frame(CloseCode::Invalid, "text frame is not valid UTF-8")),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        WsError::Protocol(p) => Some(CloseFrame {
+            code: CloseCode::Protocol,
+            reason: close_reason(&format!("protocol error: {p}")),
+        }),
+        _ => None,
+    }
+}
+
+/// A close frame's reason: at most 123 bytes (its payload is 125), cut at
+/// a character boundary.
+fn close_reason(text: &str) -> Utf8Bytes {
+    let mut end = text.len().min(123);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Utf8Bytes::from(text[..end].to_owned())
 }
 
 /// Send one frame; false if the peer is gone or has not read for `WRITE_TIMEOUT`.

@@ -17,6 +17,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 pub mod fake_ai;
 pub mod load;
+pub mod raw_ws;
+pub mod shapes;
+pub mod tokens;
 
 /// How long a test waits for something that should happen.
 pub const PATIENCE: Duration = Duration::from_secs(10);

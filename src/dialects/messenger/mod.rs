@@ -22,6 +22,30 @@ use crate::http::{ErrorShape, Response, json, recover};
 use crate::model::{ConversationId, Message};
 use dto::*;
 
+/// Every route of this dialect: (method, path as docs/API.md writes it;
+/// sockets are `GET`). Add a route here and to `routes`: the auth matrix
+/// (tests/auth_matrix.rs) fails for a route it has no row for, and checks
+/// that each one listed is served.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/accounts/api/users/"),
+    ("GET", "/accounts/api/users/"),
+    ("POST", "/accounts/api/token/"),
+    ("POST", "/accounts/api/token/refresh/"),
+    ("GET", "/profiles/api/profile/"),
+    ("GET", "/profiles/api/posts/"),
+    ("POST", "/profiles/api/posts/"),
+    ("GET", "/profiles/api/search-user/"),
+    ("POST", "/profiles/api/add-friend/"),
+    ("POST", "/profiles/api/remove-friend/"),
+    ("GET", "/messenger/api/chatrooms/"),
+    ("POST", "/messenger/api/chatrooms/"),
+    ("GET", "/messenger/api/user/chatrooms/"),
+    ("GET", "/messenger/api/chatrooms/{room_name}/messages/"),
+    ("POST", "/messenger/api/chatrooms/{room_name}/messages/"),
+    ("GET", "/messenger/ws/ws/chat/{room_name}/"),
+    ("GET", "/ws/chat/{room_name}/"),
+];
+
 pub struct Messenger;
 
 /// What DRF says when no credentials came with the request.
@@ -91,8 +115,8 @@ async fn register(core: Arc<Core>, r: RegisterIn, from: std::net::IpAddr) -> Res
     Ok(json(StatusCode::CREATED, &UserOut::from(&tokens.user)))
 }
 
-async fn users(core: Arc<Core>, _caller: Caller) -> Result<Response, Error> {
-    let users: Vec<UserOut> = core.all_users().await?.iter().map(UserOut::from).collect();
+async fn users(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
+    let users: Vec<UserOut> = core.all_users(&caller).await?.iter().map(UserOut::from).collect();
     Ok(json(StatusCode::OK, &users))
 }
 
@@ -141,12 +165,12 @@ async fn create_post(core: Arc<Core>, caller: Caller, r: PostIn) -> Result<Respo
     Ok(json(StatusCode::CREATED, &PostOut::from(post)))
 }
 
-async fn search(core: Arc<Core>, _caller: Caller, q: SearchQuery) -> Result<Response, Error> {
+async fn search(core: Arc<Core>, caller: Caller, q: SearchQuery) -> Result<Response, Error> {
     let name = q
         .username
         .filter(|u| !u.trim().is_empty())
         .ok_or_else(|| Error::invalid("username is required"))?;
-    let user = core.user_by_username(&name).await?;
+    let user = core.user_named_for(&caller, &name).await?;
     let friends = core.friends(user.id).await?.iter().map(|f| f.id.0).collect();
     let posts = core.posts(Some(user.id)).await?;
     Ok(json(StatusCode::OK, &ProfileUserOut::new(user, posts, Some(friends))))

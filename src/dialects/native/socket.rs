@@ -2,8 +2,8 @@
 //! `/api/conversations/{id}/connect` (one conversation).
 //!
 //! Client frames: `send`, `typing`, `read`, `ping` (a bare `{"message": …}`
-//! is a `send`). Server frames: `message` (its `client_id` is the sender's
-//! ack), `message_updated`, `message_deleted`, `typing`, `read`, `presence`,
+//! is a `send`). Server frames: `message` (on the socket that sent it, with
+//! its `client_id`: the sender's ack), `message_updated`, `message_deleted`, `typing`, `read`, `presence`,
 //! `error`, `pong`. `?since=ID` replays what was missed before going live.
 
 use std::sync::Arc;
@@ -109,17 +109,36 @@ fn to_frame<T: Serialize>(v: &T) -> Option<String> {
     serde_json::to_string(v).ok()
 }
 
+/// A message as the socket it was sent on sees it: with the sender's
+/// `client_id`, its acknowledgement.
+fn encode_ack(kind: &EventKind) -> Option<String> {
+    let EventKind::Message {
+        message,
+        client_id,
+        reply_id,
+        ..
+    } = kind
+    else {
+        return encode(kind);
+    };
+    to_frame(&MessageFrame {
+        action: "message",
+        message: MessageOut::from(message.as_ref()),
+        client_id: client_id.as_deref(),
+        reply_id: *reply_id,
+    })
+}
+
+/// An event as every socket but a message's sending one sees it. A
+/// `client_id` is the sender's own bookkeeping: shown to others it tells
+/// them what the sender's client is doing, and to the sender's other
+/// sockets it would acknowledge a send they never made.
 fn encode(kind: &EventKind) -> Option<String> {
     match kind {
-        EventKind::Message {
-            message,
-            client_id,
-            reply_id,
-            ..
-        } => to_frame(&MessageFrame {
+        EventKind::Message { message, reply_id, .. } => to_frame(&MessageFrame {
             action: "message",
             message: MessageOut::from(message.as_ref()),
-            client_id: client_id.as_deref(),
+            client_id: None,
             reply_id: *reply_id,
         }),
         EventKind::MessageUpdated { message } => to_frame(&MessageFrame {
@@ -297,7 +316,17 @@ impl Protocol for NativeSocket {
         self.bound.map_or(Scope::All, |(id, _)| Scope::Conversation(id))
     }
 
-    fn frame(&self, event: &Event, _me: ConnId) -> Option<Utf8Bytes> {
+    fn frame(&self, event: &Event, me: ConnId) -> Option<Utf8Bytes> {
+        if let EventKind::Message {
+            client_id: Some(_),
+            origin: Some(origin),
+            ..
+        } = &event.kind
+            && *origin == me
+        {
+            // Only this socket gets this encoding: no use caching it.
+            return encode_ack(&event.kind).map(Utf8Bytes::from);
+        }
         event.frame(SLOT_NATIVE, encode)
     }
 
@@ -334,7 +363,7 @@ impl Protocol for NativeSocket {
     }
 
     fn on_text(&mut self, core: &Arc<Core>, caller: &Caller, me: ConnId, text: &str) -> Handled {
-        let frame = match serde_json::from_str::<ClientFrame>(text) {
+        let frame = match crate::http::from_object::<ClientFrame>(text.as_bytes()) {
             Ok(f) => f,
             Err(e) => {
                 let client_id = serde_json::from_str::<serde_json::Value>(text)

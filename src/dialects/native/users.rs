@@ -29,9 +29,9 @@ use crate::model::Timestamp;
         (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody)
     )
 )]
-pub async fn list(core: Arc<Core>, _caller: Caller, q: UsersQuery) -> Result<Response, Error> {
+pub async fn list(core: Arc<Core>, caller: Caller, q: UsersQuery) -> Result<Response, Error> {
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
-    let users = core.search_users(q.q, limit).await?;
+    let users = core.search_users(&caller, q.q, limit).await?;
     let out: Vec<UserOut> = users
         .into_iter()
         .map(|u| {
@@ -148,9 +148,9 @@ pub async fn export(core: Arc<Core>, caller: Caller) -> Result<Response, Error> 
         (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody)
     )
 )]
-pub async fn one(id: String, core: Arc<Core>, _caller: Caller) -> Result<Response, Error> {
+pub async fn one(id: String, core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
     let id = Uuid::parse_str(&id).map_err(|_| Error::not_found("user"))?;
-    let user = core.user_by_uuid(id).await?;
+    let user = core.user_for(&caller, id).await?;
     let online = core.is_online(user.id);
     Ok(json(StatusCode::OK, &UserOut::new(user, online)))
 }

@@ -83,12 +83,14 @@ pub struct MessageOut {
 }
 
 impl MessageOut {
-    /// `me` and `other` are the pair; the receiver is whichever did not send it.
+    /// `me` and `other` are the pair, as the caller may see them (the
+    /// message's own copy of its sender carries every field); the receiver
+    /// is whichever did not send it.
     pub fn new(m: &Message, me: &UserBrief, other: &UserBrief) -> Self {
-        let receiver = if m.sender.id == me.id { other } else { me };
+        let (sender, receiver) = if m.sender.id == me.id { (me, other) } else { (other, me) };
         MessageOut {
             id: m.id.0,
-            sender: UserRef::from(m.sender.as_ref()),
+            sender: UserRef::from(sender),
             receiver: UserRef::from(receiver),
             attached_file_size: size_kb(m.file.as_ref()),
             message: m.text.clone(),

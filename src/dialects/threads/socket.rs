@@ -146,7 +146,7 @@ impl Protocol for ThreadsSocket {
     }
 
     fn on_text(&mut self, core: &Arc<Core>, caller: &Caller, me: ConnId, text: &str) -> Handled {
-        let req = serde_json::from_str::<ClientFrame>(text)
+        let req = crate::http::from_object::<ClientFrame>(text.as_bytes())
             .map_err(|e| Error::invalid(format!("malformed frame: {e}")))
             .and_then(|f| self.request(me, f));
         match req {

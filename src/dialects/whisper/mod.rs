@@ -20,6 +20,21 @@ use crate::http::filters::{caller, client, json_or_form, with_core};
 use crate::http::{ErrorShape, Response, json, recover};
 use dto::*;
 
+/// Every route of this dialect: (method, path as docs/API.md writes it;
+/// sockets are `GET`). Add a route here and to `routes`: the auth matrix
+/// (tests/auth_matrix.rs) fails for a route it has no row for, and checks
+/// that each one listed is served.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/auth/signup/"),
+    ("POST", "/auth/login/"),
+    ("POST", "/find-user/"),
+    ("GET", "/profile/"),
+    ("PUT", "/profile/"),
+    ("PATCH", "/profile/"),
+    ("POST", "/ready-to-chat/"),
+    ("GET", "/online-users/"),
+];
+
 pub struct Whisper;
 
 impl ErrorShape for Whisper {

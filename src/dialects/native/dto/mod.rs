@@ -147,7 +147,8 @@ pub struct SendIn {
     pub message: String,
     /// A file the caller uploaded.
     pub attachment_id: Option<Uuid>,
-    /// Echoed on the live `message` event: the sender's acknowledgement.
+    /// Accepted (at most 128 bytes) as on the socket's `send`, but over HTTP
+    /// this answer is the acknowledgement: no socket is shown it.
     #[schema(max_length = 32)]
     pub client_id: Option<String>,
 }
