@@ -129,22 +129,30 @@ impl From<rusqlite::Error> for Error {
         {
             return Error::Conflict("already exists".into());
         }
-        if let rusqlite::Error::SqliteFailure(e, _) = &err {
-            match e.code {
-                rusqlite::ErrorCode::DiskFull => {
-                    storage_fault("disk full", &err);
-                    return Error::DiskFull("the server's disk is full: nothing was saved; try again later".into());
-                }
-                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
-                    storage_fault("database locked by another program", &err);
-                    return Error::Busy(
-                        "the server's database is busy (locked by another program); try again in a few seconds".into(),
-                    );
-                }
-                _ => {}
+        Error::storage(&err).unwrap_or_else(|| Error::Internal(format!("sqlite: {err}")))
+    }
+}
+
+impl Error {
+    /// A storage fault said as such: a full disk (507) or a database
+    /// locked by another program (503); `None` for any other SQLite error.
+    /// Used for failed statements and failed commits alike.
+    pub fn storage(err: &rusqlite::Error) -> Option<Error> {
+        match err.sqlite_error_code()? {
+            rusqlite::ErrorCode::DiskFull => {
+                storage_fault("disk full", err);
+                Some(Error::DiskFull(
+                    "the server's disk is full: nothing was saved; try again later".into(),
+                ))
             }
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
+                storage_fault("database locked by another program", err);
+                Some(Error::Busy(
+                    "the server's database is busy (locked by another program); try again in a few seconds".into(),
+                ))
+            }
+            _ => None,
         }
-        Error::Internal(format!("sqlite: {err}"))
     }
 }
 

@@ -66,21 +66,31 @@ pub(super) fn admission(policy: Policy, people: i64) -> Admission {
     }
 }
 
-/// Check (inside the sign-up's write) that this sign-up may happen, using
-/// up a use of its invitation; the role the new account gets.
-pub(super) fn admit(c: &rusqlite::Connection, policy: Policy, invite: Option<&str>) -> Result<Role> {
-    match admission(policy, db::admin::people(c)?) {
-        Admission::First => Ok(Role::Admin),
-        Admission::Open => Ok(Role::Member),
+/// What a sign-up with `invite` needs, given how many people have
+/// accounts; refused at once when no code could help (closed, or by
+/// invitation without one). Cheap: run before the password hash too.
+pub(super) fn precheck(policy: Policy, people: i64, invite: Option<&str>) -> Result<Admission> {
+    match admission(policy, people) {
         Admission::Closed => Err(Error::forbidden(
             "sign-up is closed on this server; an admin can create your account",
         )),
-        Admission::Invite => match invite.map(str::trim).filter(|i| !i.is_empty()) {
-            Some(code) => db::admin::use_invite(c, &hash_of(code), Timestamp::now()).map(|_| Role::Member),
-            None => Err(Error::forbidden(
-                "sign-up on this server is by invitation: open the invitation link you were sent",
-            )),
-        },
+        Admission::Invite if invite.is_none_or(|i| i.trim().is_empty()) => Err(Error::forbidden(
+            "sign-up on this server is by invitation: open the invitation link you were sent",
+        )),
+        needed => Ok(needed),
+    }
+}
+
+/// Check (inside the sign-up's write) that this sign-up may happen, using
+/// up a use of its invitation; the role the new account gets.
+pub(super) fn admit(c: &rusqlite::Connection, policy: Policy, invite: Option<&str>) -> Result<Role> {
+    match precheck(policy, db::admin::people(c)?, invite)? {
+        Admission::First => Ok(Role::Admin),
+        Admission::Open => Ok(Role::Member),
+        // `precheck` let an invitation through only with a code.
+        Admission::Invite | Admission::Closed => {
+            db::admin::use_invite(c, &hash_of(invite.unwrap_or_default()), Timestamp::now()).map(|_| Role::Member)
+        }
     }
 }
 

@@ -235,19 +235,7 @@ impl Core {
         // Refuse early what would be refused anyway, before the costly hash;
         // the write below decides for good (the first account may race).
         let people = self.db.read(db::admin::people).await?;
-        match super::admin::admission(self.policy, people) {
-            super::admin::Admission::Closed => {
-                return Err(Error::forbidden(
-                    "sign-up is closed on this server; an admin can create your account",
-                ));
-            }
-            super::admin::Admission::Invite if r.invite.as_deref().is_none_or(|i| i.trim().is_empty()) => {
-                return Err(Error::forbidden(
-                    "sign-up on this server is by invitation: open the invitation link you were sent",
-                ));
-            }
-            _ => {}
-        }
+        super::admin::precheck(self.policy, people, r.invite.as_deref())?;
         let policy = self.policy;
         let password = r.password.clone();
         let params = self.auth.params.clone();

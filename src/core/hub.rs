@@ -276,10 +276,27 @@ impl Hub {
 
     /// Register a socket of `user`'s `session`; the bool is true if the user just came online.
     pub fn subscribe(&self, user: UserId, session: Uuid, scope: Scope) -> (Subscription, bool) {
+        self.subscribe_within(user, session, scope, 0)
+            .expect("no limit on sockets")
+    }
+
+    /// `subscribe`, unless `user` already has `max` sockets (0: no limit):
+    /// counted under the same lock, so sockets opened at once cannot pass
+    /// the limit together.
+    pub fn subscribe_within(
+        &self,
+        user: UserId,
+        session: Uuid,
+        scope: Scope,
+        max: usize,
+    ) -> Option<(Subscription, bool)> {
         let (tx, rx) = mpsc::channel(self.inner.capacity);
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let ended = Arc::new(AtomicU8::new(LIVE));
         let mut users = self.inner.users.lock().unwrap_or_else(|e| e.into_inner());
+        if max > 0 && users.get(&user).is_some_and(|conns| conns.len() >= max) {
+            return None;
+        }
         let mut first = false;
         // After `close_all` the queue's sender is dropped here: the socket
         // sees its end at once and closes as every other socket did.
@@ -295,7 +312,7 @@ impl Hub {
             });
         }
         drop(users);
-        (
+        Some((
             Subscription {
                 id,
                 user,
@@ -305,7 +322,7 @@ impl Hub {
                 left: false,
             },
             first,
-        )
+        ))
     }
 
     /// Close every socket of `session` (of `user`, when known): each drains
@@ -358,16 +375,6 @@ impl Hub {
     pub fn online_of(&self, users: &[UserId]) -> Vec<UserId> {
         let map = self.inner.users.lock().unwrap_or_else(|e| e.into_inner());
         users.iter().copied().filter(|u| map.contains_key(u)).collect()
-    }
-
-    /// Sockets `user` has open.
-    pub fn sockets_of(&self, user: UserId) -> usize {
-        self.inner
-            .users
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&user)
-            .map_or(0, Vec::len)
     }
 
     pub fn connection_count(&self) -> usize {

@@ -10,26 +10,21 @@ use crate::db;
 use crate::model::UserId;
 
 impl Core {
-    /// May `caller` open one more socket (`--sockets-per-user`)? The
-    /// newest socket over the limit is the one refused.
-    pub fn may_open_socket(&self, caller: &Caller) -> Result<(), String> {
+    /// Register a socket with the hub, unless the user already has
+    /// `--sockets-per-user` open: then the newest (this one) is refused,
+    /// with the reason to close it with.
+    pub fn connect(self: &Arc<Self>, caller: &Caller, scope: Scope) -> Result<Subscription, String> {
         let max = self.guards.sockets_per_user as usize;
-        if max > 0 && self.hub.sockets_of(caller.user) >= max {
+        let Some((sub, first)) = self.hub.subscribe_within(caller.user, caller.session, scope, max) else {
             self.metrics.rate_limited("sockets");
             return Err(format!(
                 "too many sockets open for this user (the limit is {max}); close one first"
             ));
-        }
-        Ok(())
-    }
-
-    /// Register a socket with the hub.
-    pub fn connect(self: &Arc<Self>, caller: &Caller, scope: Scope) -> Subscription {
-        let (sub, first) = self.hub.subscribe(caller.user, caller.session, scope);
+        };
         if first {
             self.announce(caller.user, caller.uuid, true);
         }
-        sub
+        Ok(sub)
     }
 
     /// Unregister a socket.

@@ -30,6 +30,17 @@ pub(crate) struct Changed {
 }
 
 impl Changed {
+    /// A change every one online hears of (a room made, renamed, deleted).
+    fn for_everyone(conversation: Conversation, change: RoomChange, member_count: i64) -> Self {
+        Changed {
+            conversation: Arc::new(conversation),
+            change,
+            member_count,
+            user: None,
+            to: None,
+        }
+    }
+
     pub(crate) fn publish(&self, hub: &Hub) {
         let event = Event::new(EventKind::Room {
             conversation: self.conversation.clone(),
@@ -70,17 +81,20 @@ fn membership_changed(c: &Connection, conv: &Conversation, change: RoomChange, u
     })
 }
 
-/// A room `me` may manage: its creator. (Administrators come with roles.)
-fn managed(c: &Connection, conv: Uuid, me: UserId) -> Result<Conversation> {
+/// A room `me` may manage: its creator, or any room for an admin
+/// (`admin`: the caller checked the role).
+fn managed(c: &Connection, conv: Uuid, me: UserId, admin: bool) -> Result<Conversation> {
     let conv = load_uuid(c, &conv)?;
     if conv.kind != Kind::Room {
         return Err(Error::Conflict(
             "a direct conversation cannot be renamed or deleted; only a room can".into(),
         ));
     }
-    require_member(c, &conv, me)?;
-    if conv.created_by != Some(me) {
-        return Err(Error::forbidden("only the room's creator can rename or delete it"));
+    if !admin {
+        require_member(c, &conv, me)?;
+        if conv.created_by != Some(me) {
+            return Err(Error::forbidden("only the room's creator can rename or delete it"));
+        }
     }
     Ok(conv)
 }
@@ -98,13 +112,7 @@ impl Core {
                 move |c| {
                     let conv = db::conversations::create_room(c, &name, me, &others)?;
                     let member_count = db::conversations::member_count(c, conv.id)?;
-                    Ok(Changed {
-                        conversation: Arc::new(conv),
-                        change: RoomChange::Created,
-                        member_count,
-                        user: None,
-                        to: None,
-                    })
+                    Ok(Changed::for_everyone(conv, RoomChange::Created, member_count))
                 },
                 move |changed| changed.publish(&hub),
             )
@@ -177,18 +185,12 @@ impl Core {
             .writer()
             .submit(
                 move |c| {
-                    let conv = managed(c, room, me)?;
+                    let conv = managed(c, room, me, false)?;
                     db::conversations::rename_room(c, conv.id, &name)?;
                     cache.forget_conversation(&conv.uuid);
                     let conv = load(c, conv.id)?;
                     let member_count = db::conversations::member_count(c, conv.id)?;
-                    Ok(Changed {
-                        conversation: Arc::new(conv),
-                        change: RoomChange::Renamed,
-                        member_count,
-                        user: None,
-                        to: None,
-                    })
+                    Ok(Changed::for_everyone(conv, RoomChange::Renamed, member_count))
                 },
                 move |changed| changed.publish(&hub),
             )
@@ -209,30 +211,16 @@ impl Core {
             .writer()
             .submit(
                 move |c| {
-                    let conv = if admin {
-                        let conv = load_uuid(c, &room)?;
-                        if conv.kind != Kind::Room {
-                            return Err(Error::Conflict(
-                                "a direct conversation cannot be deleted; only a room can".into(),
-                            ));
-                        }
+                    let conv = managed(c, room, me, admin)?;
+                    if admin {
                         db::admin::audit(c, Some(me), "room.delete", conv.name.as_deref().unwrap_or_default(), "")?;
-                        conv
-                    } else {
-                        managed(c, room, me)?
-                    };
+                    }
                     // Everyone online hears of it: members to close it, the rest to
                     // drop it from their public list.
                     db::conversations::delete(c, conv.id)?;
                     cache.forget_members(conv.id);
                     cache.forget_conversation(&conv.uuid);
-                    Ok(Changed {
-                        conversation: Arc::new(conv),
-                        change: RoomChange::Deleted,
-                        member_count: 0,
-                        user: None,
-                        to: None,
-                    })
+                    Ok(Changed::for_everyone(conv, RoomChange::Deleted, 0))
                 },
                 move |changed| changed.publish(&hub),
             )

@@ -35,18 +35,7 @@ type Job = Box<dyn FnOnce(Result<&Connection, &rusqlite::Error>) -> (bool, Compl
 /// A failed commit as the caller sees it: a full disk and a lock held by
 /// another program are said as such (507, 503), anything else is internal.
 fn commit_failed(e: &rusqlite::Error) -> Error {
-    match e.sqlite_error_code() {
-        Some(
-            rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked,
-        ) => {
-            // The same words as any statement that fails so (error.rs).
-            Error::from(rusqlite::Error::SqliteFailure(
-                rusqlite::ffi::Error::new(e.sqlite_error().map_or(rusqlite::ffi::SQLITE_FULL, |f| f.extended_code)),
-                None,
-            ))
-        }
-        _ => Error::Internal(format!("commit failed: {e}")),
-    }
+    Error::storage(e).unwrap_or_else(|| Error::Internal(format!("commit failed: {e}")))
 }
 
 enum Msg {

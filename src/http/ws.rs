@@ -206,15 +206,17 @@ pub async fn drive<P: Protocol, S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    if let Err(reason) = core.may_open_socket(&caller) {
-        let frame = CloseFrame {
-            code: CloseCode::Policy,
-            reason: reason.into(),
-        };
-        let _ = timeout(WRITE_TIMEOUT, ws.close(Some(frame))).await;
-        return;
-    }
-    let mut sub = core.connect(&caller, proto.scope());
+    let mut sub = match core.connect(&caller, proto.scope()) {
+        Ok(sub) => sub,
+        Err(reason) => {
+            let frame = CloseFrame {
+                code: CloseCode::Policy,
+                reason: reason.into(),
+            };
+            let _ = timeout(WRITE_TIMEOUT, ws.close(Some(frame))).await;
+            return;
+        }
+    };
     let me = sub.id;
     let dialect = proto.dialect();
     let opened = std::time::Instant::now();
