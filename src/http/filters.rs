@@ -210,27 +210,8 @@ pub fn body_bytes(limit: usize) -> impl Filter<Extract = (Bytes,), Error = Rejec
     body_limited(limit, too_large)
 }
 
-/// A refused body is read to its end (and thrown away) up to this many
-/// bytes, so the client, still sending it, gets the 413: an answer sent
-/// over unread bytes makes the kernel reset the connection, and the client
-/// sees it dropped instead. Past this, the connection is given up.
-const DRAIN_LIMIT: u64 = 16 << 20;
-
-/// Read and drop what is left of `body`, up to `DRAIN_LIMIT` bytes in all.
-async fn drain<S, B>(body: &mut S, mut seen: u64)
-where
-    S: Stream<Item = Result<B, warp::Error>> + Unpin,
-    B: Buf,
-{
-    while seen <= DRAIN_LIMIT {
-        match body.next().await {
-            Some(Ok(chunk)) => seen += chunk.remaining() as u64,
-            _ => return,
-        }
-    }
-}
-
-/// `body_bytes` with its own "too large" error.
+/// `body_bytes` with its own "too large" error. (What is left of a refused
+/// body is read and thrown away after the answer: `requests::Drained`.)
 pub fn body_limited<E>(limit: usize, too_large: E) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone
 where
     E: Fn(usize) -> Error + Clone + Send + Sync + 'static,
@@ -240,21 +221,13 @@ where
         .and_then(move |length: Option<u64>, body| {
             let too_large = too_large.clone();
             async move {
-                let mut body = Box::pin(body);
-                if let Some(n) = length.filter(|n| *n > limit as u64) {
-                    if n <= DRAIN_LIMIT {
-                        drain(&mut body, 0).await;
-                    }
+                if length.is_some_and(|n| n > limit as u64) {
                     return Err(problem(too_large(limit)));
                 }
-                match read_limited(&mut body, limit).await {
-                    Ok(bytes) => Ok(bytes),
-                    Err(Error::TooLarge(_)) => {
-                        drain(&mut body, limit as u64).await;
-                        Err(problem(too_large(limit)))
-                    }
-                    Err(other) => Err(problem(other)),
-                }
+                read_limited(Box::pin(body), limit).await.map_err(|e| match e {
+                    Error::TooLarge(_) => problem(too_large(limit)),
+                    other => problem(other),
+                })
             }
         })
 }

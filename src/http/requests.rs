@@ -7,10 +7,15 @@
 //! room names, and a query may hold `?token=`.
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
+use bytes::Buf;
 use http::{HeaderValue, Request};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, SizeHint};
 use tower_service::Service;
 use tracing::Instrument;
 
@@ -154,11 +159,74 @@ fn new_id() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
+/// An unread request body is read to its end, and thrown away, up to this
+/// many bytes.
+const DRAIN_LIMIT: u64 = 16 << 20;
+
+/// A request body that, if the handler leaves it unread (a refusal before
+/// the body is looked at, a route that takes none), is read to its end
+/// anyway. Otherwise hyper closes the connection over the unread bytes: the
+/// kernel resets it under a client still sending (who then never sees the
+/// answer), and a client that had finished sending reuses the connection
+/// for its next request, which fails.
+pub struct Drained<B: Body + Send + Unpin + 'static> {
+    inner: Option<B>,
+}
+
+impl<B: Body + Send + Unpin + 'static> Body for Drained<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        match self.inner.as_mut() {
+            Some(b) => Pin::new(b).poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+    }
+}
+
+impl<B: Body + Send + Unpin + 'static> Drop for Drained<B> {
+    fn drop(&mut self) {
+        // Nothing left, or more declared than is worth reading: hyper closes.
+        let Some(mut body) = self
+            .inner
+            .take()
+            .filter(|b| !b.is_end_stream() && b.size_hint().lower() <= DRAIN_LIMIT)
+        else {
+            return;
+        };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        rt.spawn(async move {
+            let mut read = 0u64;
+            while read <= DRAIN_LIMIT {
+                match body.frame().await {
+                    Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.remaining() as u64),
+                    _ => return,
+                }
+            }
+        });
+    }
+}
+
 /// Run `req` through `svc`, logging and counting it.
-pub async fn handle<S, B>(mut svc: S, metrics: Arc<Metrics>, mut req: Request<B>) -> Result<Response, Infallible>
+pub async fn handle<S, B>(mut svc: S, metrics: Arc<Metrics>, req: Request<B>) -> Result<Response, Infallible>
 where
-    S: Service<Request<B>, Response = Response, Error = Infallible>,
+    S: Service<Request<Drained<B>>, Response = Response, Error = Infallible>,
+    B: Body + Send + Unpin + 'static,
 {
+    let mut req = req.map(|b| Drained { inner: Some(b) });
     let started = Instant::now();
     let id = req
         .headers()
