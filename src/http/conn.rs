@@ -174,6 +174,10 @@ pub struct TimedBody<B> {
     inner: B,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     expired: Arc<AtomicBool>,
+    /// Past the deadline the body stays failed: nothing reads it further
+    /// (not even the drain of an unread body, which would hold the
+    /// connection open for the rest of it).
+    timed_out: bool,
 }
 
 impl<B> TimedBody<B> {
@@ -183,6 +187,7 @@ impl<B> TimedBody<B> {
             inner,
             deadline: (!limit.is_zero()).then(|| Box::pin(tokio::time::sleep(limit))),
             expired,
+            timed_out: false,
         }
     }
 }
@@ -197,6 +202,9 @@ where
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, Self::Error>>> {
         let this = &mut *self;
+        if this.timed_out {
+            return Poll::Ready(Some(Err("the request body did not arrive in time".into())));
+        }
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
             if frame.is_none() {
                 this.deadline = None;
@@ -207,6 +215,7 @@ where
             && deadline.as_mut().poll(cx).is_ready()
         {
             this.deadline = None;
+            this.timed_out = true;
             this.expired.store(true, Ordering::Relaxed);
             return Poll::Ready(Some(Err("the request body did not arrive in time".into())));
         }

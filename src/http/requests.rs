@@ -171,6 +171,9 @@ const DRAIN_LIMIT: u64 = 16 << 20;
 /// for its next request, which fails.
 pub struct Drained<B: Body + Send + Unpin + 'static> {
     inner: Option<B>,
+    /// The body already failed (cut off by its deadline, or the client
+    /// went away): there is nothing left worth reading.
+    failed: bool,
 }
 
 impl<B: Body + Send + Unpin + 'static> Body for Drained<B> {
@@ -178,10 +181,14 @@ impl<B: Body + Send + Unpin + 'static> Body for Drained<B> {
     type Error = B::Error;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        match self.inner.as_mut() {
+        let frame = match self.inner.as_mut() {
             Some(b) => Pin::new(b).poll_frame(cx),
             None => Poll::Ready(None),
+        };
+        if let Poll::Ready(Some(Err(_))) = frame {
+            self.failed = true;
         }
+        frame
     }
 
     fn is_end_stream(&self) -> bool {
@@ -197,11 +204,13 @@ impl<B: Body + Send + Unpin + 'static> Body for Drained<B> {
 
 impl<B: Body + Send + Unpin + 'static> Drop for Drained<B> {
     fn drop(&mut self) {
-        // Nothing left, or more declared than is worth reading: hyper closes.
+        // Nothing left, a body that already failed, or more declared than
+        // is worth reading: hyper closes.
+        let failed = self.failed;
         let Some(mut body) = self
             .inner
             .take()
-            .filter(|b| !b.is_end_stream() && b.size_hint().lower() <= DRAIN_LIMIT)
+            .filter(|b| !failed && !b.is_end_stream() && b.size_hint().lower() <= DRAIN_LIMIT)
         else {
             return;
         };
@@ -226,7 +235,10 @@ where
     S: Service<Request<Drained<B>>, Response = Response, Error = Infallible>,
     B: Body + Send + Unpin + 'static,
 {
-    let mut req = req.map(|b| Drained { inner: Some(b) });
+    let mut req = req.map(|b| Drained {
+        inner: Some(b),
+        failed: false,
+    });
     let started = Instant::now();
     let id = req
         .headers()
