@@ -100,6 +100,12 @@ pub struct Config {
     #[arg(long, env = "NATTER_WAL_LIMIT_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub wal_limit_bytes: u64,
 
+    /// How long changes stay in the change log that sockets resume from
+    /// (`?since=`); a socket resuming from before that is told to reload
+    /// its history. Messages themselves are kept; `0` keeps the log forever.
+    #[arg(long, env = "NATTER_CHANGE_LOG_RETENTION", default_value = "30d", value_parser = parse_grace)]
+    pub change_log_retention: Duration,
+
     /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `natter=debug`).
     #[arg(long, env = "NATTER_LOG", default_value = "natter=info,warn", global = true)]
     pub log: String,

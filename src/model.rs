@@ -49,6 +49,12 @@ id_type!(
     MessageId
 );
 id_type!(
+    /// A change's id in the change log. Every change takes the next id of
+    /// one sequence (a message's id is the id of the change that sent it):
+    /// the sync cursor sockets resume from.
+    EventId
+);
+id_type!(
     /// A file's integer key.
     FileId
 );

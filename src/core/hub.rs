@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
 
-use crate::model::{Conversation, ConversationId, Message, MessageId, UserBrief, UserId};
+use crate::model::{Conversation, ConversationId, EventId, Message, MessageId, UserBrief, UserId};
 
 /// A socket's id, unique for the life of the process.
 pub type ConnId = u64;
@@ -93,6 +93,13 @@ pub enum EventKind {
         /// Who joined or left.
         user: Option<Arc<UserBrief>>,
     },
+    /// A reaction added to a message, or taken back.
+    Reaction {
+        message: Arc<Message>,
+        user: Arc<UserBrief>,
+        emoji: String,
+        added: bool,
+    },
     /// The agent could not answer (the stored notice follows as a message).
     AgentFailed {
         conversation: Arc<Conversation>,
@@ -145,6 +152,10 @@ impl DeltaState {
 #[derive(Debug)]
 pub struct Event {
     pub kind: EventKind,
+    /// Its change in the change log (a message: its id), if it is one: a
+    /// socket that replayed up to here skips it. Typing, presence and an
+    /// agent's deltas are not logged.
+    pub change: Option<EventId>,
     frames: [OnceLock<Option<Utf8Bytes>>; FRAME_SLOTS],
     /// When what caused it was accepted (a send: before its commit).
     pub accepted: Instant,
@@ -159,10 +170,26 @@ impl Event {
 
     /// An event for something accepted at `accepted`.
     pub fn accepted_at(kind: EventKind, accepted: Instant) -> Arc<Event> {
+        let change = match &kind {
+            EventKind::Message { message, .. } => Some(EventId(message.id.0)),
+            _ => None,
+        };
         Arc::new(Event {
             kind,
+            change,
             frames: Default::default(),
             accepted,
+            delivered: AtomicBool::new(false),
+        })
+    }
+
+    /// An event for the change `change` of the log.
+    pub fn recorded(kind: EventKind, change: Option<EventId>) -> Arc<Event> {
+        Arc::new(Event {
+            kind,
+            change,
+            frames: Default::default(),
+            accepted: Instant::now(),
             delivered: AtomicBool::new(false),
         })
     }
@@ -172,7 +199,8 @@ impl Event {
         match &self.kind {
             EventKind::Message { message, .. }
             | EventKind::MessageUpdated { message }
-            | EventKind::MessageDeleted { message } => Some(message.conversation),
+            | EventKind::MessageDeleted { message }
+            | EventKind::Reaction { message, .. } => Some(message.conversation),
             EventKind::Typing { conversation, .. }
             | EventKind::Read { conversation, .. }
             | EventKind::MessageDelta { conversation, .. }
@@ -184,9 +212,9 @@ impl Event {
 
     /// This event's frame in the format of `slot`, encoded by the first
     /// socket that asks and shared by the rest. `None`: not shown in that format.
-    pub fn frame(&self, slot: usize, encode: impl FnOnce(&EventKind) -> Option<String>) -> Option<Utf8Bytes> {
+    pub fn frame(&self, slot: usize, encode: impl FnOnce(&Event) -> Option<String>) -> Option<Utf8Bytes> {
         self.frames[slot]
-            .get_or_init(|| encode(&self.kind).map(Utf8Bytes::from))
+            .get_or_init(|| encode(self).map(Utf8Bytes::from))
             .clone()
     }
 }

@@ -15,9 +15,9 @@ use uuid::Uuid;
 use super::cache::{Cache, Members};
 use super::conversations::{load, load_uuid, member_among, require_member};
 use super::files::{Upload, prepare};
-use super::hub::{ConnId, Event, EventKind, Scope};
+use super::hub::{ConnId, Event, EventKind};
 use super::{Caller, Core, validate};
-use crate::db::{self, messages::Page};
+use crate::db::{self, changes, messages::Page};
 use crate::error::{Error, Result};
 use crate::model::{Conversation, ConversationId, FileMeta, Kind, Message, MessageId, Timestamp, UserBrief, UserId};
 
@@ -366,25 +366,6 @@ impl Core {
             .await
     }
 
-    /// Messages after `after` that a socket with `scope` would have been sent,
-    /// oldest first, at most `limit`.
-    pub async fn missed(&self, user: UserId, scope: Scope, after: MessageId, limit: i64) -> Result<Vec<Message>> {
-        self.db
-            .read(move |c| match scope {
-                Scope::All => db::messages::since_for_user(c, user, after, limit),
-                Scope::Conversation(conv) => db::messages::page(
-                    c,
-                    conv,
-                    Page {
-                        before: None,
-                        after: Some(after),
-                        limit,
-                    },
-                ),
-            })
-            .await
-    }
-
     /// Change the text of one of the caller's own messages.
     pub async fn edit_message(&self, caller: &Caller, id: MessageId, text: String) -> Result<Message> {
         validate::message(&text, self.limits.max_message_bytes, false)?;
@@ -427,24 +408,41 @@ impl Core {
                             return Err(Error::forbidden("only the sender can change a message"));
                         }
                     }
-                    match &text {
-                        Some(t) => db::messages::edit(c, id, t)?,
-                        None => db::messages::delete(c, id)?,
-                    }
+                    let kind = match &text {
+                        Some(t) => {
+                            db::messages::edit(c, id, t)?;
+                            changes::Kind::Edited
+                        }
+                        None => {
+                            db::messages::delete(c, id)?;
+                            changes::Kind::Deleted
+                        }
+                    };
+                    let logged = changes::record(
+                        c,
+                        &changes::New {
+                            conversation: conv.id,
+                            kind,
+                            message: Some(id),
+                            user: Some(me),
+                            audience: changes::Audience::Members,
+                            data: None,
+                        },
+                    )?;
                     let msg = db::messages::by_id(c, id)?.ok_or_else(|| Error::not_found("message"))?;
-                    Ok((Arc::new(msg), db::conversations::member_ids(c, conv.id)?))
+                    Ok((Arc::new(msg), db::conversations::member_ids(c, conv.id)?, logged))
                 },
-                move |(msg, members)| {
+                move |(msg, members, logged)| {
                     let kind = if deleting {
                         EventKind::MessageDeleted { message: msg.clone() }
                     } else {
                         EventKind::MessageUpdated { message: msg.clone() }
                     };
-                    hub.publish(Event::new(kind), members);
+                    hub.publish(Event::recorded(kind, Some(*logged)), members);
                 },
             )
             .await
-            .map(|(msg, _)| Arc::unwrap_or_clone(msg))
+            .map(|(msg, _, _)| Arc::unwrap_or_clone(msg))
     }
 
     /// Move the caller's read mark forward to `upto` (a message of this
@@ -464,21 +462,41 @@ impl Core {
                     if upto.0 != 0 && db::messages::conversation_of(c, upto)? != Some(conv.id) {
                         return Err(Error::NotFound("message not found in this conversation".into()));
                     }
-                    let mark = db::conversations::mark_read(c, conv.id, me, upto)?;
-                    Ok((conv, mark, user, members))
+                    let (mark, moved) = db::conversations::mark_read(c, conv.id, me, upto)?;
+                    // A mark that did not move is no change: nothing to log.
+                    let logged = if moved {
+                        let data = changes::Data {
+                            upto: Some(mark.0),
+                            ..changes::Data::default()
+                        };
+                        Some(changes::record(
+                            c,
+                            &changes::New {
+                                conversation: conv.id,
+                                kind: changes::Kind::Read,
+                                message: None,
+                                user: Some(me),
+                                audience: changes::Audience::Members,
+                                data: Some(&data),
+                            },
+                        )?)
+                    } else {
+                        None
+                    };
+                    Ok((conv, mark, user, members, logged))
                 },
-                move |(conv, mark, user, members)| {
+                move |(conv, mark, user, members, logged)| {
                     let ids: Vec<UserId> = members.iter().map(|m| m.id).collect();
                     let read = EventKind::Read {
                         conversation: conv.clone(),
                         user: UserBrief::clone(user),
                         upto: *mark,
                     };
-                    hub.publish(Event::new(read), &ids);
+                    hub.publish(Event::recorded(read, *logged), &ids);
                 },
             )
             .await
-            .map(|(_, mark, _, _)| mark)
+            .map(|(_, mark, _, _, _)| mark)
     }
 
     /// Tell the other members the caller is typing.

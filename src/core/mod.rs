@@ -10,6 +10,7 @@ pub mod ai;
 mod auth;
 pub mod backup;
 mod cache;
+pub mod changes;
 mod conversations;
 pub mod files;
 pub mod hub;
@@ -197,6 +198,9 @@ impl Core {
         }
         if !config.guards.unattached_upload_ttl.is_zero() {
             sweep_uploads(&core, config.guards.unattached_upload_ttl);
+        }
+        if !config.change_log_retention.is_zero() {
+            changes::prune_now_and_then(&core, config.change_log_retention);
         }
         Ok((core, report))
     }

@@ -15,9 +15,9 @@ use super::cache::Cache;
 use super::conversations::{conversation_not_found, load, load_uuid, require_member};
 use super::hub::{Event, EventKind, Hub, RoomChange};
 use super::{Caller, Core, validate};
-use crate::db;
+use crate::db::{self, changes, changes::Audience};
 use crate::error::{Error, Result};
-use crate::model::{Conversation, ConversationId, Kind, UserBrief, UserId};
+use crate::model::{Conversation, ConversationId, EventId, Kind, UserBrief, UserId};
 
 /// A change to a room, ready to publish after its commit.
 pub(crate) struct Changed {
@@ -27,27 +27,64 @@ pub(crate) struct Changed {
     user: Option<Arc<UserBrief>>,
     /// Who hears of it; `None`: everyone online.
     to: Option<Vec<UserId>>,
+    /// Its entry in the change log.
+    logged: EventId,
+}
+
+/// Write a room's change to the change log (inside its write).
+fn log(
+    c: &Connection,
+    conv: &Conversation,
+    change: RoomChange,
+    member_count: i64,
+    user: Option<UserId>,
+    audience: Audience,
+) -> Result<EventId> {
+    let data = changes::Data {
+        change: Some(change.as_str().to_owned()),
+        room: Some(conv.uuid.to_string()),
+        name: conv.name.clone(),
+        member_count: Some(member_count),
+        ..changes::Data::default()
+    };
+    changes::record(
+        c,
+        &changes::New {
+            conversation: conv.id,
+            kind: changes::Kind::Room,
+            message: None,
+            user,
+            audience,
+            data: Some(&data),
+        },
+    )
 }
 
 impl Changed {
-    /// A change every one online hears of (a room made, renamed, deleted).
-    fn for_everyone(conversation: Conversation, change: RoomChange, member_count: i64) -> Self {
-        Changed {
+    /// A change every one online hears of (a room made, renamed, deleted),
+    /// logged inside its write.
+    fn for_everyone(c: &Connection, conversation: Conversation, change: RoomChange, member_count: i64) -> Result<Self> {
+        let logged = log(c, &conversation, change, member_count, None, Audience::Everyone)?;
+        Ok(Changed {
             conversation: Arc::new(conversation),
             change,
             member_count,
             user: None,
             to: None,
-        }
+            logged,
+        })
     }
 
     pub(crate) fn publish(&self, hub: &Hub) {
-        let event = Event::new(EventKind::Room {
-            conversation: self.conversation.clone(),
-            change: self.change,
-            member_count: self.member_count,
-            user: self.user.clone(),
-        });
+        let event = Event::recorded(
+            EventKind::Room {
+                conversation: self.conversation.clone(),
+                change: self.change,
+                member_count: self.member_count,
+                user: self.user.clone(),
+            },
+            Some(self.logged),
+        );
         match &self.to {
             Some(users) => hub.publish(event, users),
             None => hub.publish_all(event),
@@ -67,10 +104,14 @@ pub(crate) fn joined(c: &Connection, cache: &Cache, conv: &Conversation, me: Use
 fn membership_changed(c: &Connection, conv: &Conversation, change: RoomChange, user: UserId) -> Result<Changed> {
     let mut to = db::conversations::member_ids(c, conv.id)?;
     let member_count = to.len() as i64;
-    if change == RoomChange::Left {
+    let audience = if change == RoomChange::Left {
         // The one who left hears it too (their other tabs).
         to.push(user);
-    }
+        Audience::MembersAndUser
+    } else {
+        Audience::Members
+    };
+    let logged = log(c, conv, change, member_count, Some(user), audience)?;
     let user = db::users::by_id(c, user)?.map(|u| Arc::new(UserBrief::from(&u)));
     Ok(Changed {
         conversation: Arc::new(conv.clone()),
@@ -78,6 +119,7 @@ fn membership_changed(c: &Connection, conv: &Conversation, change: RoomChange, u
         member_count,
         user,
         to: Some(to),
+        logged,
     })
 }
 
@@ -112,7 +154,7 @@ impl Core {
                 move |c| {
                     let conv = db::conversations::create_room(c, &name, me, &others)?;
                     let member_count = db::conversations::member_count(c, conv.id)?;
-                    Ok(Changed::for_everyone(conv, RoomChange::Created, member_count))
+                    Changed::for_everyone(c, conv, RoomChange::Created, member_count)
                 },
                 move |changed| changed.publish(&hub),
             )
@@ -190,7 +232,7 @@ impl Core {
                     cache.forget_conversation(&conv.uuid);
                     let conv = load(c, conv.id)?;
                     let member_count = db::conversations::member_count(c, conv.id)?;
-                    Ok(Changed::for_everyone(conv, RoomChange::Renamed, member_count))
+                    Changed::for_everyone(c, conv, RoomChange::Renamed, member_count)
                 },
                 move |changed| changed.publish(&hub),
             )
@@ -220,7 +262,7 @@ impl Core {
                     db::conversations::delete(c, conv.id)?;
                     cache.forget_members(conv.id);
                     cache.forget_conversation(&conv.uuid);
-                    Ok(Changed::for_everyone(conv, RoomChange::Deleted, 0))
+                    Changed::for_everyone(c, conv, RoomChange::Deleted, 0)
                 },
                 move |changed| changed.publish(&hub),
             )

@@ -328,7 +328,15 @@ pub fn insert_message(c: &Connection, m: &MessageRow) -> Result<()> {
         m.incomplete,
         m.reply_to
     ])?;
-    Ok(())
+    // Its id stays taken in the change log's sequence, which new messages
+    // take their ids from.
+    super::changes::imported_message(
+        c,
+        crate::model::MessageId(m.id),
+        crate::model::ConversationId(m.conversation),
+        crate::model::UserId(m.sender),
+        crate::model::Timestamp(m.created_at),
+    )
 }
 
 pub fn insert_friend(c: &Connection, f: &FriendRow) -> Result<()> {

@@ -146,10 +146,14 @@ pub fn members(c: &Connection, conv: ConversationId) -> Result<Vec<UserBrief>> {
 }
 
 /// Move a member's read mark forward (never back); returns the new mark.
-pub fn mark_read(c: &Connection, conv: ConversationId, user: UserId, upto: MessageId) -> Result<MessageId> {
-    c.prepare_cached("UPDATE members SET last_read = MAX(last_read, ?3) WHERE conversation = ?1 AND user = ?2")?
-        .execute(params![conv, user, upto])?;
-    membership(c, conv, user)?.ok_or_else(|| Error::forbidden("not a member of this conversation"))
+/// Move `user`'s read mark forward to `upto`: the mark now, and whether it moved.
+pub fn mark_read(c: &Connection, conv: ConversationId, user: UserId, upto: MessageId) -> Result<(MessageId, bool)> {
+    let moved = c
+        .prepare_cached("UPDATE members SET last_read = ?3 WHERE conversation = ?1 AND user = ?2 AND last_read < ?3")?
+        .execute(params![conv, user, upto])?
+        > 0;
+    let mark = membership(c, conv, user)?.ok_or_else(|| Error::forbidden("not a member of this conversation"))?;
+    Ok((mark, moved))
 }
 
 pub fn member_count(c: &Connection, conv: ConversationId) -> Result<i64> {

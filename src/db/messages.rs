@@ -190,11 +190,12 @@ pub struct NewMessage<'a> {
     pub reply_to: Option<MessageId>,
 }
 
-/// Store a message; returns its id.
+/// Store a message (and its `message` change, whose id it takes); its id.
 pub fn insert(c: &Connection, m: &NewMessage<'_>) -> Result<MessageId> {
+    let id = super::changes::next_message_id(c, m.conversation, m.sender)?;
     c.prepare_cached(
-        "INSERT INTO messages (conversation, sender, body, file, created_at, updated_at, incomplete, reply_to)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
+        "INSERT INTO messages (id, conversation, sender, body, file, created_at, updated_at, incomplete, reply_to)
+         VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
     )?
     .execute(params![
         m.conversation,
@@ -203,9 +204,10 @@ pub fn insert(c: &Connection, m: &NewMessage<'_>) -> Result<MessageId> {
         m.file,
         m.at,
         m.incomplete,
-        m.reply_to
+        m.reply_to,
+        id
     ])?;
-    Ok(MessageId(c.last_insert_rowid()))
+    Ok(id)
 }
 
 pub fn edit(c: &Connection, id: MessageId, text: &str) -> Result<()> {

@@ -29,6 +29,7 @@ macro_rules! conversation_columns {
 pub mod admin;
 pub mod archive;
 pub mod backup;
+pub mod changes;
 pub mod conversations;
 pub mod files;
 pub mod lock;
@@ -58,6 +59,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_initial.sql"),
     include_str!("../../migrations/0002_ai_agent.sql"),
     include_str!("../../migrations/0003_admin.sql"),
+    include_str!("../../migrations/0004_changes.sql"),
 ];
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -63,7 +63,7 @@ impl<F: RoomFormat> Protocol for RoomSocket<F> {
     }
 
     fn frame(&self, event: &Event, _me: ConnId) -> Option<Utf8Bytes> {
-        event.frame(F::SLOT, F::encode)
+        event.frame(F::SLOT, |e| F::encode(&e.kind))
     }
 
     fn greeting(&self, core: &Arc<Core>, caller: &Caller) -> Option<Greeting> {

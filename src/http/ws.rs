@@ -31,10 +31,11 @@ use warp::{Filter, Rejection};
 
 use super::Response;
 use super::filters::problem;
+use crate::core::changes::{Missed, Resume};
 use crate::core::shutdown::TaskGuard;
 use crate::core::{Caller, ConnId, Core, Ended, Event, Scope};
 use crate::error::Error;
-use crate::model::{Message as ChatMessage, MessageId, Timestamp};
+use crate::model::{EventId, Message as ChatMessage, MessageId, Timestamp};
 
 /// Read buffer per socket. Chat frames are a few hundred bytes and a chat
 /// server reads far less than it writes; bigger frames still arrive, in more
@@ -57,7 +58,7 @@ const PING_EVERY: Duration = Duration::from_secs(30);
 const IDLE_LIMIT: Duration = Duration::from_secs(75);
 /// A peer that has not taken a frame for this long is gone (or stuck).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
-/// Messages replayed per database read on `?since=`.
+/// Changes replayed per database read on `?since=`.
 const REPLAY_PAGE: i64 = 2000;
 /// After its close frame the server waits this long for the client's, as
 /// RFC 6455 asks, before letting go of the TCP connection. Letting go with
@@ -182,6 +183,12 @@ pub trait Protocol: Send + 'static {
         None
     }
 
+    /// The frame telling a client that resumed from before the change log's
+    /// oldest entry to reload its history, then carry on from `latest`.
+    fn reload(&self, _latest: EventId) -> Option<Utf8Bytes> {
+        None
+    }
+
     /// The frame this socket opens with, if its clients expect one
     /// (messenger's `message_history`). Live messages it already holds are
     /// not sent again.
@@ -201,7 +208,7 @@ pub async fn drive<P: Protocol, S>(
     core: Arc<Core>,
     caller: Caller,
     mut proto: P,
-    since: Option<MessageId>,
+    since: Option<EventId>,
     mut ws: WebSocketStream<S>,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -238,12 +245,12 @@ pub async fn drive<P: Protocol, S>(
                 return;
             }
         },
-        None => MessageId(0),
+        None => EventId(0),
     };
     if let Some(greeting) = proto.greeting(&core, &caller) {
         let frames = match greeting.await {
             Ok((frames, last)) => {
-                replayed = replayed.max(last);
+                replayed = replayed.max(EventId(last.0));
                 frames
             }
             Err(e) => vec![proto.error_frame(&e, None)],
@@ -272,7 +279,7 @@ pub async fn drive<P: Protocol, S>(
             event = sub.rx.recv() => {
                 let Some(event) = event else {
                     break Some(match sub.ended() {
-                        Some(Ended::TooSlow) => close_frame(CloseCode::Again, "too slow: reconnect with ?since=<last message id>"),
+                        Some(Ended::TooSlow) => close_frame(CloseCode::Again, "too slow: reconnect with ?since=<last event id>"),
                         Some(Ended::SessionEnded) => close_frame(CloseCode::Policy, "session ended: log in again"),
                         None => close_frame(CloseCode::Away, "server shutting down"),
                     });
@@ -443,31 +450,51 @@ where
     matches!(timeout(WRITE_TIMEOUT, ws.send(msg)).await, Ok(Ok(())))
 }
 
-/// Send the stored messages after `since`, page by page; the last id sent,
-/// or `None` if the socket failed.
+/// Send every change after `since` from the change log, page by page, in
+/// the dialect's frames (a kind it has no frame for is skipped); the last
+/// id covered, or `None` if the socket failed.
 async fn replay<P: Protocol, S>(
     core: &Core,
     caller: &Caller,
     proto: &P,
-    since: MessageId,
+    since: EventId,
     ws: &mut WebSocketStream<S>,
-) -> Option<MessageId>
+) -> Option<EventId>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let mut cursor = since;
     loop {
-        let batch = match core.missed(caller.user, proto.scope(), cursor, REPLAY_PAGE).await {
-            Ok(b) => b,
+        let (changes, read_upto, more) = match core
+            .missed_changes(caller.user, proto.scope(), cursor, REPLAY_PAGE)
+            .await
+        {
+            Ok(Resume::Page {
+                changes,
+                read_upto,
+                more,
+            }) => (changes, read_upto, more),
+            Ok(Resume::Reload { latest }) => {
+                if let Some(frame) = proto.reload(latest)
+                    && !write(ws, Message::Text(frame)).await
+                {
+                    return None;
+                }
+                return Some(latest);
+            }
             Err(e) => {
                 write(ws, Message::Text(proto.error_frame(&e, None))).await;
                 return Some(cursor);
             }
         };
-        let full = batch.len() as i64 == REPLAY_PAGE;
         let sent = timeout(WRITE_TIMEOUT, async {
-            for m in &batch {
-                if let Some(frame) = proto.replay(m)
+            for (_, missed) in &changes {
+                let frame = match missed {
+                    Missed::Message(m) => proto.replay(m),
+                    // No socket's id is 0: nothing replayed is this socket's own send.
+                    Missed::Event(e) => proto.frame(e, 0),
+                };
+                if let Some(frame) = frame
                     && ws.feed(Message::Text(frame)).await.is_err()
                 {
                     return false;
@@ -479,10 +506,8 @@ where
         if sent != Ok(true) {
             return None;
         }
-        if let Some(last) = batch.last() {
-            cursor = last.id;
-        }
-        if !full {
+        cursor = read_upto;
+        if !more {
             return Some(cursor);
         }
     }
@@ -494,14 +519,13 @@ async fn send_event<P: Protocol, S>(
     proto: &P,
     event: &Event,
     me: ConnId,
-    replayed: MessageId,
+    replayed: EventId,
 ) -> bool
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    if let crate::core::EventKind::Message { message, .. } = &event.kind
-        && message.id <= replayed
-    {
+    // The replay (or the greeting) already covered it.
+    if event.change.is_some_and(|c| c <= replayed) {
         return true;
     }
     match proto.frame(event, me) {

@@ -4,10 +4,10 @@
 import { agentFailed, dropDraft, showDraft } from './ai.js';
 import { api } from './api.js';
 import { failPending, deliver, sendWaiting } from './composer.js';
-import { applyMessage, clearTyping, closed, markRead, renderPresence, seenUpTo, showTyping } from './conversation.js';
+import { applyMessage, clearTyping, closed, markRead, renderPresence, seenUpTo, select, showTyping } from './conversation.js';
 import { $, setStatus } from './dom.js';
 import { displayName, senderName } from './people.js';
-import { bumpConversation, noteId, renderSidebar, roomChanged } from './sidebar.js';
+import { bumpConversation, loadSidebar, noteId, renderSidebar, roomChanged } from './sidebar.js';
 import { state } from './state.js';
 
 export function openSocket() {
@@ -85,11 +85,31 @@ function nameOf(userId, fallback) {
   return fallback;
 }
 
+/**
+ * The server no longer keeps the changes since this page last heard from
+ * it: drop what the page holds and load it all again.
+ */
+async function reloadEverything() {
+  state.loaded.clear();
+  state.messages.clear();
+  try {
+    await loadSidebar();
+  } catch (e) {
+    return;
+  }
+  if (state.current && state.conversations.has(state.current)) select(state.current, { push: false });
+}
+
 function onFrame(f, ws) {
+  // Every logged change carries its id in the change log: a reconnect
+  // resumes after the newest one seen.
+  if (typeof f.event_id === 'number') noteId(f.event_id);
   switch (f.action) {
+    case 'reload':
+      reloadEverything();
+      break;
     case 'message': {
       const m = f.message;
-      noteId(m.message_id);
       let cid = f.client_id;
       if (!cid && m.sender_id === state.me.user_id) {
         // A replayed message of ours has no client_id: match it by content.

@@ -21,7 +21,7 @@ export const state = {
   drafts: new Map(), // reply id -> {conversation, li}: the agent's replies being written
   online: new Map(), // user id -> bool
   typing: new Map(), // conversation id -> Map(user name -> timer)
-  lastId: 0, // the newest message id the socket delivered: where a reconnect resumes
+  lastId: 0, // the newest change-log id (event_id) the socket delivered: where a reconnect resumes
   seen: new Set(), // message ids already counted
   everConnected: false,
   ws: null,

@@ -26,13 +26,15 @@ use crate::http::ErrorShape;
 use crate::http::filters::{Via, caller, query, socket_caller, with_core};
 use crate::http::ws::{Greeting, Handled, Protocol, Upgrade, drive, upgrade};
 use crate::http::{Response, json};
-use crate::model::{ConversationId, Message, MessageId};
+use crate::model::{ConversationId, EventId, Message, MessageId};
 
 const TYPING_EVERY: Duration = Duration::from_millis(1000);
 
 #[derive(Serialize)]
 struct MessageFrame<'a> {
     action: &'static str,
+    /// The change's id in the log: where a resume starts from.
+    event_id: i64,
     message: MessageOut,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_id: Option<&'a str>,
@@ -64,6 +66,8 @@ struct TypingFrame<'a> {
 #[derive(Serialize)]
 struct ReadFrame {
     action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_id: Option<i64>,
     conversation_id: Uuid,
     user_id: Uuid,
     message_id: i64,
@@ -72,6 +76,8 @@ struct ReadFrame {
 #[derive(Serialize)]
 struct RoomFrame<'a> {
     action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_id: Option<i64>,
     change: &'static str,
     conversation_id: Uuid,
     name: Option<&'a str>,
@@ -83,6 +89,25 @@ struct RoomFrame<'a> {
     username: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user_name: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ReloadFrame {
+    action: &'static str,
+    event_id: i64,
+    message: &'static str,
+}
+
+#[derive(Serialize)]
+struct ReactionFrame<'a> {
+    action: &'static str,
+    event_id: Option<i64>,
+    conversation_id: Uuid,
+    message_id: i64,
+    user_id: Uuid,
+    username: &'a str,
+    emoji: &'a str,
+    added: bool,
 }
 
 #[derive(Serialize)]
@@ -111,18 +136,19 @@ fn to_frame<T: Serialize>(v: &T) -> Option<String> {
 
 /// A message as the socket it was sent on sees it: with the sender's
 /// `client_id`, its acknowledgement.
-fn encode_ack(kind: &EventKind) -> Option<String> {
+fn encode_ack(event: &Event) -> Option<String> {
     let EventKind::Message {
         message,
         client_id,
         reply_id,
         ..
-    } = kind
+    } = &event.kind
     else {
-        return encode(kind);
+        return encode(event);
     };
     to_frame(&MessageFrame {
         action: "message",
+        event_id: message.id.0,
         message: MessageOut::from(message.as_ref()),
         client_id: client_id.as_deref(),
         reply_id: *reply_id,
@@ -133,22 +159,28 @@ fn encode_ack(kind: &EventKind) -> Option<String> {
 /// `client_id` is the sender's own bookkeeping: shown to others it tells
 /// them what the sender's client is doing, and to the sender's other
 /// sockets it would acknowledge a send they never made.
-fn encode(kind: &EventKind) -> Option<String> {
-    match kind {
+fn encode(event: &Event) -> Option<String> {
+    // Edits and deletions that came before the change log have no change:
+    // their frames carry the message's id, as they always did.
+    let event_id = event.change.map(|e| e.0);
+    match &event.kind {
         EventKind::Message { message, reply_id, .. } => to_frame(&MessageFrame {
             action: "message",
+            event_id: message.id.0,
             message: MessageOut::from(message.as_ref()),
             client_id: None,
             reply_id: *reply_id,
         }),
         EventKind::MessageUpdated { message } => to_frame(&MessageFrame {
             action: "message_updated",
+            event_id: event_id.unwrap_or(message.id.0),
             message: MessageOut::from(message.as_ref()),
             client_id: None,
             reply_id: None,
         }),
         EventKind::MessageDeleted { message } => to_frame(&MessageFrame {
             action: "message_deleted",
+            event_id: event_id.unwrap_or(message.id.0),
             message: MessageOut::from(message.as_ref()),
             client_id: None,
             reply_id: None,
@@ -177,6 +209,7 @@ fn encode(kind: &EventKind) -> Option<String> {
             user,
         } => to_frame(&RoomFrame {
             action: "room",
+            event_id,
             change: change.as_str(),
             conversation_id: conversation.uuid,
             name: conversation.name.as_deref(),
@@ -210,9 +243,25 @@ fn encode(kind: &EventKind) -> Option<String> {
             upto,
         } => to_frame(&ReadFrame {
             action: "read",
+            event_id,
             conversation_id: conversation.uuid,
             user_id: user.uuid,
             message_id: upto.0,
+        }),
+        EventKind::Reaction {
+            message,
+            user,
+            emoji,
+            added,
+        } => to_frame(&ReactionFrame {
+            action: "reaction",
+            event_id,
+            conversation_id: message.conversation_uuid,
+            message_id: message.id.0,
+            user_id: user.uuid,
+            username: &user.username,
+            emoji,
+            added: *added,
         }),
         EventKind::Presence { user, online } => to_frame(&PresenceFrame {
             action: "presence",
@@ -325,7 +374,7 @@ impl Protocol for NativeSocket {
             && *origin == me
         {
             // Only this socket gets this encoding: no use caching it.
-            return encode_ack(&event.kind).map(Utf8Bytes::from);
+            return encode_ack(event).map(Utf8Bytes::from);
         }
         event.frame(SLOT_NATIVE, encode)
     }
@@ -333,9 +382,19 @@ impl Protocol for NativeSocket {
     fn replay(&self, message: &Message) -> Option<Utf8Bytes> {
         to_frame(&MessageFrame {
             action: "message",
+            event_id: message.id.0,
             message: MessageOut::from(message),
             client_id: None,
             reply_id: None,
+        })
+        .map(Utf8Bytes::from)
+    }
+
+    fn reload(&self, latest: EventId) -> Option<Utf8Bytes> {
+        to_frame(&ReloadFrame {
+            action: "reload",
+            event_id: latest.0,
+            message: "changes this far back are no longer kept: reload history, then carry on from event_id",
         })
         .map(Utf8Bytes::from)
     }
@@ -407,7 +466,7 @@ pub async fn user_socket(up: Upgrade, core: Arc<Core>, who: (Caller, Via), q: So
         bound: None,
         last_typing: None,
     };
-    let since = q.since.map(MessageId);
+    let since = q.since.map(EventId);
     let max = proto.max_frame(&core);
     Ok(up.reply(core.track_socket(), max, move |ws| {
         drive(core, caller, proto, since, ws)
@@ -449,7 +508,7 @@ pub async fn conversation_socket(
         bound: Some((conv.id, conv.uuid)),
         last_typing: None,
     };
-    let since = q.since.map(MessageId);
+    let since = q.since.map(EventId);
     let max = proto.max_frame(&core);
     Ok(up.reply(core.track_socket(), max, move |ws| {
         drive(core, caller, proto, since, ws)

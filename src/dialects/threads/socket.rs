@@ -142,7 +142,7 @@ impl Protocol for ThreadsSocket {
         {
             return None;
         }
-        event.frame(SLOT_THREADS, encode)
+        event.frame(SLOT_THREADS, |e| encode(&e.kind))
     }
 
     fn on_text(&mut self, core: &Arc<Core>, caller: &Caller, me: ConnId, text: &str) -> Handled {

@@ -1,0 +1,274 @@
+//! The change log: one row per change a client must not miss, written in
+//! the same transaction as the change, read back in id order on resume, and
+//! pruned by age.
+//!
+//! A message's id is its `message` change's id: `next_message_id` takes the
+//! id from this table's sequence and the message is stored under it.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::model::{ConversationId, EventId, MessageId, Timestamp, UserId};
+
+/// The highest id pruned from the log: a cursor below it may have missed
+/// changes that are gone.
+const FLOOR_KEY: &str = "changes_floor";
+
+/// What kind of change a row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Message,
+    Edited,
+    Deleted,
+    Read,
+    Room,
+    Reaction,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Message => "message",
+            Kind::Edited => "edited",
+            Kind::Deleted => "deleted",
+            Kind::Read => "read",
+            Kind::Room => "room",
+            Kind::Reaction => "reaction",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Kind> {
+        Some(match s {
+            "message" => Kind::Message,
+            "edited" => Kind::Edited,
+            "deleted" => Kind::Deleted,
+            "read" => Kind::Read,
+            "room" => Kind::Room,
+            "reaction" => Kind::Reaction,
+            _ => return None,
+        })
+    }
+}
+
+/// Who may see a change on resume (besides what the live event reached).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// The conversation's members (as they are when it is replayed).
+    Members = 0,
+    /// The members and the change's user (someone who left hears it).
+    MembersAndUser = 1,
+    /// Everyone (a room made, renamed or deleted: rooms are public).
+    Everyone = 2,
+}
+
+/// What a change needs, besides its row, to be replayed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Data {
+    /// `read`: the new mark.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upto: Option<i64>,
+    /// `room`: created, joined, left, renamed or deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<String>,
+    /// `room`: the room's UUID and name then (a deleted room has no row).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `room`: its member count then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_count: Option<i64>,
+    /// `reaction`: the emoji, and whether it was added (or taken back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added: Option<bool>,
+}
+
+/// One row of the log.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub id: EventId,
+    pub conversation: ConversationId,
+    pub kind: Kind,
+    /// The message it is about (a `message` change: the message itself).
+    pub message: Option<MessageId>,
+    pub user: Option<UserId>,
+    pub data: Data,
+}
+
+/// A change to write.
+pub struct New<'a> {
+    pub conversation: ConversationId,
+    pub kind: Kind,
+    pub message: Option<MessageId>,
+    pub user: Option<UserId>,
+    pub audience: Audience,
+    pub data: Option<&'a Data>,
+}
+
+/// Write a change (inside the write that makes it); its id.
+pub fn record(c: &Connection, new: &New<'_>) -> Result<EventId> {
+    let data = new
+        .data
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| crate::error::Error::Internal(format!("change data: {e}")))?;
+    c.prepare_cached(
+        "INSERT INTO changes (conversation, kind, message, user, audience, data, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        new.conversation,
+        new.kind.as_str(),
+        new.message,
+        new.user,
+        new.audience as i64,
+        data,
+        Timestamp::now()
+    ])?;
+    Ok(EventId(c.last_insert_rowid()))
+}
+
+/// The id a new message is stored under: a `message` change is written and
+/// its id is the message's.
+pub fn next_message_id(c: &Connection, conversation: ConversationId, sender: UserId) -> Result<MessageId> {
+    c.prepare_cached("INSERT INTO changes (conversation, kind, user, at) VALUES (?1, 'message', ?2, ?3)")?
+        .execute(params![conversation, sender, Timestamp::now()])?;
+    Ok(MessageId(c.last_insert_rowid()))
+}
+
+/// An imported message keeps its id: its `message` change gets the same.
+pub fn imported_message(
+    c: &Connection,
+    id: MessageId,
+    conversation: ConversationId,
+    sender: UserId,
+    at: Timestamp,
+) -> Result<()> {
+    c.prepare_cached(
+        "INSERT OR IGNORE INTO changes (id, conversation, kind, user, at) VALUES (?1, ?2, 'message', ?3, ?4)",
+    )?
+    .execute(params![id, conversation, sender, at])?;
+    Ok(())
+}
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Change>> {
+    let id: EventId = r.get(0)?;
+    let kind: String = r.get(2)?;
+    let data: Option<String> = r.get(5)?;
+    let Some(kind) = Kind::parse(&kind) else {
+        return Ok(None);
+    };
+    let message: Option<MessageId> = r.get(3)?;
+    Ok(Some(Change {
+        id,
+        conversation: r.get(1)?,
+        kind,
+        message: if kind == Kind::Message {
+            Some(MessageId(id.0))
+        } else {
+            message
+        },
+        user: r.get(4)?,
+        // A row this version cannot read is replayed without its extras.
+        data: data.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or_default(),
+    }))
+}
+
+/// The changes after `after` that `user` may see, in order, at most `limit`;
+/// with `conversation`, only that conversation's.
+pub fn after(
+    c: &Connection,
+    user: UserId,
+    conversation: Option<ConversationId>,
+    after: EventId,
+    limit: i64,
+) -> Result<Vec<Change>> {
+    let rows = match conversation {
+        Some(conv) => super::collect(
+            c,
+            "SELECT id, conversation, kind, message, user, data FROM changes
+              WHERE id > ?1 AND conversation = ?2 ORDER BY id LIMIT ?3",
+            params![after, conv, limit],
+            from_row,
+        )?,
+        None => super::collect(
+            c,
+            "SELECT id, conversation, kind, message, user, data FROM changes
+              WHERE id > ?1
+                AND (conversation IN (SELECT conversation FROM members WHERE user = ?2)
+                     OR audience = 2 OR (audience = 1 AND user = ?2))
+              ORDER BY id LIMIT ?3",
+            params![after, user, limit],
+            from_row,
+        )?,
+    };
+    Ok(rows.into_iter().flatten().collect())
+}
+
+/// The newest id handed out (0 before the first change).
+pub fn latest(c: &Connection) -> Result<EventId> {
+    Ok(
+        c.prepare_cached("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)")?
+            .query_row([], |r| r.get(0))?,
+    )
+}
+
+/// The highest id pruned: a cursor below it may have missed changes.
+pub fn floor(c: &Connection) -> Result<EventId> {
+    let v: Option<i64> = c
+        .prepare_cached("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1")?
+        .query_row([FLOOR_KEY], |r| r.get(0))
+        .optional()?;
+    Ok(EventId(v.unwrap_or(0)))
+}
+
+/// The newest change made before `cutoff`, found by bisecting ids (they
+/// grow with time; `at` has no index, and the send path is kept free of one).
+pub fn last_before(c: &Connection, cutoff: Timestamp) -> Result<Option<EventId>> {
+    let at_or_after = |id: i64| -> Result<Option<(i64, Timestamp)>> {
+        Ok(
+            c.prepare_cached("SELECT id, at FROM changes WHERE id >= ?1 ORDER BY id LIMIT 1")?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?,
+        )
+    };
+    let Some((first, first_at)) = at_or_after(0)? else {
+        return Ok(None);
+    };
+    if first_at >= cutoff {
+        return Ok(None);
+    }
+    // `lo` is a change before the cutoff; `hi` is past every such change.
+    let (mut lo, mut hi) = (first, latest(c)?.0 + 1);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        match at_or_after(mid)? {
+            Some((id, at)) if at < cutoff => lo = id,
+            _ => hi = mid,
+        }
+    }
+    Ok(Some(EventId(lo)))
+}
+
+/// Delete up to `batch` changes with ids up to `upto`, and raise the floor;
+/// how many went.
+pub fn prune(c: &Connection, upto: EventId, batch: i64) -> Result<usize> {
+    let n = c
+        .prepare_cached("DELETE FROM changes WHERE id IN (SELECT id FROM changes WHERE id <= ?1 ORDER BY id LIMIT ?2)")?
+        .execute(params![upto, batch])?;
+    // The floor is the newest id gone (or to go, if this batch did not
+    // reach it): a resume from below it must reload.
+    let gone: Option<i64> = c
+        .prepare_cached("SELECT MIN(id) - 1 FROM changes WHERE id <= ?1")?
+        .query_row([upto], |r| r.get(0))?;
+    let floor = gone.unwrap_or(upto.0);
+    c.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), excluded.value)",
+    )?
+    .execute(params![FLOOR_KEY, floor])?;
+    Ok(n)
+}
