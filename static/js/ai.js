@@ -4,6 +4,7 @@
 
 import { scrollToEnd } from './conversation.js';
 import { $, el } from './dom.js';
+import { renderMarkdown } from './markdown.js';
 import { state } from './state.js';
 
 function agentName() {
@@ -30,7 +31,7 @@ export function showDraft(f) {
       list.insertBefore(li, list.querySelector('li.pending, li.failed'));
     }
   }
-  d.li.querySelector('.text').textContent = f.text;
+  d.li.querySelector('.text').replaceChildren(renderMarkdown(f.text));
   d.li.querySelector('.state').textContent = f.state === 'thinking' ? 'thinking…' : 'writing…';
   if (visible(f.conversation_id) && state.stick) scrollToEnd();
 }

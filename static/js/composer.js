@@ -5,13 +5,14 @@
 import { ApiError, api, explain, tokenExpired } from './api.js';
 import { applyMessage, scrollToEnd } from './conversation.js';
 import { $, IMAGE_TYPES, clientId, el, humanSize, isTouch } from './dom.js';
+import { renderMarkdown } from './markdown.js';
 import { bumpConversation } from './sidebar.js';
 import { state } from './state.js';
 
 function pendingItem(text, file) {
   const li = el('li', { class: 'message mine pending' },
     el('div', { class: 'meta' }, el('span', { class: 'sender', text: 'You' }), el('span', { class: 'state', text: 'sending…' })),
-    el('div', { class: 'text', text }));
+    el('div', { class: 'text' }, renderMarkdown(text)));
   if (file) li.append(el('div', { class: 'attachment', text: 'File: ' + file.name }));
   return li;
 }

@@ -1,9 +1,11 @@
 // One message as the page shows it: who and when (once per run of one
-// sender's messages), its text, its attachment, and editing it in place.
+// sender's messages), its text (formatted by markdown.js), its attachment,
+// and editing it in place.
 
 import { api, explain } from './api.js';
 import { applyMessage, isDirect, scrollToEnd } from './conversation.js';
 import { $, IMAGE_TYPES, el, fullDate, humanSize, isTouch, timeOf } from './dom.js';
+import { renderMarkdown } from './markdown.js';
 import { senderName } from './people.js';
 import { state } from './state.js';
 
@@ -22,7 +24,8 @@ export function messageItem(m, { cont = false } = {}) {
     meta.append(el('span', { class: 'state seen-mark', text: m.seen ? '✓✓ seen' : '✓ sent' }));
   }
   li.append(meta);
-  li.append(el('div', { class: 'text', text: m.deleted ? 'message deleted' : m.message }));
+  // The text as Markdown, built as DOM nodes (markdown.js); editing works on the raw text.
+  li.append(m.deleted ? el('div', { class: 'text', text: 'message deleted' }) : el('div', { class: 'text' }, renderMarkdown(m.message)));
   if (m.attachment && !m.deleted) li.append(attachmentView(m.attachment));
   // An admin may delete anyone's message in a room (moderation); a direct
   // conversation is its two people's own.

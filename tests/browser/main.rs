@@ -9,6 +9,7 @@
 mod admin;
 #[path = "../common/mod.rs"]
 mod common;
+mod markdown;
 mod page;
 
 use std::future::Future;
