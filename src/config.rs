@@ -68,6 +68,10 @@ pub struct Config {
     #[arg(long, env = "NATTER_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Different reactions one user may leave on one message; 0 turns the limit off.
+    #[arg(long, env = "NATTER_MAX_REACTIONS", default_value_t = 20)]
+    pub max_reactions: u32,
+
     /// Messages a user may send per second, sustained; 0 turns the limit off.
     #[arg(long, env = "NATTER_SEND_RATE", default_value_t = 20)]
     pub send_rate: u32,

@@ -293,6 +293,16 @@ pub struct Message {
     pub reply_to: Option<MessageId>,
     /// Direct conversations: the other member has read up to this message.
     pub seen: bool,
+    /// One entry per emoji, in the order each was first used.
+    pub reactions: Vec<Reaction>,
+}
+
+/// Everyone who reacted to a message with one emoji.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaction {
+    pub emoji: String,
+    /// Oldest first.
+    pub users: Vec<Arc<UserBrief>>,
 }
 
 #[derive(Debug, Clone)]

@@ -565,3 +565,24 @@ async fn a_reply_cut_short_by_a_shutdown_is_kept_and_the_rest_answered_after_res
     assert_eq!(history[3]["message"], "Answered after the restart.");
     assert_eq!(history[3]["reply_to"], m2);
 }
+
+#[tokio::test]
+async fn a_person_cannot_reply_to_a_message_in_an_ai_conversation() {
+    // The agent's own replies are what `reply_to` links in these.
+    let ai = FakeAi::start().await;
+    ai.then(Step::reply(&["hi"]));
+    let s = with_agent(&ai.url, |_| {}).await;
+    let alice = s.register("alice").await;
+    let conv = ai_chat(&alice).await;
+    let mut ws = user_socket(&s, &alice).await;
+    let first = send(&mut ws, &conv, "hello").await;
+    until_reply(&mut ws).await;
+    let (st, body) = alice
+        .post(
+            "/api/messages/",
+            json!({"conversation_id": conv, "message": "about that", "reply_to": first}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("not available in AI conversations"), "{body}");
+}

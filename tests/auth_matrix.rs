@@ -184,6 +184,12 @@ fn table() -> Vec<Row> {
         owned(Native, "PATCH", "/api/messages/{id}", &[404], OK)
             .at("/api/messages/{message}")
             .json(r#"{"message": "edited"}"#),
+        // Reactions: members only; to anyone else the message does not exist.
+        owned(Native, "POST", "/api/messages/{id}/reactions", &[404], OK)
+            .at("/api/messages/{message}/reactions")
+            .json(r#"{"emoji": "+1"}"#),
+        owned(Native, "DELETE", "/api/messages/{id}/reactions", &[404], OK)
+            .at("/api/messages/{message}/reactions?emoji=%2B1"),
         owned(Native, "DELETE", "/api/messages/{id}", &[404], GONE).at("/api/messages/{message}"),
         any(Native, "POST", "/api/files", CREATED)
             .at("/api/files?name=n.txt")

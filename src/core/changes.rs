@@ -19,7 +19,7 @@ use crate::model::{Conversation, EventId, Kind, Message, Timestamp, UserBrief, U
 /// One missed change, ready for a dialect.
 pub enum Missed {
     /// A message sent: the dialect's replay frame.
-    Message(Message),
+    Message(Box<Message>),
     /// Anything else, as the event that went out live.
     Event(Arc<Event>),
 }
@@ -69,7 +69,7 @@ fn materialize(c: &Connection, ch: Change) -> Result<Option<Missed>> {
     };
     let event = |kind| Some(Missed::Event(Event::recorded(kind, Some(ch.id))));
     Ok(match ch.kind {
-        ChangeKind::Message => message(c)?.map(|m| Missed::Message(Arc::unwrap_or_clone(m))),
+        ChangeKind::Message => message(c)?.map(|m| Missed::Message(Box::new(Arc::unwrap_or_clone(m)))),
         ChangeKind::Edited => message(c)?.and_then(|message| event(EventKind::MessageUpdated { message })),
         ChangeKind::Deleted => message(c)?.and_then(|message| event(EventKind::MessageDeleted { message })),
         ChangeKind::Read => {

@@ -49,6 +49,8 @@ pub struct SendRequest {
     pub client_id: Option<String>,
     /// The socket it came from.
     pub origin: Option<ConnId>,
+    /// The message it answers (of the same conversation).
+    pub reply_to: Option<MessageId>,
 }
 
 impl SendRequest {
@@ -59,6 +61,7 @@ impl SendRequest {
             attachment: Attachment::None,
             client_id: None,
             origin: None,
+            reply_to: None,
         }
     }
 }
@@ -172,6 +175,7 @@ fn insert(
         incomplete: stored.incomplete,
         reply_to: stored.reply_to,
         seen: false,
+        reactions: Vec::new(),
     });
     Ok(Sent {
         message,
@@ -245,6 +249,7 @@ impl Core {
             text,
             client_id,
             origin,
+            reply_to,
             ..
         } = req;
         let core = self.me.clone();
@@ -254,6 +259,19 @@ impl Core {
             let conversation = resolve(c, &cache, &to, me)?;
             let members = cache.members(c, conversation.id)?;
             let sender = member_among(&members, &conversation, me)?;
+            if let Some(original) = reply_to {
+                if conversation.kind == Kind::Ai {
+                    // The agent's own replies use this link to know what it answered.
+                    return Err(Error::invalid(
+                        "replies to a message are not available in AI conversations",
+                    ));
+                }
+                if db::messages::conversation_of(c, original)? != Some(conversation.id) {
+                    return Err(Error::NotFound(
+                        "the message replied to is not in this conversation".into(),
+                    ));
+                }
+            }
             if conversation.kind == Kind::Ai {
                 let core = core
                     .upgrade()
@@ -280,7 +298,7 @@ impl Core {
             let stored = Stored {
                 text,
                 incomplete: false,
-                reply_to: None,
+                reply_to,
                 reply_id: None,
             };
             insert(c, conversation, members, sender, file, &stored)

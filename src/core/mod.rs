@@ -18,6 +18,7 @@ pub mod keypair;
 mod limits;
 mod live;
 mod messages;
+mod reactions;
 mod rooms;
 pub mod shutdown;
 mod social;
@@ -59,6 +60,8 @@ pub struct Limits {
     pub max_message_bytes: usize,
     pub max_upload_bytes: usize,
     pub max_body_bytes: usize,
+    /// Different reactions one user may leave on one message; 0: no limit.
+    pub max_reactions: i64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +139,7 @@ impl Core {
                 max_message_bytes: config.max_message_bytes,
                 max_upload_bytes: config.max_upload_bytes,
                 max_body_bytes: config.max_body_bytes,
+                max_reactions: i64::from(config.max_reactions),
             },
             sends: SendLimiter::new(config.send_rate, config.send_burst),
             logins: LoginThrottle::new(

@@ -87,6 +87,23 @@ pub fn message(text: &str, max: usize, has_file: bool) -> Result<()> {
     Ok(())
 }
 
+/// A reaction: an emoji (or a short word, as `:party:` or `+1`) of at most
+/// 16 characters, without spaces or control characters.
+pub fn emoji(e: &str) -> Result<()> {
+    if e.is_empty() {
+        return Err(Error::invalid("emoji must not be empty"));
+    }
+    if e.chars().count() > 16 || e.len() > 64 {
+        return Err(Error::invalid(
+            "emoji must be at most 16 characters (and 64 bytes) long",
+        ));
+    }
+    if e.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+        return Err(Error::invalid("emoji must not contain spaces or control characters"));
+    }
+    Ok(())
+}
+
 pub fn client_id(id: &str) -> Result<()> {
     if id.len() > 128 {
         return Err(Error::invalid("client_id must be at most 128 bytes long"));

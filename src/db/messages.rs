@@ -121,6 +121,7 @@ fn assemble(c: &Connection, rows: Vec<Row_>) -> Result<Vec<Message>> {
             incomplete: r.incomplete,
             reply_to: r.reply_to,
             seen,
+            reactions: super::reactions::of(c, r.id)?,
         });
     }
     Ok(out)

@@ -25,6 +25,24 @@ pub const SLOT_CHATROOM: usize = 1;
 pub const SLOT_THREADS: usize = 2;
 pub const SLOT_MESSENGER: usize = 3;
 
+/// A message's reactions as the other dialects carry them: an extra field,
+/// left out when there are none, so their seeds' shapes are unchanged.
+#[derive(Debug, Serialize)]
+pub struct ReactionCount {
+    pub emoji: String,
+    pub count: usize,
+}
+
+pub fn reaction_counts(m: &crate::model::Message) -> Vec<ReactionCount> {
+    m.reactions
+        .iter()
+        .map(|r| ReactionCount {
+            emoji: r.emoji.clone(),
+            count: r.users.len(),
+        })
+        .collect()
+}
+
 /// Where a stored file is downloaded (the native route, which every
 /// dialect's clients can fetch with their own credentials).
 pub fn file_url(f: &FileMeta) -> String {

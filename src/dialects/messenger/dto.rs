@@ -189,6 +189,11 @@ pub struct MessageOut {
     pub timestamp: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attachment: Option<AttachmentOut>,
+    /// Extras beyond the seed: the message answered, and reactions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<crate::dialects::ReactionCount>,
 }
 
 impl From<&Message> for MessageOut {
@@ -199,6 +204,8 @@ impl From<&Message> for MessageOut {
             content: m.text.clone(),
             timestamp: m.created_at.rfc3339(),
             attachment: m.file.as_ref().map(AttachmentOut::from),
+            reply_to: m.reply_to.map(|r| r.0),
+            reactions: crate::dialects::reaction_counts(m),
         }
     }
 }

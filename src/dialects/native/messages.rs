@@ -7,11 +7,11 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 
 use super::Native;
-use super::dto::{EditIn, MessageOut, SendIn};
+use super::dto::{EditIn, MessageOut, ReactIn, ReactionQuery, SendIn};
 use crate::core::{Attachment, Caller, Core, SendRequest, Target};
 use crate::error::Error;
 use crate::http::ErrorShape;
-use crate::http::filters::{caller, json as body, with_core};
+use crate::http::filters::{caller, json as body, query, with_core};
 use crate::http::{Response, json, status};
 use crate::model::MessageId;
 
@@ -46,6 +46,7 @@ pub async fn send(core: Arc<Core>, caller: Caller, r: SendIn) -> Result<Response
                 attachment: r.attachment_id.map_or(Attachment::None, Attachment::File),
                 client_id: r.client_id,
                 origin: None,
+                reply_to: r.reply_to.map(MessageId),
             },
         )
         .await?;
@@ -97,6 +98,45 @@ pub async fn delete(id: String, core: Arc<Core>, caller: Caller) -> Result<Respo
     Ok(status(StatusCode::NO_CONTENT))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/messages/{id}/reactions",
+    tag = "messages",
+    summary = "React to a message (members only; adding one already there changes nothing)",
+    params(("id" = i64, Path, description = "The message id")),
+    request_body = ReactIn,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The message with its reactions", body = MessageOut),
+        (status = 400, description = "Bad input (no emoji, spaces in it, too long), or over `--max-reactions`", body = super::dto::ErrorBody),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
+        (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn react(id: String, core: Arc<Core>, caller: Caller, r: ReactIn) -> Result<Response, Error> {
+    let message = core.react(&caller, message_id(&id)?, r.emoji, true).await?;
+    Ok(json(StatusCode::OK, &MessageOut::from(&message)))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/messages/{id}/reactions",
+    tag = "messages",
+    summary = "Take back the caller's reaction (taking back one not there changes nothing)",
+    params(("id" = i64, Path, description = "The message id"), ReactionQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The message with its reactions", body = MessageOut),
+        (status = 400, description = "Bad input (no emoji)", body = super::dto::ErrorBody),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
+        (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn unreact(id: String, core: Arc<Core>, caller: Caller, q: ReactionQuery) -> Result<Response, Error> {
+    let message = core.react(&caller, message_id(&id)?, q.emoji, false).await?;
+    Ok(json(StatusCode::OK, &MessageOut::from(&message)))
+}
+
 pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
     let limit = core.limits.max_body_bytes;
     let auth = || with_core(core.clone()).and(caller(core.clone()));
@@ -117,5 +157,25 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(auth())
         .then(delete)
         .map(Native::reply);
-    send.or(edit).unify().or(delete).unify().boxed()
+    let react = warp::path!("messages" / String / "reactions")
+        .and(warp::post())
+        .and(auth())
+        .and(body(limit))
+        .then(react)
+        .map(Native::reply);
+    let unreact = warp::path!("messages" / String / "reactions")
+        .and(warp::delete())
+        .and(auth())
+        .and(query::<ReactionQuery>())
+        .then(unreact)
+        .map(Native::reply);
+    send.or(edit)
+        .unify()
+        .or(delete)
+        .unify()
+        .or(react)
+        .unify()
+        .or(unreact)
+        .unify()
+        .boxed()
 }

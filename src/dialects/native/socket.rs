@@ -318,6 +318,7 @@ impl NativeSocket {
                         attachment: f.attachment_id.map_or(Attachment::None, Attachment::File),
                         client_id: f.client_id,
                         origin: Some(me),
+                        reply_to: f.reply_to.map(MessageId),
                     },
                 );
                 Ok(Handled::Pending(Box::pin(async move {
@@ -347,10 +348,25 @@ impl NativeSocket {
                         .map(|e| error_frame(&e, client_id.as_deref()))
                 })))
             }
+            "react" => {
+                let id = f.message_id.ok_or_else(|| Error::invalid("message_id is required"))?;
+                let emoji = f.emoji.ok_or_else(|| Error::invalid("emoji is required"))?;
+                let added = f.added.unwrap_or(true);
+                let (core, caller) = (core.clone(), caller.clone());
+                let client_id = f.client_id;
+                Ok(Handled::Pending(Box::pin(async move {
+                    core.react(&caller, MessageId(id), emoji, added)
+                        .await
+                        .err()
+                        .map(|e| error_frame(&e, client_id.as_deref()))
+                })))
+            }
             "ping" => Ok(Handled::Reply(Utf8Bytes::from_static(r#"{"action":"pong"}"#))),
-            "" => Err(Error::invalid("frame has no action: use send, typing, read or ping")),
+            "" => Err(Error::invalid(
+                "frame has no action: use send, typing, read, react or ping",
+            )),
             other => Err(Error::invalid(format!(
-                "unknown action `{other}`: use send, typing, read or ping"
+                "unknown action `{other}`: use send, typing, read, react or ping"
             ))),
         }
     }

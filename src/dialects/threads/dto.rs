@@ -80,6 +80,11 @@ pub struct MessageOut {
     pub attached_file: Option<String>,
     pub attached_file_name: Option<String>,
     pub thread: i64,
+    /// Extras beyond the seed: the message answered, and reactions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<crate::dialects::ReactionCount>,
 }
 
 impl MessageOut {
@@ -101,6 +106,8 @@ impl MessageOut {
             attached_file: m.file.as_ref().map(file_url),
             attached_file_name: m.file.as_ref().map(|f| f.name.clone()),
             thread: m.conversation.0,
+            reply_to: m.reply_to.map(|r| r.0),
+            reactions: crate::dialects::reaction_counts(m),
         }
     }
 }

@@ -115,6 +115,7 @@ impl ThreadsSocket {
             attachment,
             client_id: None,
             origin: Some(me),
+            reply_to: None,
         })
     }
 }

@@ -151,6 +151,25 @@ pub struct SendIn {
     /// this answer is the acknowledgement: no socket is shown it.
     #[schema(max_length = 32)]
     pub client_id: Option<String>,
+    /// The message this one answers: a message of the same conversation
+    /// (not in AI conversations).
+    pub reply_to: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReactIn {
+    /// An emoji (or a short word such as `+1`): 1–16 characters and at
+    /// most 64 bytes, no spaces or control characters.
+    #[schema(min_length = 1, max_length = 16, pattern = r"^[^\s\x00-\x1f\x7f-\x9f]+$")]
+    pub emoji: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReactionQuery {
+    /// The emoji to take back.
+    #[param(min_length = 1, max_length = 16, pattern = r"^[^\s\x00-\x1f\x7f-\x9f]+$")]
+    pub emoji: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -204,6 +223,11 @@ pub struct ClientFrame {
     pub message_id: Option<i64>,
     pub client_id: Option<String>,
     pub attachment_id: Option<Uuid>,
+    /// `send`: the message it answers.
+    pub reply_to: Option<i64>,
+    /// `react`: the emoji, and whether it is added (the default) or taken back.
+    pub emoji: Option<String>,
+    pub added: Option<bool>,
 }
 
 // ----- responses -----
@@ -339,6 +363,39 @@ pub struct MessageOut {
     /// An agent's reply that was cut short: what arrived before it stopped.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub incomplete: bool,
+    /// One entry per emoji, in the order each was first used.
+    pub reactions: Vec<ReactionOut>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReactionOut {
+    pub emoji: String,
+    pub count: usize,
+    /// Who reacted, oldest first.
+    pub users: Vec<ReactorOut>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReactorOut {
+    pub user_id: Uuid,
+    pub username: String,
+}
+
+impl From<&crate::model::Reaction> for ReactionOut {
+    fn from(r: &crate::model::Reaction) -> Self {
+        ReactionOut {
+            emoji: r.emoji.clone(),
+            count: r.users.len(),
+            users: r
+                .users
+                .iter()
+                .map(|u| ReactorOut {
+                    user_id: u.uuid,
+                    username: u.username.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 impl From<&Message> for MessageOut {
@@ -358,6 +415,7 @@ impl From<&Message> for MessageOut {
             attachment: m.file.clone().map(FileOut::from),
             reply_to: m.reply_to.map(|r| r.0),
             incomplete: m.incomplete,
+            reactions: m.reactions.iter().map(ReactionOut::from).collect(),
         }
     }
 }
