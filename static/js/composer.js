@@ -6,6 +6,7 @@ import { ApiError, api, explain, tokenExpired } from './api.js';
 import { applyMessage, scrollToEnd } from './conversation.js';
 import { $, IMAGE_TYPES, clientId, el, humanSize, isTouch } from './dom.js';
 import { renderMarkdown } from './markdown.js';
+import { cancelReply, takeReply } from './reactions.js';
 import { bumpConversation } from './sidebar.js';
 import { state } from './state.js';
 
@@ -30,7 +31,7 @@ export function failPending(cid, reason) {
       onclick: () => {
         state.pending.delete(cid);
         p.li.remove();
-        deliver(p.conversation, p.text, p.attachment);
+        deliver(p.conversation, p.text, p.attachment, p.replyTo);
       },
     }, 'Retry')));
   }
@@ -51,20 +52,21 @@ export function sendWaiting() {
     if (!p.waiting) continue;
     state.pending.delete(cid);
     p.li.remove();
-    deliver(p.conversation, p.text, p.attachment);
+    deliver(p.conversation, p.text, p.attachment, p.replyTo);
   }
 }
 
-export function deliver(conversation, text, attachment) {
+export function deliver(conversation, text, attachment, replyTo) {
   const cid = clientId();
   const li = pendingItem(text, attachment);
-  state.pending.set(cid, { conversation, text, li, attachment, sentOn: null });
+  state.pending.set(cid, { conversation, text, li, attachment, replyTo, sentOn: null });
   if (state.current === conversation) {
     $('messages').append(li);
     scrollToEnd();
   }
   const frame = { action: 'send', conversation_id: conversation, message: text, client_id: cid };
   if (attachment) frame.attachment_id = attachment.file_id;
+  if (replyTo) frame.reply_to = replyTo;
   // A socket whose token has run out would be closed by the server on this
   // frame; HTTP refreshes the token first.
   if (state.wsOpen && !tokenExpired()) {
@@ -72,7 +74,7 @@ export function deliver(conversation, text, attachment) {
     state.ws.send(JSON.stringify(frame));
   } else {
     // No socket right now: send over HTTP; it answers only after the commit.
-    api('POST', '/api/messages/', { conversation_id: conversation, message: text, attachment_id: attachment ? attachment.file_id : undefined })
+    api('POST', '/api/messages/', { conversation_id: conversation, message: text, attachment_id: attachment ? attachment.file_id : undefined, reply_to: replyTo })
       .then((m) => confirmPending(cid, m))
       .catch((e) => (e instanceof ApiError ? failPending(cid, e.message) : waitForConnection(cid)));
   }
@@ -113,7 +115,7 @@ export async function sendFromComposer(event) {
   }
   input.value = '';
   autoGrow();
-  deliver(id, text, meta);
+  deliver(id, text, meta, takeReply(id));
 }
 
 // ---------- attachments ----------
@@ -191,6 +193,7 @@ export function wireDropAndPaste() {
 /** A new conversation: an empty composer. */
 export function resetComposer() {
   clearAttachment();
+  cancelReply();
   $('composer-error').textContent = '';
 }
 

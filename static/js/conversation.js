@@ -287,7 +287,8 @@ export function renderAll(id, { keepScroll = false } = {}) {
       cont = false;
     }
     if (!divided && unreadAtOpen(id, m)) {
-      list.append(el('li', { class: 'new-divider', role: 'separator' }, el('span', { text: 'New' })));
+      // A list may hold only list items: the divider is one, saying what it is.
+      list.append(el('li', { class: 'new-divider' }, el('span', { text: 'New' }), el('span', { class: 'visually-hidden', text: ' messages below' })));
       divided = true;
       cont = false;
     }

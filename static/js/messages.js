@@ -6,6 +6,7 @@ import { api, explain } from './api.js';
 import { applyMessage, isDirect, scrollToEnd } from './conversation.js';
 import { $, IMAGE_TYPES, el, fullDate, humanSize, isTouch, timeOf } from './dom.js';
 import { renderMarkdown } from './markdown.js';
+import { reactButton, reactionChips, replyQuote, replyTo } from './reactions.js';
 import { senderName } from './people.js';
 import { state } from './state.js';
 
@@ -24,18 +25,29 @@ export function messageItem(m, { cont = false } = {}) {
     meta.append(el('span', { class: 'state seen-mark', text: m.seen ? '✓✓ seen' : '✓ sent' }));
   }
   li.append(meta);
+  const quote = m.deleted ? null : replyQuote(m);
+  if (quote) li.append(quote);
   // The text as Markdown, built as DOM nodes (markdown.js); editing works on the raw text.
   li.append(m.deleted ? el('div', { class: 'text', text: 'message deleted' }) : el('div', { class: 'text' }, renderMarkdown(m.message)));
   if (m.attachment && !m.deleted) li.append(attachmentView(m.attachment));
+  const chips = reactionChips(m);
+  if (chips) li.append(chips);
   // An admin may delete anyone's message in a room (moderation); a direct
   // conversation is its two people's own.
   const moderate = !mine && state.me.role === 'admin' && !isDirect(m.conversation_id);
-  if ((mine || moderate) && !m.deleted) {
+  // Replies and reactions for every message but the agent's conversations'
+  // (where replies link the agent's answers) and deleted ones.
+  const conv = state.conversations.get(m.conversation_id);
+  const ai = conv && conv.kind === 'ai';
+  if (!m.deleted) {
     li.append(el('div', { class: 'actions' },
+      ai ? null : el('button', { type: 'button', class: 'secondary reply', onclick: () => replyTo(m) }, 'Reply',
+        el('span', { class: 'visually-hidden', text: ' to this message' })),
+      reactButton(li, m),
       mine ? el('button', { type: 'button', class: 'secondary edit', onclick: () => editMessage(li, m) }, 'Edit',
         el('span', { class: 'visually-hidden', text: ' message' })) : null,
-      el('button', { type: 'button', class: 'secondary delete', onclick: (e) => deleteMessage(e.currentTarget, m, mine) }, 'Delete',
-        el('span', { class: 'visually-hidden', text: ' message' }))));
+      mine || moderate ? el('button', { type: 'button', class: 'secondary delete', onclick: (e) => deleteMessage(e.currentTarget, m, mine) }, 'Delete',
+        el('span', { class: 'visually-hidden', text: ' message' })) : null));
   }
   return li;
 }

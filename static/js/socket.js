@@ -6,6 +6,7 @@ import { api } from './api.js';
 import { failPending, deliver, sendWaiting } from './composer.js';
 import { applyMessage, clearTyping, closed, markRead, renderPresence, seenUpTo, select, showTyping } from './conversation.js';
 import { $, setStatus } from './dom.js';
+import { reactionFrame } from './reactions.js';
 import { displayName, senderName } from './people.js';
 import { bumpConversation, loadSidebar, noteId, renderSidebar, roomChanged } from './sidebar.js';
 import { state } from './state.js';
@@ -136,6 +137,9 @@ function onFrame(f, ws) {
     case 'message_deleted':
       applyMessage(f.message);
       break;
+    case 'reaction':
+      reactionFrame(f);
+      break;
     case 'message_delta':
       showDraft(f);
       break;
@@ -172,7 +176,7 @@ function onFrame(f, ws) {
         if (p.resend) {
           state.pending.delete(cid);
           p.li.remove();
-          deliver(p.conversation, p.text, p.attachment);
+          deliver(p.conversation, p.text, p.attachment, p.replyTo);
         } else {
           failPending(cid, 'connection lost');
         }

@@ -17,7 +17,8 @@ export const state = {
   messages: new Map(), // conversation id -> Map(message id -> message)
   oldest: new Map(), // conversation id -> oldest loaded id, or 0 when all are loaded
   newSince: new Map(), // conversation id -> the first message that was unread when it was opened
-  pending: new Map(), // client_id -> {conversation, text, li, attachment}
+  pending: new Map(), // client_id -> {conversation, text, li, attachment, replyTo}
+  replyTo: null, // {id, conversation}: the message the composer's next send answers
   drafts: new Map(), // reply id -> {conversation, li}: the agent's replies being written
   online: new Map(), // user id -> bool
   typing: new Map(), // conversation id -> Map(user name -> timer)

@@ -11,6 +11,7 @@ mod admin;
 mod common;
 mod markdown;
 mod page;
+mod reactions;
 
 use std::future::Future;
 use std::net::TcpListener;
