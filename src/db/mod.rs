@@ -33,6 +33,7 @@ pub mod conversations;
 pub mod files;
 pub mod lock;
 pub mod messages;
+pub mod search;
 pub mod sessions;
 pub mod social;
 pub mod users;
@@ -58,6 +59,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_initial.sql"),
     include_str!("../../migrations/0002_ai_agent.sql"),
     include_str!("../../migrations/0003_admin.sql"),
+    include_str!("../../migrations/0005_search.sql"),
 ];
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
