@@ -18,6 +18,7 @@ mod limits;
 mod live;
 mod messages;
 mod rooms;
+pub mod search;
 pub mod shutdown;
 mod social;
 mod users;
@@ -32,6 +33,7 @@ pub use conversations::{DirectThread, NewConversation, RoomInfo, direct_name};
 pub use files::{FileData, Upload};
 pub use hub::{ConnId, Ended, Event, EventKind, Hub, Scope, Subscription};
 pub use messages::{Attachment, DEFAULT_PAGE, MAX_PAGE, SendRequest, Target};
+pub use search::{Hit, SearchPage, SearchRequest, Segment};
 pub use users::{ProfileUpdate, UserExport, Viewer};
 
 use crate::config::Config;
