@@ -13,7 +13,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 
-use super::{admin, auth, conversations, files, health, invites, messages, socket, users};
+use super::{admin, auth, conversations, files, health, invites, messages, search, socket, users};
 use crate::http::Response;
 
 /// Every native route: (method, path template). Add a route here, to the
@@ -40,6 +40,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/messages"),
     ("PATCH", "/api/messages/{id}"),
     ("DELETE", "/api/messages/{id}"),
+    ("GET", "/api/search"),
     ("POST", "/api/files"),
     ("GET", "/api/files/{id}"),
     ("GET", "/api/ws"),
@@ -143,6 +144,7 @@ impl Modify for BearerAuth {
         messages::send,
         messages::edit,
         messages::delete,
+        search::search,
         files::upload,
         files::download,
         socket::user_socket,
@@ -170,6 +172,7 @@ impl Modify for BearerAuth {
         (name = "users", description = "Profiles, search, your own data"),
         (name = "conversations", description = "Direct conversations, rooms, history, read marks"),
         (name = "messages", description = "Send, edit, delete"),
+        (name = "search", description = "Full-text search over your conversations"),
         (name = "files", description = "Attachments"),
         (name = "sockets", description = "Live delivery"),
         (name = "server", description = "What the server is and offers"),
