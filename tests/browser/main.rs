@@ -10,6 +10,7 @@ mod admin;
 #[path = "../common/mod.rs"]
 mod common;
 mod page;
+mod search;
 
 use std::future::Future;
 use std::net::TcpListener;
