@@ -103,6 +103,78 @@ impl fmt::Display for Timestamp {
     }
 }
 
+impl Timestamp {
+    /// An RFC 3339 time (`2024-06-17T11:28:21.902531Z`, `2024-06-17T13:28:21+02:00`)
+    /// or a date alone (`2024-06-17`: its midnight, UTC).
+    pub fn parse(s: &str) -> Option<Timestamp> {
+        let b = s.as_bytes();
+        let num = |from: usize, len: usize| -> Option<i64> {
+            let part = b.get(from..from + len)?;
+            part.iter()
+                .all(u8::is_ascii_digit)
+                .then(|| part.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0')))
+        };
+        let (y, mo, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+        if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !(1..=12).contains(&mo) || d < 1 {
+            return None;
+        }
+        let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+        let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+        if d > month_days[(mo - 1) as usize] {
+            return None;
+        }
+        let day = days_from_civil(y, mo, d);
+        if b.len() == 10 {
+            return Some(Timestamp(day * 86_400_000_000));
+        }
+        if !matches!(b.get(10), Some(b'T' | b't' | b' ')) || b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
+            return None;
+        }
+        let (h, mi, sec) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+        if h > 23 || mi > 59 || sec > 60 {
+            return None;
+        }
+        let mut at = 19;
+        let mut micros = 0i64;
+        if b.get(at) == Some(&b'.') {
+            at += 1;
+            let digits = b[at..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if digits == 0 {
+                return None;
+            }
+            for i in 0..6 {
+                micros = micros * 10 + if i < digits { i64::from(b[at + i] - b'0') } else { 0 };
+            }
+            at += digits;
+        }
+        let offset = match b.get(at..)? {
+            [b'Z' | b'z'] => 0,
+            [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+                let (oh, om) = (num(at + 1, 2)?, num(at + 4, 2)?);
+                if oh > 23 || om > 59 {
+                    return None;
+                }
+                let o = (oh * 60 + om) * 60;
+                if *sign == b'+' { o } else { -o }
+            }
+            _ => return None,
+        };
+        let secs = day * 86_400 + h * 3600 + mi * 60 + sec - offset;
+        Some(Timestamp(secs * 1_000_000 + micros))
+    }
+}
+
+/// A proleptic Gregorian date to days since 1970-01-01 (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -327,5 +399,27 @@ mod tests {
             "2024-06-17T11:28:21.902531Z"
         );
         assert_eq!(Timestamp(951_782_400_000_001).rfc3339(), "2000-02-29T00:00:00.000001Z");
+    }
+
+    #[test]
+    fn parses_what_it_writes_and_dates() {
+        for t in [0, 1_718_623_701_902_531, 951_782_400_000_001, -86_400_000_000] {
+            assert_eq!(Timestamp::parse(&Timestamp(t).rfc3339()), Some(Timestamp(t)));
+        }
+        assert_eq!(Timestamp::parse("2024-06-17"), Some(Timestamp(1_718_582_400_000_000)));
+        assert_eq!(
+            Timestamp::parse("2024-06-17T13:28:21.9+02:00"),
+            Some(Timestamp(1_718_623_701_900_000))
+        );
+        for bad in [
+            "",
+            "2024-6-17",
+            "2024-02-30",
+            "2024-06-17T25:00:00Z",
+            "2024-06-17T11:28:21",
+            "yesterday",
+        ] {
+            assert_eq!(Timestamp::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -163,6 +163,8 @@ fn table() -> Vec<Row> {
         // 404 for a direct conversation (its existence is not told).
         owned(Native, "GET", "/api/conversations/{id}", &[403], OK).at("/api/conversations/{room}"),
         owned(Native, "GET", "/api/conversations/{id}", &[404], OK).at("/api/conversations/{direct}"),
+        // "Jump to this message": the same rule for the page around one.
+        owned(Native, "GET", "/api/conversations/{id}", &[403], OK).at("/api/conversations/{room}?around={message}"),
         owned(Native, "POST", "/api/conversations/{id}/read", &[403], OK)
             .at("/api/conversations/{room}/read")
             .json(r#"{"message_id": 0}"#),
@@ -191,6 +193,11 @@ fn table() -> Vec<Row> {
         owned(Native, "DELETE", "/api/messages/{id}/reactions", &[404], OK)
             .at("/api/messages/{message}/reactions?emoji=%2B1"),
         owned(Native, "DELETE", "/api/messages/{id}", &[404], GONE).at("/api/messages/{message}"),
+        // Search answers anyone signed in (with their own conversations
+        // only); naming a conversation they are not in is refused.
+        any(Native, "GET", "/api/search", OK).at("/api/search?q=room"),
+        owned(Native, "GET", "/api/search", &[403], OK).at("/api/search?q=room&conversation_id={room}"),
+        owned(Native, "GET", "/api/search", &[404], OK).at("/api/search?q=hi&conversation_id={direct}"),
         any(Native, "POST", "/api/files", CREATED)
             .at("/api/files?name=n.txt")
             .raw("some bytes"),

@@ -85,6 +85,28 @@ async fn a_schema_1_database_opens_migrated_with_everything_in_it() {
     assert_eq!(status, 200, "{posts}");
     assert!(posts.to_string().contains("My first post"), "{posts}");
 
+    // The messages written before search existed are in its index.
+    let (status, found) = ben
+        .send(
+            ben.http
+                .get(s.url("/api/search"))
+                .bearer_auth(ben.token())
+                .query(&[("q", "notes")]),
+        )
+        .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["results"][0]["message"]["message_id"], 4, "{found}");
+    let (_, found) = ada
+        .send(
+            ada.http
+                .get(s.url("/api/search"))
+                .bearer_auth(ada.token())
+                .query(&[("q", "lobby")]),
+        )
+        .await;
+    assert_eq!(found["results"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["results"][0]["message"]["message"], "Welcome to the lobby");
+
     // And it goes on: new messages get ids after the old ones.
     let sent = ada.say(LOBBY, "hello from the new schema").await;
     assert_eq!(sent["message_id"], 6);

@@ -369,6 +369,23 @@ impl Core {
         self.history_where(caller, move |c| load(c, conv), page).await
     }
 
+    /// A page of a conversation's history around one of its messages,
+    /// oldest first (members only): what "jump to this message" shows.
+    pub async fn history_around(&self, caller: &Caller, conv: Uuid, at: MessageId, limit: i64) -> Result<Vec<Message>> {
+        let me = caller.user;
+        let limit = limit.clamp(1, MAX_PAGE);
+        self.db
+            .read(move |c| {
+                let conv = load_uuid(c, &conv)?;
+                require_member(c, &conv, me)?;
+                if db::messages::conversation_of(c, at)? != Some(conv.id) {
+                    return Err(Error::NotFound("message not found in this conversation".into()));
+                }
+                db::messages::around(c, conv.id, at, limit)
+            })
+            .await
+    }
+
     async fn history_where<F>(&self, caller: &Caller, conversation: F, page: Page) -> Result<Vec<Message>>
     where
         F: FnOnce(&Connection) -> Result<Conversation> + Send + 'static,

@@ -20,6 +20,7 @@ mod live;
 mod messages;
 mod reactions;
 mod rooms;
+pub mod search;
 pub mod shutdown;
 mod social;
 mod users;
@@ -34,6 +35,7 @@ pub use conversations::{DirectThread, NewConversation, RoomInfo, direct_name};
 pub use files::{FileData, Upload};
 pub use hub::{ConnId, Ended, Event, EventKind, Hub, Scope, Subscription};
 pub use messages::{Attachment, DEFAULT_PAGE, MAX_PAGE, SendRequest, Target};
+pub use search::{Hit, SearchPage, SearchRequest, Segment};
 pub use users::{ProfileUpdate, UserExport, Viewer};
 
 use crate::config::Config;

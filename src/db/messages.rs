@@ -136,6 +136,21 @@ pub fn by_id(c: &Connection, id: MessageId) -> Result<Option<Message>> {
     Ok(many(c, select!("WHERE m.id = ?1"), &[&id])?.pop())
 }
 
+/// These messages (that exist), newest first.
+pub fn by_ids(c: &Connection, ids: &[MessageId]) -> Result<Vec<Message>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // One statement for any number of ids: they go in as a JSON array.
+    let list = serde_json::to_string(&ids.iter().map(|m| m.0).collect::<Vec<_>>())
+        .map_err(|e| Error::Internal(format!("encoding message ids: {e}")))?;
+    many(
+        c,
+        select!("WHERE m.id IN (SELECT value FROM json_each(?1)) ORDER BY m.id DESC"),
+        &[&list],
+    )
+}
+
 /// Which slice of a conversation's history to read.
 #[derive(Debug, Clone, Copy)]
 pub struct Page {
@@ -160,6 +175,33 @@ pub fn page(c: &Connection, conv: ConversationId, p: Page) -> Result<Vec<Message
         v.reverse();
         Ok(v)
     }
+}
+
+/// A page of history around `at` (a message of `conv`), oldest first: up to
+/// `(limit - 1) / 2` messages before it, then it and those after it, as
+/// many as fit (more after it when there are fewer before).
+pub fn around(c: &Connection, conv: ConversationId, at: MessageId, limit: i64) -> Result<Vec<Message>> {
+    let limit = limit.max(1);
+    let mut out = page(
+        c,
+        conv,
+        Page {
+            before: Some(at),
+            after: None,
+            limit: (limit - 1) / 2,
+        },
+    )?;
+    let rest = limit - out.len() as i64;
+    out.extend(page(
+        c,
+        conv,
+        Page {
+            before: None,
+            after: Some(MessageId(at.0 - 1)),
+            limit: rest,
+        },
+    )?);
+    Ok(out)
 }
 
 /// Messages after `after` in every conversation `user` is in, oldest first.

@@ -35,6 +35,7 @@ pub mod files;
 pub mod lock;
 pub mod messages;
 pub mod reactions;
+pub mod search;
 pub mod sessions;
 pub mod social;
 pub mod users;
@@ -61,6 +62,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_ai_agent.sql"),
     include_str!("../../migrations/0003_admin.sql"),
     include_str!("../../migrations/0004_changes.sql"),
+    include_str!("../../migrations/0005_search.sql"),
     include_str!("../../migrations/0006_reactions.sql"),
 ];
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,13 +1,14 @@
 // The conversation view: choosing one (each has its own URL, #/c/<id>),
 // going live with Connect (once a visit), history with day separators and
-// a "new" divider, read marks, typing, members.
+// a "new" divider, opening one at a message (from search) with the history
+// around it, read marks, typing, members.
 
 import { api, explain } from './api.js';
 import { resetComposer } from './composer.js';
 import { $, PAGE, dayKey, dayLabel, el, isTouch } from './dom.js';
 import { messageItem } from './messages.js';
 import { displayName, otherMember, presenceDot, titleOf } from './people.js';
-import { renderSidebar } from './sidebar.js';
+import { loadSidebar, renderSidebar } from './sidebar.js';
 import { openSocket } from './socket.js';
 import { state } from './state.js';
 
@@ -28,9 +29,17 @@ export function route() {
   }
 }
 
-export function select(id, { push = true } = {}) {
+/**
+ * Show conversation `id`: its newest messages, or with `around` (a message
+ * id) the history around that message, scrolled to it and marked.
+ */
+export function select(id, { push = true, around = null } = {}) {
   const conv = state.conversations.get(id);
   if (!conv) return;
+  // A page around a message that was found is left behind: opened again,
+  // the conversation starts from its newest messages.
+  if (state.newer.has(id) || around) forget(id);
+  state.found = around ? { conversation: id, message: around } : null;
   if (state.current && state.current !== id) state.newSince.delete(state.current);
   state.current = id;
   if (push && location.hash !== '#/c/' + id) history.pushState(null, '', '#/c/' + id);
@@ -49,6 +58,12 @@ export function select(id, { push = true } = {}) {
   $('messages').replaceChildren();
   $('load-older').hidden = true;
   if (!state.connected) return;
+  if (around) {
+    loadAround(id, around)
+      .then((ok) => { if (ok && state.current === id) showFound(id); })
+      .catch((e) => { $('composer-error').textContent = explain(e); });
+    return;
+  }
   if (state.loaded.has(id)) {
     showConversation(id);
   } else {
@@ -81,14 +96,38 @@ export function renderConnectState() {
   }
 }
 
-/** Go live: open the socket, and show every conversation's messages from now on. */
-export function goLive() {
+/**
+ * Go live: open the socket, and show every conversation's messages from now
+ * on (the one open now too, unless `show` is false: the caller opens one).
+ */
+export function goLive({ show = true } = {}) {
   if (state.connected) return;
   state.connected = true;
   sessionStorage.setItem('natter.connected', '1');
   renderConnectState();
   openSocket();
-  if (state.current) select(state.current, { push: false });
+  if (show && state.current) select(state.current, { push: false });
+}
+
+/**
+ * Open conversation `id` at message `messageId` (a search result): the
+ * history around it, scrolled into view and marked. Reading it is asking
+ * to see messages, so the page goes live if it was not.
+ */
+export async function jumpTo(id, messageId) {
+  if (!state.conversations.has(id)) await loadSidebar();
+  if (!state.conversations.has(id)) return;
+  goLive({ show: false });
+  select(id, { around: messageId });
+}
+
+/** What was loaded of `id` goes; a load still under way is ignored when it lands. */
+function forget(id) {
+  state.loaded.delete(id);
+  state.messages.delete(id);
+  state.oldest.delete(id);
+  state.newer.delete(id);
+  state.generation.set(id, (state.generation.get(id) || 0) + 1);
 }
 
 export function connect() {
@@ -221,7 +260,9 @@ export function store(id) {
 
 async function loadPage(id, before) {
   const q = before ? '?limit=' + PAGE + '&before=' + before : '?limit=' + PAGE;
+  const generation = state.generation.get(id);
   const page = await api('GET', '/api/conversations/' + id + q);
+  if (state.generation.get(id) !== generation) return [];
   const msgs = store(id);
   for (const m of page) {
     msgs.set(m.message_id, m);
@@ -230,6 +271,91 @@ async function loadPage(id, before) {
   const oldest = page.length ? page[0].message_id : 0;
   if (!before || state.oldest.get(id) !== 0) state.oldest.set(id, page.length < PAGE ? 0 : oldest);
   return page;
+}
+
+/**
+ * The page around message `at`: up to (PAGE - 1) / 2 messages before it,
+ * then it and what follows. A full page may not reach the newest message:
+ * the rest loads as the view is scrolled down (`state.newer`).
+ * Returns false when the conversation was reloaded meanwhile.
+ */
+async function loadAround(id, at) {
+  const generation = state.generation.get(id);
+  const page = await api('GET', '/api/conversations/' + id + '?limit=' + PAGE + '&around=' + at);
+  if (state.generation.get(id) !== generation) return false;
+  const msgs = store(id);
+  for (const m of page) {
+    msgs.set(m.message_id, m);
+    state.seen.add(m.message_id);
+  }
+  const index = page.findIndex((m) => m.message_id === at);
+  state.oldest.set(id, index >= Math.floor((PAGE - 1) / 2) ? page[0].message_id : 0);
+  if (page.length === PAGE) {
+    const last = page[page.length - 1].message_id;
+    state.newer.set(id, last);
+    // Live messages that came while this loaded belong after a gap: they
+    // come back with the pages that follow.
+    for (const k of [...msgs.keys()]) if (k > last) msgs.delete(k);
+  }
+  state.loaded.add(id);
+  return true;
+}
+
+/** Show the message that was jumped to: in the middle of the view, marked. */
+function showFound(id) {
+  renderAll(id, { keepScroll: true });
+  const li = markFound(id);
+  if (li) {
+    li.scrollIntoView({ block: 'center' });
+    li.focus({ preventScroll: true });
+  }
+  state.stick = nearEnd() && !state.newer.has(id);
+  markRead(id);
+}
+
+function markFound(id) {
+  const found = state.found;
+  if (!found || found.conversation !== id) return null;
+  const li = $('messages').querySelector('li[data-id="' + found.message + '"]');
+  if (li) {
+    li.classList.add('found');
+    li.setAttribute('tabindex', '-1');
+    li.setAttribute('aria-label', 'Found message');
+  }
+  return li;
+}
+
+/** The messages after the loaded ones, when the view does not reach the newest. */
+export async function loadNewer() {
+  const id = state.current;
+  const after = state.newer.get(id);
+  if (!id || !after || $('load-newer').disabled) return;
+  $('load-newer').disabled = true;
+  const generation = state.generation.get(id);
+  try {
+    const page = await api('GET', '/api/conversations/' + id + '?limit=' + PAGE + '&after=' + after);
+    if (state.generation.get(id) !== generation) return;
+    const msgs = store(id);
+    for (const m of page) {
+      msgs.set(m.message_id, m);
+      state.seen.add(m.message_id);
+    }
+    if (page.length < PAGE) state.newer.delete(id);
+    else state.newer.set(id, page[page.length - 1].message_id);
+    renderAll(id, { keepScroll: true });
+    markRead(id);
+  } catch (e) {
+    $('composer-error').textContent = explain(e);
+  } finally {
+    $('load-newer').disabled = false;
+  }
+}
+
+/** "New messages ↓": the end of the conversation, reloaded if the view is a page found by search. */
+export function toLatest() {
+  const id = state.current;
+  if (id && state.newer.has(id)) select(id, { push: false });
+  else scrollToEnd();
 }
 
 export async function loadOlder() {
@@ -300,6 +426,8 @@ export function renderAll(id, { keepScroll = false } = {}) {
   for (const d of state.drafts.values()) if (d.conversation === id) list.append(d.li);
   for (const p of state.pending.values()) if (p.conversation === id) list.append(p.li);
   $('load-older').hidden = !state.oldest.get(id);
+  $('load-newer').hidden = !state.newer.has(id);
+  markFound(id);
   if (!keepScroll) {
     const divider = list.querySelector('li.new-divider');
     if (divider && !nearEnd()) divider.scrollIntoView({ block: 'center' });
@@ -320,9 +448,11 @@ export function nearEnd() {
 }
 
 export function onScroll() {
-  state.stick = nearEnd();
+  const detached = state.newer.has(state.current);
+  state.stick = nearEnd() && !detached;
   if (state.stick) $('new-below').hidden = true;
   if ($('scroller').scrollTop < 20 && state.oldest.get(state.current)) loadOlder();
+  if (detached && nearEnd()) loadNewer();
 }
 
 export function isDirect(id) {
@@ -337,6 +467,10 @@ export function applyMessage(m) {
   const isNew = !state.seen.has(m.message_id);
   state.seen.add(m.message_id);
   const msgs = store(id);
+  // Past the end of a page found by search: it comes with the pages after it.
+  const beyond = state.newer.has(id) && m.message_id > state.newer.get(id);
+  if (beyond && state.current === id && isNew) $('new-below').hidden = false;
+  if (beyond) return isNew;
   const newest = !msgs.size || m.message_id > Math.max(...msgs.keys());
   msgs.set(m.message_id, m);
   if (state.current !== id || !state.connected || !state.loaded.has(id)) return isNew;

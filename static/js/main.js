@@ -3,15 +3,16 @@
 // session (sign in and out), sidebar, conversation (the view, Connect,
 // history), messages (one message, editing), composer (sending,
 // attachments), socket (live frames), ai (the agent's replies), profile,
-// admin (invitations and the admin view).
+// admin (invitations and the admin view), search (finding messages).
 
 import { wireAdmin } from './admin.js';
 import { adoptStoredTokens } from './api.js';
 import { attachFile, autoGrow, composerKey, sendFromComposer, wireDropAndPaste } from './composer.js';
-import { connect, deleteRoom, leaveRoom, loadOlder, markRead, onScroll, renameRoom, route, scrollToEnd, toggleMembers } from './conversation.js';
+import { connect, deleteRoom, leaveRoom, loadNewer, loadOlder, markRead, onScroll, renameRoom, route, toLatest, toggleMembers } from './conversation.js';
 import { $ } from './dom.js';
 import { wireLightbox } from './messages.js';
 import { wireProfile } from './profile.js';
+import { wireSearch } from './search.js';
 import { logout, signedOut, start, submitAuth, submitReset } from './session.js';
 import { createRoom, searchPeople, startAiChat } from './sidebar.js';
 import { state } from './state.js';
@@ -36,9 +37,10 @@ function wire() {
   $('message-input').addEventListener('input', autoGrow);
   $('file-input').addEventListener('change', attachFile);
   $('load-older').addEventListener('click', loadOlder);
+  $('load-newer').addEventListener('click', loadNewer);
   $('scroller').addEventListener('scroll', onScroll);
   $('new-below').addEventListener('click', () => {
-    scrollToEnd();
+    toLatest();
     $('message-input').focus();
   });
   $('show-sidebar').addEventListener('click', () => {
@@ -66,6 +68,7 @@ function wire() {
   wireLightbox();
   wireProfile();
   wireAdmin();
+  wireSearch();
 }
 
 wire();

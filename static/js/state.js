@@ -16,6 +16,11 @@ export const state = {
   loaded: new Set(), // conversations whose newest page was loaded
   messages: new Map(), // conversation id -> Map(message id -> message)
   oldest: new Map(), // conversation id -> oldest loaded id, or 0 when all are loaded
+  // conversation id -> newest loaded id, while the loaded page (around a
+  // message found by search) does not reach the newest message
+  newer: new Map(),
+  generation: new Map(), // conversation id -> a count bumped when its loaded messages are dropped
+  found: null, // {conversation, message}: the search result opened, marked in the view
   newSince: new Map(), // conversation id -> the first message that was unread when it was opened
   pending: new Map(), // client_id -> {conversation, text, li, attachment, replyTo}
   replyTo: null, // {id, conversation}: the message the composer's next send answers

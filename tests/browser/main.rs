@@ -12,6 +12,7 @@ mod common;
 mod markdown;
 mod page;
 mod reactions;
+mod search;
 
 use std::future::Future;
 use std::net::TcpListener;

@@ -91,7 +91,7 @@ pub async fn create(core: Arc<Core>, caller: Caller, r: CreateConversationIn) ->
     get,
     path = "/api/conversations/{id}",
     tag = "conversations",
-    summary = "A page of history, oldest first",
+    summary = "A page of history, oldest first (the newest, before or after a message, or around one)",
     params(("id" = String, Path, description = "The conversation's id (a UUID)"), HistoryQuery),
     security(("bearer" = [])),
     responses(
@@ -104,10 +104,19 @@ pub async fn create(core: Arc<Core>, caller: Caller, r: CreateConversationIn) ->
 )]
 pub async fn history(id: String, core: Arc<Core>, caller: Caller, q: HistoryQuery) -> Result<Response, Error> {
     let id = conversation_id(&id)?;
+    let limit = q.limit.unwrap_or(crate::core::DEFAULT_PAGE);
+    if let Some(at) = q.around {
+        if q.before.is_some() || q.after.is_some() {
+            return Err(Error::invalid("around cannot go with before or after"));
+        }
+        let messages = core.history_around(&caller, id, MessageId(at), limit).await?;
+        let out: Vec<MessageOut> = messages.iter().map(MessageOut::from).collect();
+        return Ok(json(StatusCode::OK, &out));
+    }
     let page = Page {
         before: q.before.map(MessageId),
         after: q.after.map(MessageId),
-        limit: q.limit.unwrap_or(crate::core::DEFAULT_PAGE),
+        limit,
     };
     let messages = core.history(&caller, id, page).await?;
     let out: Vec<MessageOut> = messages.iter().map(MessageOut::from).collect();

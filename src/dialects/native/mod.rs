@@ -10,6 +10,7 @@ mod health;
 mod invites;
 mod messages;
 pub mod openapi;
+mod search;
 mod socket;
 mod users;
 
@@ -47,6 +48,8 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
                 .or(conversations::routes(core.clone()))
                 .unify()
                 .or(messages::routes(core.clone()))
+                .unify()
+                .or(search::routes(core.clone()))
                 .unify()
                 .or(files::routes(core.clone()))
                 .unify()

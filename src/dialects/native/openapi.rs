@@ -13,7 +13,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 
-use super::{admin, auth, conversations, files, health, invites, messages, socket, users};
+use super::{admin, auth, conversations, files, health, invites, messages, search, socket, users};
 use crate::http::Response;
 
 /// Every native route: (method, path template). Add a route here, to the
@@ -42,6 +42,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/messages/{id}"),
     ("POST", "/api/messages/{id}/reactions"),
     ("DELETE", "/api/messages/{id}/reactions"),
+    ("GET", "/api/search"),
     ("POST", "/api/files"),
     ("GET", "/api/files/{id}"),
     ("GET", "/api/ws"),
@@ -147,6 +148,7 @@ impl Modify for BearerAuth {
         messages::delete,
         messages::react,
         messages::unreact,
+        search::search,
         files::upload,
         files::download,
         socket::user_socket,
@@ -174,6 +176,7 @@ impl Modify for BearerAuth {
         (name = "users", description = "Profiles, search, your own data"),
         (name = "conversations", description = "Direct conversations, rooms, history, read marks"),
         (name = "messages", description = "Send, edit, delete"),
+        (name = "search", description = "Full-text search over your conversations"),
         (name = "files", description = "Attachments"),
         (name = "sockets", description = "Live delivery"),
         (name = "server", description = "What the server is and offers"),

@@ -188,8 +188,47 @@ pub struct ReadIn {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
+    /// Only messages with a smaller id (the newest page before it).
     pub before: Option<i64>,
+    /// Only messages with a larger id (the oldest page after it).
     pub after: Option<i64>,
+    /// A message of this conversation: the page around it, up to
+    /// `(limit - 1) / 2` messages before it, then it and those after it
+    /// (not with `before` or `after`).
+    pub around: Option<i64>,
+    /// Messages per page (1 to 1000, default 50).
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// What to look for: words, or "quoted phrases", all of which a message
+    /// must have, ignoring case and diacritics. A term of 3 characters or
+    /// more matches anywhere in the text; a shorter one matches the start
+    /// of a word (in Chinese, Japanese and other scripts written without
+    /// spaces, anywhere). At most 256 characters and 16 terms.
+    #[param(min_length = 1, max_length = 256, pattern = r"\S")]
+    pub q: Option<String>,
+    /// Only this conversation (you must be a member).
+    pub conversation_id: Option<Uuid>,
+    /// Only messages sent by this user.
+    pub sender_id: Option<Uuid>,
+    /// Only messages sent at or after this time (RFC 3339, or a date: its midnight UTC).
+    #[param(
+        example = "2024-06-17",
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"
+    )]
+    pub after: Option<String>,
+    /// Only messages sent before this time (RFC 3339, or a date: its midnight UTC).
+    #[param(
+        example = "2024-06-18T00:00:00Z",
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"
+    )]
+    pub before: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Results per page (1 to 100, default 20).
     pub limit: Option<i64>,
 }
 
@@ -487,6 +526,47 @@ pub struct ConnectOut {
     pub status: &'static str,
     pub conversation_id: Uuid,
     pub ws_url: String,
+}
+
+/// `GET /api/search`: a page of results, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchOut {
+    pub results: Vec<SearchResultOut>,
+    /// Pass it as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResultOut {
+    /// The whole message, as history shows it.
+    pub message: MessageOut,
+    /// The part of its text to show (all of a short one, else a window
+    /// around the first match with "…" where it was cut), in pieces: the
+    /// matches have `match: true`. Plain text, to render as text.
+    pub snippet: Vec<SnippetPartOut>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnippetPartOut {
+    pub text: String,
+    #[serde(rename = "match")]
+    pub matched: bool,
+}
+
+impl From<crate::core::Hit> for SearchResultOut {
+    fn from(h: crate::core::Hit) -> Self {
+        SearchResultOut {
+            message: MessageOut::from(&h.message),
+            snippet: h
+                .snippet
+                .into_iter()
+                .map(|s| SnippetPartOut {
+                    text: s.text,
+                    matched: s.matched,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Every native error: what went wrong, in words, and the HTTP status.
