@@ -4,7 +4,7 @@
 // composer's "Replying to …" bar.
 
 import { api, explain } from './api.js';
-import { applyMessage, store } from './conversation.js';
+import { applyMessage, jumpTo, store } from './conversation.js';
 import { $, el } from './dom.js';
 import { senderName } from './people.js';
 import { state } from './state.js';
@@ -37,8 +37,9 @@ export function replyQuote(m) {
     el('span', { class: 'visually-hidden', text: 'In reply to ' }),
     who ? el('span', { class: 'reply-who', text: who }) : null,
     el('span', { class: 'reply-text', text: what }));
+  // Not loaded (further up): open the history around it, as a search result does.
   quote.addEventListener('click', () => {
-    if (!goTo(m.reply_to)) $('composer-error').textContent = 'That message is further up: load older messages to see it.';
+    if (!goTo(m.reply_to)) jumpTo(m.conversation_id, m.reply_to);
   });
   return quote;
 }

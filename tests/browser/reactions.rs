@@ -108,6 +108,35 @@ async fn reply_and_react_from_the_page_and_see_others_live() {
         let found = ph.axe().await;
         assert!(found.is_empty(), "accessibility on the phone: {found:#?}");
         ph.shot("reactions-phone-dark").await;
+
+        // A reply to a message further up than a reload loads: its quote
+        // opens the history around the original.
+        for i in 0..60 {
+            bob.say(&room, &format!("more {i}")).await;
+        }
+        let (st, late) = bob
+            .post(
+                "/api/messages/",
+                json!({"conversation_id": room, "message": "back to lunch", "reply_to": oid}),
+            )
+            .await;
+        assert_eq!(st, reqwest::StatusCode::OK, "{late}");
+        let lid = late["message_id"].as_i64().unwrap();
+        d.c.refresh().await.unwrap();
+        d.connect_to("#room-list button.conv-item").await;
+        d.wait_message("back to lunch").await;
+        let loaded: Value = d.js(&format!("return !!document.querySelector('{item}')")).await;
+        assert_eq!(loaded, json!(false), "the original is not loaded after a reload");
+        d.js(&format!("document.querySelector('#messages li[data-id=\"{lid}\"] .reply-quote').click(); return true;")).await;
+        d.until(
+            "the original, loaded and in view",
+            &format!(
+                "const li = document.querySelector('{item}'); if (!li) return false; \
+                 const r = li.getBoundingClientRect(), box = document.getElementById('messages-log').getBoundingClientRect(); \
+                 return r.top >= box.top && r.bottom <= box.bottom;"
+            ),
+        )
+        .await;
         s
     })
     .await;
