@@ -164,6 +164,7 @@ pub async fn read(id: String, core: Arc<Core>, caller: Caller, r: ReadIn) -> Res
     responses(
         (status = 204, description = "Left"),
         (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
+        (status = 403, description = "A room the caller is not a member of", body = super::dto::ErrorBody),
         (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody),
         (status = 409, description = "A direct conversation, which cannot be left", body = super::dto::ErrorBody)
     )
