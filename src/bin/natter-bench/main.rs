@@ -13,6 +13,7 @@ mod http;
 mod idle;
 mod login;
 mod report;
+mod search;
 mod server;
 
 use std::path::PathBuf;
@@ -28,7 +29,7 @@ use server::{ScratchDir, Target, natter_path};
 #[command(
     name = "natter-bench",
     version,
-    about = "Benchmark a natter server: fan-out, idle sockets, history, logins."
+    about = "Benchmark a natter server: fan-out, idle sockets, history, search, logins."
 )]
 struct Cli {
     /// Benchmark the server at this URL (e.g. http://127.0.0.1:8080) instead of starting one.
@@ -103,6 +104,19 @@ enum Scenario {
         /// Timed resumes.
         #[arg(long, default_value_t = 20)]
         resumes: usize,
+    },
+    /// 1M messages in 1,000 conversations: searches of every kind, and what the index costs an insert.
+    Search {
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 1_000)]
+        conversations: usize,
+        /// Timed searches of each kind.
+        #[arg(long, default_value_t = 500)]
+        requests: usize,
+        /// Messages inserted to time the index's cost per insert (0: skip).
+        #[arg(long, default_value_t = 20_000)]
+        insert_sample: usize,
     },
     /// Logins per second and their latency (the argon2 cost).
     Login {
@@ -200,6 +214,47 @@ async fn main() {
             info["seed_seconds"] = json!(seeded.seconds);
             let rows = history::run(&t, &seeded, &o).await;
             report::print("history", &rows, info);
+        }
+        Scenario::Search {
+            messages,
+            conversations,
+            requests,
+            insert_sample,
+        } => {
+            let o = search::Opts {
+                messages: *messages,
+                conversations: *conversations,
+                requests: *requests,
+                insert_sample: *insert_sample,
+            };
+            if cli.url.is_some() {
+                eprintln!("search seeds its own database, so it always starts its own natter; --url is ignored");
+            }
+            let dir = ScratchDir::new("search");
+            eprintln!("timing inserts with and without the search index…");
+            let insert_rows = {
+                let (d, o) = (dir.0.clone(), o.clone());
+                tokio::task::spawn_blocking(move || search::insert_rows(&d, &o))
+                    .await
+                    .expect("insert cost")
+            };
+            let db = dir.0.join("search.db");
+            eprintln!("seeding {messages} messages in {conversations} conversations…");
+            let seeded = {
+                let (db, o) = (db.clone(), o.clone());
+                tokio::task::spawn_blocking(move || search::seed(&db, &o))
+                    .await
+                    .expect("seed")
+            };
+            eprintln!("seeded in {:.1} s", seeded.seconds);
+            let t = Target::natter(&natter_path(cli.natter.as_deref()), Some((dir, db)), &cli.server_args).await;
+            let mut info = server_info(&t);
+            info["seed_seconds"] = json!(seeded.seconds);
+            let rows = search::run(&t, &seeded, &o).await;
+            report::print("search", &rows, info);
+            if !insert_rows.is_empty() {
+                report::print("search-insert-cost", &insert_rows, json!({}));
+            }
         }
         Scenario::Login { logins, concurrency } => {
             let t = natter_target(&cli, None).await;

@@ -39,6 +39,7 @@ fn user_id(id: &str) -> Result<Uuid, Error> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Users", body = Vec<AdminUserOut>),
+        (status = 400, description = "Bad input (a limit that is not a number)", body = ErrorBody),
         (status = 401, description = "Not logged in", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody)
     )
@@ -170,6 +171,7 @@ pub async fn delete_room(id: String, core: Arc<Core>, caller: Caller) -> Result<
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Entries", body = Vec<AuditOut>),
+        (status = 400, description = "Bad input (a limit that is not a number)", body = ErrorBody),
         (status = 401, description = "Not logged in", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody)
     )

@@ -114,7 +114,7 @@ fn disposition(inline: bool, name: &str) -> HeaderValue {
     params(("id" = String, Path, description = "The file's id (a UUID)")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The bytes, with the stored content type", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The bytes, with the stored content type", content_type = "*/*", body = Vec<u8>),
         (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
         (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody)
     )
