@@ -172,12 +172,21 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &Write
             }
             continue;
         }
-        completions.push(run_job(&conn, first));
+        let mut fault: Option<rusqlite::Error> = None;
+        let (completion, f) = run_job(&conn, first);
+        completions.push(completion);
+        fault = fault.or(f);
         // Keep taking jobs while they are waiting: everything that arrived
-        // during this batch shares its commit.
-        while completions.len() < MAX_BATCH {
+        // during this batch shares its commit. Not once the transaction is
+        // gone (SQLite rolls it all back on some faults, a full disk among
+        // them): a job then would run, and commit, on its own.
+        while completions.len() < MAX_BATCH && !conn.is_autocommit() {
             match rx.try_recv() {
-                Ok(Msg::Job(job)) => completions.push(run_job(&conn, job)),
+                Ok(Msg::Job(job)) => {
+                    let (completion, f) = run_job(&conn, job);
+                    completions.push(completion);
+                    fault = fault.or(f);
+                }
                 Ok(Msg::Stop(ack)) => {
                     stop = Some(ack);
                     break;
@@ -191,9 +200,13 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &Write
         let committed = exec(&conn, "COMMIT");
         metrics.batch_size.observe(completions.len() as f64);
         metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
-        let commit_error = committed.err().inspect(|e| {
+        let commit_error = committed.err().map(|e| {
             let _ = exec(&conn, "ROLLBACK");
             tracing::warn!(error = %e, jobs = completions.len(), "commit failed");
+            // A savepoint that could not be released (FTS5 writes its index
+            // then) took the transaction with it: the COMMIT only says there
+            // is none. The fault that did it is what the callers are told.
+            fault.take().unwrap_or(e)
         });
         for completion in completions {
             if catch_unwind(AssertUnwindSafe(|| completion(commit_error.as_ref()))).is_err() {
@@ -206,14 +219,17 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &Write
     }
 }
 
-/// Run one job inside a savepoint, undoing it if it fails or panics.
-fn run_job(conn: &Connection, job: Job) -> Completion {
+/// Run one job inside a savepoint, undoing it if it fails or panics; with
+/// the error of a release that failed (the batch's commit then fails too).
+fn run_job(conn: &Connection, job: Job) -> (Completion, Option<rusqlite::Error>) {
     if let Err(e) = exec(conn, "SAVEPOINT job") {
         tracing::error!(error = %e, "savepoint failed");
     }
-    match catch_unwind(AssertUnwindSafe(|| job(Ok(conn)))) {
+    let completion = match catch_unwind(AssertUnwindSafe(|| job(Ok(conn)))) {
         Ok((true, completion)) => {
-            let _ = exec(conn, "RELEASE job");
+            if let Err(e) = exec(conn, "RELEASE job") {
+                return (completion, Some(e));
+            }
             completion
         }
         Ok((false, completion)) => {
@@ -224,9 +240,11 @@ fn run_job(conn: &Connection, job: Job) -> Completion {
             tracing::error!("a write panicked; it was rolled back");
             let _ = exec(conn, "ROLLBACK TO job").and_then(|_| exec(conn, "RELEASE job"));
             // Its caller's channel was dropped with the job: it sees an error.
-            Box::new(|_| {})
+            let nothing: Completion = Box::new(|_: Option<&rusqlite::Error>| {});
+            nothing
         }
-    }
+    };
+    (completion, None)
 }
 
 /// A statement without results, prepared once: these run for every job.
