@@ -187,19 +187,8 @@ impl Core {
 
 /// Prune the change log every hour (and at start), until the core is gone.
 pub(super) fn prune_now_and_then(core: &Arc<Core>, retention: Duration) {
-    let weak = Arc::downgrade(core);
     let every = (retention / 24).clamp(Duration::from_secs(1), Duration::from_secs(3600));
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let Some(core) = weak.upgrade() else { return };
-            match core.prune_changes(retention).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "pruned the change log"),
-                Err(e) => tracing::warn!(error = %e, "could not prune the change log"),
-            }
-        }
+    super::now_and_then(core, every, "old entries of the change log", move |core| async move {
+        core.prune_changes(retention).await
     });
 }

@@ -299,18 +299,30 @@ impl Core {
 /// Remove never-attached uploads now and then (a tenth of their time to
 /// live, at least a second and at most ten minutes), until the core is gone.
 fn sweep_uploads(core: &Arc<Core>, ttl: std::time::Duration) {
-    let weak = Arc::downgrade(core);
     let every = (ttl / 10).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(600));
+    now_and_then(core, every, "uploads never attached to a message", |core| async move {
+        core.sweep_unattached().await
+    });
+}
+
+/// Run `task` now and every `every` until the core is gone, logging what it
+/// removed (`what`) or why it could not.
+pub(super) fn now_and_then<F, Fut>(core: &Arc<Core>, every: std::time::Duration, what: &'static str, task: F)
+where
+    F: Fn(Arc<Core>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<usize>> + Send,
+{
+    let weak = Arc::downgrade(core);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             let Some(core) = weak.upgrade() else { return };
-            match core.sweep_unattached().await {
+            match task(core).await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "removed uploads never attached to a message"),
-                Err(e) => tracing::warn!(error = %e, "could not remove unattached uploads"),
+                Ok(n) => tracing::info!(removed = n, "removed {what}"),
+                Err(e) => tracing::warn!(error = %e, "could not remove {what}"),
             }
         }
     });

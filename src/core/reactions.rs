@@ -31,13 +31,17 @@ impl Core {
                         return Err(Error::not_found("message"));
                     }
                     let changed = if added {
-                        if max > 0 && db::reactions::count_by(c, id, me)? >= max {
-                            // Whether this one is new decides if it is over.
-                            if !msg.reactions.iter().any(|r| r.emoji == emoji && r.users.iter().any(|u| u.id == me)) {
-                                return Err(Error::invalid(format!(
-                                    "you have left {max} different reactions on this message, the limit; take one back first"
-                                )));
-                            }
+                        // The message comes with its reactions: mine are counted there.
+                        let mine: Vec<&str> = msg
+                            .reactions
+                            .iter()
+                            .filter(|r| r.users.iter().any(|u| u.id == me))
+                            .map(|r| r.emoji.as_str())
+                            .collect();
+                        if max > 0 && mine.len() as i64 >= max && !mine.contains(&emoji.as_str()) {
+                            return Err(Error::invalid(format!(
+                                "you have left {max} different reactions on this message, the limit; take one back first"
+                            )));
                         }
                         db::reactions::add(c, id, me, &emoji)?
                     } else {

@@ -27,14 +27,6 @@ pub fn remove(c: &Connection, message: MessageId, user: UserId, emoji: &str) -> 
     )
 }
 
-/// How many different reactions `user` has left on `message`.
-pub fn count_by(c: &Connection, message: MessageId, user: UserId) -> Result<i64> {
-    Ok(
-        c.prepare_cached("SELECT COUNT(*) FROM reactions WHERE message = ?1 AND user = ?2")?
-            .query_row(params![message, user], |r| r.get(0))?,
-    )
-}
-
 /// A message's reactions: one entry per emoji, in the order each was first
 /// used, with who reacted (oldest first).
 pub fn of(c: &Connection, message: MessageId) -> Result<Vec<Reaction>> {
