@@ -333,7 +333,11 @@ pub struct ConversationSummary {
     pub conversation: Conversation,
     pub members: Vec<UserBrief>,
     pub last_message: Option<Message>,
+    /// Unread messages from others, all of them.
     pub unread: i64,
+    /// Of those, the ones that mention the member.
+    pub unread_mentions: i64,
+    pub notify: NotifyLevel,
     pub last_read: MessageId,
 }
 
@@ -367,6 +371,39 @@ pub struct Message {
     pub seen: bool,
     /// One entry per emoji, in the order each was first used.
     pub reactions: Vec<Reaction>,
+    /// The members its text mentions (`@username`), in the order mentioned.
+    pub mentions: Vec<Arc<UserBrief>>,
+}
+
+/// What a member wants to hear of one conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NotifyLevel {
+    /// Every message.
+    #[default]
+    All,
+    /// Messages that mention them (in a direct conversation: every message).
+    Mentions,
+    /// Nothing: muted.
+    Nothing,
+}
+
+impl NotifyLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyLevel::All => "all",
+            NotifyLevel::Mentions => "mentions",
+            NotifyLevel::Nothing => "nothing",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NotifyLevel> {
+        Some(match s {
+            "all" => NotifyLevel::All,
+            "mentions" => NotifyLevel::Mentions,
+            "nothing" => NotifyLevel::Nothing,
+            _ => return None,
+        })
+    }
 }
 
 /// Everyone who reacted to a message with one emoji.

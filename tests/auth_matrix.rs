@@ -171,6 +171,12 @@ fn table() -> Vec<Row> {
         owned(Native, "POST", "/api/conversations/{id}/read", &[404], OK)
             .at("/api/conversations/{direct}/read")
             .json(r#"{"message_id": 0}"#),
+        owned(Native, "PUT", "/api/conversations/{id}/notify", &[403], OK)
+            .at("/api/conversations/{room}/notify")
+            .json(r#"{"level": "mentions"}"#),
+        owned(Native, "PUT", "/api/conversations/{id}/notify", &[404], OK)
+            .at("/api/conversations/{direct}/notify")
+            .json(r#"{"level": "nothing"}"#),
         owned(Native, "DELETE", "/api/conversations/{id}/members/me", &[403], GONE)
             .at("/api/conversations/{room}/members/me"),
         owned(Native, "PATCH", "/api/conversations/{id}", &[403], OK)
@@ -193,6 +199,8 @@ fn table() -> Vec<Row> {
         owned(Native, "DELETE", "/api/messages/{id}/reactions", &[404], OK)
             .at("/api/messages/{message}/reactions?emoji=%2B1"),
         owned(Native, "DELETE", "/api/messages/{id}", &[404], GONE).at("/api/messages/{message}"),
+        // Anyone's own mentions (of conversations they are in).
+        any(Native, "GET", "/api/mentions", OK),
         // Search answers anyone signed in (with their own conversations
         // only); naming a conversation they are not in is refused.
         any(Native, "GET", "/api/search", OK).at("/api/search?q=room"),

@@ -14,7 +14,7 @@ use super::Core;
 use super::hub::{Event, EventKind, RoomChange, Scope};
 use crate::db::{self, changes::Change, changes::Kind as ChangeKind};
 use crate::error::Result;
-use crate::model::{Conversation, EventId, Kind, Message, Timestamp, UserBrief, UserId};
+use crate::model::{Conversation, EventId, Kind, Message, NotifyLevel, Timestamp, UserBrief, UserId};
 
 /// One missed change, ready for a dialect.
 pub enum Missed {
@@ -111,6 +111,18 @@ fn materialize(c: &Connection, ch: Change) -> Result<Option<Missed>> {
                 change,
                 member_count: ch.data.member_count.unwrap_or(0),
                 user: brief(c, ch.user)?,
+            })
+        }
+        ChangeKind::Notify => {
+            let (Some(conv), Some(level)) = (
+                db::conversations::by_id(c, ch.conversation)?,
+                ch.data.level.as_deref().and_then(NotifyLevel::parse),
+            ) else {
+                return Ok(None);
+            };
+            event(EventKind::Notify {
+                conversation: Arc::new(conv),
+                level,
             })
         }
         ChangeKind::Reaction => {

@@ -37,6 +37,12 @@ pub(crate) fn require_member(c: &Connection, conv: &Conversation, user: UserId) 
     db::conversations::membership(c, conv.id, user)?.ok_or_else(|| not_a_member(conv))
 }
 
+/// `conv` as the member `user` sees it in a list (or why they may not).
+fn member_summary(c: &Connection, conv: Conversation, user: UserId) -> Result<ConversationSummary> {
+    let mark = db::conversations::mark(c, conv.id, user)?.ok_or_else(|| not_a_member(&conv))?;
+    db::conversations::summary(c, conv, user, mark)
+}
+
 /// What a non-member is told about `conv`.
 pub(crate) fn not_a_member(conv: &Conversation) -> Error {
     if conv.kind == Kind::Room {
@@ -93,8 +99,7 @@ impl Core {
         self.db
             .read(move |c| {
                 let conv = load_uuid(c, &id)?;
-                let last_read = require_member(c, &conv, user)?;
-                db::conversations::summary(c, conv, user, last_read)
+                member_summary(c, conv, user)
             })
             .await
     }
@@ -112,13 +117,7 @@ impl Core {
             let agent = self.agent()?.user.id;
             let me = caller.user;
             let (conv, created) = self.direct_with(caller, agent).await?;
-            let summary = self
-                .db
-                .read(move |c| {
-                    let last_read = require_member(c, &conv, me)?;
-                    db::conversations::summary(c, conv, me, last_read)
-                })
-                .await?;
+            let summary = self.db.read(move |c| member_summary(c, conv, me)).await?;
             return Ok((summary, created));
         }
         let kind = match new.kind {
@@ -158,13 +157,7 @@ impl Core {
                 (self.create_room(caller, &name, others).await?, true)
             }
         };
-        let summary = self
-            .db
-            .read(move |c| {
-                let last_read = require_member(c, &conv, me)?;
-                db::conversations::summary(c, conv, me, last_read)
-            })
-            .await?;
+        let summary = self.db.read(move |c| member_summary(c, conv, me)).await?;
         Ok((summary, created))
     }
 

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
 
-use crate::model::{Conversation, ConversationId, EventId, Message, MessageId, UserBrief, UserId};
+use crate::model::{Conversation, ConversationId, EventId, Message, MessageId, NotifyLevel, UserBrief, UserId};
 
 /// A socket's id, unique for the life of the process.
 pub type ConnId = u64;
@@ -99,6 +99,12 @@ pub enum EventKind {
         user: Arc<UserBrief>,
         emoji: String,
         added: bool,
+    },
+    /// A member changed what they want to hear of a conversation (sent to
+    /// their own sockets only).
+    Notify {
+        conversation: Arc<Conversation>,
+        level: NotifyLevel,
     },
     /// The agent could not answer (the stored notice follows as a message).
     AgentFailed {
@@ -205,6 +211,7 @@ impl Event {
             | EventKind::Read { conversation, .. }
             | EventKind::MessageDelta { conversation, .. }
             | EventKind::Room { conversation, .. }
+            | EventKind::Notify { conversation, .. }
             | EventKind::AgentFailed { conversation, .. } => Some(conversation.id),
             EventKind::Presence { .. } => None,
         }

@@ -150,6 +150,7 @@ fn insert(
     stored: &Stored,
 ) -> Result<Sent> {
     let now = Timestamp::now();
+    let mentions = super::mentions::find(&stored.text, &members, sender.id);
     let id = db::messages::insert(
         c,
         &db::messages::NewMessage {
@@ -162,6 +163,10 @@ fn insert(
             reply_to: stored.reply_to,
         },
     )?;
+    if !mentions.is_empty() {
+        let ids: Vec<UserId> = mentions.iter().map(|m| m.id).collect();
+        db::mentions::add(c, id, &ids)?;
+    }
     let message = Arc::new(Message {
         id,
         conversation: conversation.id,
@@ -176,6 +181,7 @@ fn insert(
         reply_to: stored.reply_to,
         seen: false,
         reactions: Vec::new(),
+        mentions,
     });
     Ok(Sent {
         message,
@@ -446,6 +452,16 @@ impl Core {
                     let kind = match &text {
                         Some(t) => {
                             db::messages::edit(c, id, t)?;
+                            // An edit may add or take back mentions.
+                            let members: Vec<Arc<UserBrief>> = db::conversations::members(c, conv.id)?
+                                .into_iter()
+                                .map(Arc::new)
+                                .collect();
+                            let mentioned: Vec<UserId> = super::mentions::find(t, &members, msg.sender.id)
+                                .iter()
+                                .map(|m| m.id)
+                                .collect();
+                            db::mentions::replace(c, id, &mentioned)?;
                             changes::Kind::Edited
                         }
                         None => {

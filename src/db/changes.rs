@@ -24,6 +24,8 @@ pub enum Kind {
     Read,
     Room,
     Reaction,
+    /// A member's notify level for a conversation (theirs alone).
+    Notify,
 }
 
 impl Kind {
@@ -35,6 +37,7 @@ impl Kind {
             Kind::Read => "read",
             Kind::Room => "room",
             Kind::Reaction => "reaction",
+            Kind::Notify => "notify",
         }
     }
 
@@ -46,6 +49,7 @@ impl Kind {
             "read" => Kind::Read,
             "room" => Kind::Room,
             "reaction" => Kind::Reaction,
+            "notify" => Kind::Notify,
             _ => return None,
         })
     }
@@ -60,6 +64,8 @@ pub enum Audience {
     MembersAndUser = 1,
     /// Everyone (a room made, renamed or deleted: rooms are public).
     Everyone = 2,
+    /// The change's user alone (their own settings).
+    User = 3,
 }
 
 /// What a change needs, besides its row, to be replayed.
@@ -84,6 +90,9 @@ pub struct Data {
     pub emoji: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub added: Option<bool>,
+    /// `notify`: the new level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
 }
 
 /// One row of the log.
@@ -190,16 +199,16 @@ pub fn after(
         Some(conv) => super::collect(
             c,
             "SELECT id, conversation, kind, message, user, data FROM changes
-              WHERE id > ?1 AND conversation = ?2 ORDER BY id LIMIT ?3",
-            params![after, conv, limit],
+              WHERE id > ?1 AND conversation = ?2 AND (audience != 3 OR user = ?4) ORDER BY id LIMIT ?3",
+            params![after, conv, limit, user],
             from_row,
         )?,
         None => super::collect(
             c,
             "SELECT id, conversation, kind, message, user, data FROM changes
               WHERE id > ?1
-                AND (conversation IN (SELECT conversation FROM members WHERE user = ?2)
-                     OR audience = 2 OR (audience = 1 AND user = ?2))
+                AND ((audience != 3 AND conversation IN (SELECT conversation FROM members WHERE user = ?2))
+                     OR audience = 2 OR (audience IN (1, 3) AND user = ?2))
               ORDER BY id LIMIT ?3",
             params![after, user, limit],
             from_row,

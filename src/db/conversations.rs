@@ -5,7 +5,9 @@ use uuid::Uuid;
 
 use super::users::{BRIEF_COLUMNS, brief_from_row, parse_uuid};
 use crate::error::{Error, Result};
-use crate::model::{Conversation, ConversationId, ConversationSummary, Kind, MessageId, Timestamp, UserBrief, UserId};
+use crate::model::{
+    Conversation, ConversationId, ConversationSummary, Kind, MessageId, NotifyLevel, Timestamp, UserBrief, UserId,
+};
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {
     let kind: String = r.get(2)?;
@@ -193,23 +195,72 @@ pub fn for_user(c: &Connection, user: UserId) -> Result<Vec<ConversationSummary>
     let sql = concat!(
         "SELECT ",
         conversation_columns!(),
-        ", m.last_read FROM members m JOIN conversations c ON c.number = m.conversation
+        ", m.last_read, m.notify FROM members m JOIN conversations c ON c.number = m.conversation
          WHERE m.user = ?1
          ORDER BY COALESCE((SELECT MAX(id) FROM messages WHERE conversation = c.number), 0) DESC, c.number DESC"
     );
-    let rows: Vec<(Conversation, MessageId)> = super::collect(c, sql, [user], |r| Ok((from_row(r)?, r.get(6)?)))?;
+    let rows: Vec<(Conversation, MessageId, String)> =
+        super::collect(c, sql, [user], |r| Ok((from_row(r)?, r.get(6)?, r.get(7)?)))?;
     rows.into_iter()
-        .map(|(conversation, last_read)| summary(c, conversation, user, last_read))
+        .map(|(conversation, last_read, notify)| {
+            let mark = Mark {
+                last_read,
+                notify: NotifyLevel::parse(&notify).unwrap_or_default(),
+            };
+            summary(c, conversation, user, mark)
+        })
         .collect()
 }
 
-/// One conversation as `user` (a member, whose mark is `last_read`) sees it.
-pub fn summary(
-    c: &Connection,
-    conversation: Conversation,
-    user: UserId,
-    last_read: MessageId,
-) -> Result<ConversationSummary> {
+/// Where a member has read to, and what they want to hear.
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    pub last_read: MessageId,
+    pub notify: NotifyLevel,
+}
+
+/// The member's read mark and notify level, or `None` if not a member.
+pub fn mark(c: &Connection, conv: ConversationId, user: UserId) -> Result<Option<Mark>> {
+    let row: Option<(MessageId, String)> = c
+        .prepare_cached("SELECT last_read, notify FROM members WHERE conversation = ?1 AND user = ?2")?
+        .query_row(params![conv, user], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(row.map(|(last_read, notify)| Mark {
+        last_read,
+        notify: NotifyLevel::parse(&notify).unwrap_or_default(),
+    }))
+}
+
+/// Set what a member wants to hear of `conv`; whether it changed (`None`:
+/// not a member).
+pub fn set_notify(c: &Connection, conv: ConversationId, user: UserId, level: NotifyLevel) -> Result<Option<bool>> {
+    let Some(was) = mark(c, conv, user)? else {
+        return Ok(None);
+    };
+    if was.notify == level {
+        return Ok(Some(false));
+    }
+    c.prepare_cached("UPDATE members SET notify = ?3 WHERE conversation = ?1 AND user = ?2")?
+        .execute(params![conv, user, level.as_str()])?;
+    Ok(Some(true))
+}
+
+/// Each member's notify level (for who hears of a message).
+pub fn notify_levels(c: &Connection, conv: ConversationId) -> Result<Vec<(UserId, NotifyLevel)>> {
+    super::collect(
+        c,
+        "SELECT user, notify FROM members WHERE conversation = ?1",
+        [conv],
+        |r| {
+            let level: String = r.get(1)?;
+            Ok((r.get(0)?, NotifyLevel::parse(&level).unwrap_or_default()))
+        },
+    )
+}
+
+/// One conversation as `user` (a member, whose mark is `mark`) sees it.
+pub fn summary(c: &Connection, conversation: Conversation, user: UserId, mark: Mark) -> Result<ConversationSummary> {
+    let last_read = mark.last_read;
     let newest = super::messages::Page {
         before: None,
         after: None,
@@ -222,12 +273,19 @@ pub fn summary(
              WHERE conversation = ?1 AND id > ?2 AND sender != ?3 AND NOT deleted",
         )?
         .query_row(params![conversation.id, last_read, user], |r| r.get(0))?;
+    let unread_mentions = if unread > 0 {
+        super::mentions::unread(c, user, conversation.id, last_read)?
+    } else {
+        0
+    };
     let members = members(c, conversation.id)?;
     Ok(ConversationSummary {
         conversation,
         members,
         last_message,
         unread,
+        unread_mentions,
+        notify: mark.notify,
         last_read,
     })
 }

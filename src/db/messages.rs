@@ -108,6 +108,13 @@ fn assemble(c: &Connection, rows: Vec<Row_>) -> Result<Vec<Message>> {
             Some(f) => super::files::by_id(c, f)?,
             None => None,
         };
+        // Only a text with an `@` can mention anyone: most messages cost no
+        // lookup.
+        let mentions = if r.body.contains('@') {
+            super::mentions::of(c, r.id, &r.body)?
+        } else {
+            Vec::new()
+        };
         out.push(Message {
             id: r.id,
             conversation: r.conversation,
@@ -122,6 +129,9 @@ fn assemble(c: &Connection, rows: Vec<Row_>) -> Result<Vec<Message>> {
             reply_to: r.reply_to,
             seen,
             reactions: super::reactions::of(c, r.id)?,
+            // Only a text with an `@` can mention anyone: most messages
+            // cost no lookup.
+            mentions,
         });
     }
     Ok(out)
@@ -263,8 +273,10 @@ pub fn edit(c: &Connection, id: MessageId, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// Soft delete: the row (and its id) stays, its text and attachment go.
+/// Soft delete: the row (and its id) stays, its text, attachment and
+/// mentions go.
 pub fn delete(c: &Connection, id: MessageId) -> Result<()> {
+    super::mentions::replace(c, id, &[])?;
     let n = c
         .prepare_cached(
             "UPDATE messages SET body = '', file = NULL, deleted = 1, updated_at = ?2

@@ -33,6 +33,7 @@ pub mod changes;
 pub mod conversations;
 pub mod files;
 pub mod lock;
+pub mod mentions;
 pub mod messages;
 pub mod reactions;
 pub mod search;
@@ -64,6 +65,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_changes.sql"),
     include_str!("../../migrations/0005_search.sql"),
     include_str!("../../migrations/0006_reactions.sql"),
+    include_str!("../../migrations/0007_mentions.sql"),
 ];
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -9,14 +9,17 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 
 use super::Native;
-use super::dto::{ConversationOut, CreateConversationIn, HistoryQuery, MessageOut, ReadIn, ReadOut, RenameIn, RoomOut};
+use super::dto::{
+    ConversationOut, CreateConversationIn, HistoryQuery, MessageOut, NotifyIn, NotifyOut, ReadIn, ReadOut, RenameIn,
+    RoomOut,
+};
 use crate::core::{Caller, Core, NewConversation, Target};
 use crate::db::messages::Page;
 use crate::error::Error;
 use crate::http::ErrorShape;
 use crate::http::filters::{caller, json as body, query, with_core};
 use crate::http::{Response, json, status};
-use crate::model::{Kind, MessageId};
+use crate::model::{Kind, MessageId, NotifyLevel};
 
 fn conversation_id(id: &str) -> Result<Uuid, Error> {
     Uuid::parse_str(id).map_err(|_| Error::not_found("conversation"))
@@ -150,6 +153,37 @@ pub async fn read(id: String, core: Arc<Core>, caller: Caller, r: ReadIn) -> Res
         &ReadOut {
             conversation_id: id,
             last_read_id: mark.0,
+        },
+    ))
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/conversations/{id}/notify",
+    tag = "conversations",
+    summary = "Choose what the caller hears of a conversation: all, mentions or nothing",
+    params(("id" = String, Path, description = "The conversation's id (a UUID)")),
+    request_body = NotifyIn,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The level now", body = NotifyOut),
+        (status = 400, description = "Bad input (malformed JSON, a level that is not all, mentions or nothing)", body = super::dto::ErrorBody),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody),
+        (status = 403, description = "Not a member of this room", body = super::dto::ErrorBody),
+        (status = 404, description = "Not found (or not visible to the caller)", body = super::dto::ErrorBody),
+        (status = 413, description = "Too large", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn notify(id: String, core: Arc<Core>, caller: Caller, r: NotifyIn) -> Result<Response, Error> {
+    let id = conversation_id(&id)?;
+    let level = NotifyLevel::parse(&r.level)
+        .ok_or_else(|| Error::invalid(format!("level must be all, mentions or nothing (got `{}`)", r.level)))?;
+    let level = core.set_notify_level(&caller, id, level).await?;
+    Ok(json(
+        StatusCode::OK,
+        &NotifyOut {
+            conversation_id: id,
+            level: level.as_str(),
         },
     ))
 }
@@ -289,6 +323,12 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(body(limit))
         .then(read)
         .map(Native::reply);
+    let notify = warp::path!("conversations" / String / "notify")
+        .and(warp::put())
+        .and(auth())
+        .and(body(limit))
+        .then(notify)
+        .map(Native::reply);
     let leave = warp::path!("conversations" / String / "members" / "me")
         .and(warp::delete())
         .and(auth())
@@ -313,6 +353,8 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .or(delete)
         .unify()
         .or(read)
+        .unify()
+        .or(notify)
         .unify()
         .or(leave)
         .unify()

@@ -7,8 +7,8 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 
 use super::Native;
-use super::dto::{EditIn, MessageOut, ReactIn, ReactionQuery, SendIn};
-use crate::core::{Attachment, Caller, Core, SendRequest, Target};
+use super::dto::{EditIn, MentionsOut, MentionsQuery, MessageOut, ReactIn, ReactionQuery, SendIn};
+use crate::core::{Attachment, Caller, Core, DEFAULT_PAGE, SendRequest, Target};
 use crate::error::Error;
 use crate::http::ErrorShape;
 use crate::http::filters::{caller, json as body, query, with_core};
@@ -137,6 +137,31 @@ pub async fn unreact(id: String, core: Arc<Core>, caller: Caller, q: ReactionQue
     Ok(json(StatusCode::OK, &MessageOut::from(&message)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/mentions",
+    tag = "messages",
+    summary = "The messages that mention the caller, newest first (in conversations they are in)",
+    params(MentionsQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of them", body = MentionsOut),
+        (status = 400, description = "Bad input (a limit outside 1–1000, a cursor that is not a number)", body = super::dto::ErrorBody),
+        (status = 401, description = "Not logged in, or a bad or expired token", body = super::dto::ErrorBody)
+    )
+)]
+pub async fn mentions(core: Arc<Core>, caller: Caller, q: MentionsQuery) -> Result<Response, Error> {
+    let before = q.before.filter(|&b| b > 0).map(MessageId);
+    let page = core
+        .mentions_of_me(&caller, before, q.limit.unwrap_or(DEFAULT_PAGE))
+        .await?;
+    let out = MentionsOut {
+        messages: page.messages.iter().map(MessageOut::from).collect(),
+        next_before: page.next_before.map(|m| m.0),
+    };
+    Ok(json(StatusCode::OK, &out))
+}
+
 pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
     let limit = core.limits.max_body_bytes;
     let auth = || with_core(core.clone()).and(caller(core.clone()));
@@ -169,7 +194,15 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
         .and(query::<ReactionQuery>())
         .then(unreact)
         .map(Native::reply);
+    let mentions = warp::path!("mentions")
+        .and(warp::get())
+        .and(auth())
+        .and(query::<MentionsQuery>())
+        .then(mentions)
+        .map(Native::reply);
     send.or(edit)
+        .unify()
+        .or(mentions)
         .unify()
         .or(delete)
         .unify()

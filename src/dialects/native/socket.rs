@@ -99,6 +99,15 @@ struct ReloadFrame {
 }
 
 #[derive(Serialize)]
+struct NotifyFrame {
+    action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_id: Option<i64>,
+    conversation_id: Uuid,
+    level: &'static str,
+}
+
+#[derive(Serialize)]
 struct ReactionFrame<'a> {
     action: &'static str,
     event_id: Option<i64>,
@@ -262,6 +271,12 @@ fn encode(event: &Event) -> Option<String> {
             username: &user.username,
             emoji,
             added: *added,
+        }),
+        EventKind::Notify { conversation, level } => to_frame(&NotifyFrame {
+            action: "notify_level",
+            event_id,
+            conversation_id: conversation.uuid,
+            level: level.as_str(),
         }),
         EventKind::Presence { user, online } => to_frame(&PresenceFrame {
             action: "presence",

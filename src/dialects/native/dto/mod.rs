@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::core::{RoomInfo, Tokens};
 use crate::dialects::file_url;
-use crate::model::{ConversationSummary, FileMeta, Kind, Message, User, UserBrief};
+use crate::model::{ConversationSummary, FileMeta, Kind, Message, NotifyLevel, User, UserBrief};
 
 /// Absent → `None`; `null` → `Some(None)`; a value → `Some(Some(v))`.
 pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
@@ -404,6 +404,8 @@ pub struct MessageOut {
     pub incomplete: bool,
     /// One entry per emoji, in the order each was first used.
     pub reactions: Vec<ReactionOut>,
+    /// The members its text mentions (`@username`), in the order mentioned.
+    pub mentions: Vec<ReactorOut>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -455,6 +457,14 @@ impl From<&Message> for MessageOut {
             reply_to: m.reply_to.map(|r| r.0),
             incomplete: m.incomplete,
             reactions: m.reactions.iter().map(ReactionOut::from).collect(),
+            mentions: m
+                .mentions
+                .iter()
+                .map(|u| ReactorOut {
+                    user_id: u.uuid,
+                    username: u.username.clone(),
+                })
+                .collect(),
         }
     }
 }
@@ -467,7 +477,17 @@ pub struct ConversationOut {
     pub name: Option<String>,
     pub participants: Vec<ParticipantOut>,
     pub last_message: Option<MessageOut>,
+    /// Unread messages from others that the caller's notify level counts:
+    /// all of them (`all`), those that mention the caller (`mentions`; in
+    /// a direct conversation, all of them), none (`nothing`).
     pub unread_count: i64,
+    /// Unread messages from others, whatever the notify level.
+    pub unread_total: i64,
+    /// Unread messages that mention the caller.
+    pub unread_mentions: i64,
+    /// What the caller wants to hear of it: `all`, `mentions` or `nothing`.
+    #[schema(pattern = "^(all|mentions|nothing)$")]
+    pub notify: &'static str,
     pub last_read_id: i64,
     pub created_at: String,
     /// Who created it (rooms: who may rename or delete it), while they are a member.
@@ -492,7 +512,15 @@ impl ConversationOut {
                 })
                 .collect(),
             last_message: s.last_message.as_ref().map(MessageOut::from),
-            unread_count: s.unread,
+            unread_count: match s.notify {
+                NotifyLevel::All => s.unread,
+                NotifyLevel::Mentions if c.kind != Kind::Room => s.unread,
+                NotifyLevel::Mentions => s.unread_mentions,
+                NotifyLevel::Nothing => 0,
+            },
+            unread_total: s.unread,
+            unread_mentions: s.unread_mentions,
+            notify: s.notify.as_str(),
             last_read_id: s.last_read.0,
             created_at: c.created_at.rfc3339(),
             created_by,
@@ -586,6 +614,43 @@ pub struct ErrorInner {
 pub struct ReadOut {
     pub conversation_id: Uuid,
     pub last_read_id: i64,
+}
+
+/// What the caller wants to hear of one conversation.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct NotifyIn {
+    /// `all` (every message), `mentions` (those that mention you; in a
+    /// direct conversation every message) or `nothing` (muted).
+    #[schema(pattern = "^(all|mentions|nothing)$")]
+    pub level: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotifyOut {
+    pub conversation_id: Uuid,
+    #[schema(pattern = "^(all|mentions|nothing)$")]
+    pub level: &'static str,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MentionsQuery {
+    /// Only mentions in messages with a smaller id (`next_before` of the
+    /// page before).
+    #[param(minimum = 1)]
+    pub before: Option<i64>,
+    /// At most this many (1–1000; 50 if not given).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+}
+
+/// The messages that mention the caller, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MentionsOut {
+    pub messages: Vec<MessageOut>,
+    /// Pass as `before` for the next (older) page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<i64>,
 }
 
 /// `GET /api/users/me/export`: everything the caller can see, in the
