@@ -7,6 +7,7 @@ import { api, explain } from './api.js';
 import { resetComposer } from './composer.js';
 import { $, PAGE, dayKey, dayLabel, el, isTouch } from './dom.js';
 import { messageItem } from './messages.js';
+import { clearUnread, renderLevel } from './notify.js';
 import { displayName, otherMember, presenceDot, titleOf } from './people.js';
 import { loadSidebar, renderSidebar } from './sidebar.js';
 import { openSocket } from './socket.js';
@@ -48,6 +49,7 @@ export function select(id, { push = true, around = null } = {}) {
   $('app').classList.add('viewing');
   $('conv-title').textContent = (conv.kind === 'room' ? '# ' : '') + titleOf(conv);
   closeMembers();
+  renderLevel();
   renderPresence();
   renderSidebar();
   resetComposer();
@@ -501,7 +503,7 @@ export function markRead(id) {
   const conv = state.conversations.get(id);
   if (!conv || !state.connected) return;
   const last = sorted(id).filter((m) => m.sender_id !== state.me.user_id).pop();
-  conv.unread_count = 0;
+  clearUnread(conv);
   renderSidebar();
   if (!last || last.message_id <= (conv.last_read_id || 0)) return;
   conv.last_read_id = last.message_id;

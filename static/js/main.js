@@ -3,7 +3,8 @@
 // session (sign in and out), sidebar, conversation (the view, Connect,
 // history), messages (one message, editing), composer (sending,
 // attachments), socket (live frames), ai (the agent's replies), profile,
-// admin (invitations and the admin view), search (finding messages).
+// admin (invitations and the admin view), search (finding messages),
+// notify (mentions, notify levels, system notifications).
 
 import { wireAdmin } from './admin.js';
 import { adoptStoredTokens } from './api.js';
@@ -11,6 +12,7 @@ import { attachFile, autoGrow, composerKey, sendFromComposer, wireDropAndPaste }
 import { connect, deleteRoom, leaveRoom, loadNewer, loadOlder, markRead, onScroll, renameRoom, route, toLatest, toggleMembers } from './conversation.js';
 import { $ } from './dom.js';
 import { wireLightbox } from './messages.js';
+import { wireNotify } from './notify.js';
 import { wireProfile } from './profile.js';
 import { wireSearch } from './search.js';
 import { logout, signedOut, start, submitAuth, submitReset } from './session.js';
@@ -69,6 +71,7 @@ function wire() {
   wireProfile();
   wireAdmin();
   wireSearch();
+  wireNotify();
 }
 
 wire();

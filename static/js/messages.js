@@ -6,6 +6,7 @@ import { api, explain } from './api.js';
 import { applyMessage, isDirect, scrollToEnd } from './conversation.js';
 import { $, IMAGE_TYPES, el, fullDate, humanSize, isTouch, timeOf } from './dom.js';
 import { renderMarkdown } from './markdown.js';
+import { markMentions, mentionsMe } from './notify.js';
 import { reactButton, reactionChips, replyQuote, replyTo } from './reactions.js';
 import { senderName } from './people.js';
 import { state } from './state.js';
@@ -28,7 +29,9 @@ export function messageItem(m, { cont = false } = {}) {
   const quote = m.deleted ? null : replyQuote(m);
   if (quote) li.append(quote);
   // The text as Markdown, built as DOM nodes (markdown.js); editing works on the raw text.
-  li.append(m.deleted ? el('div', { class: 'text', text: 'message deleted' }) : el('div', { class: 'text' }, renderMarkdown(m.message)));
+  // Mentions are marked in the rendered text (notify.js), yours stronger.
+  li.append(m.deleted ? el('div', { class: 'text', text: 'message deleted' }) : markMentions(el('div', { class: 'text' }, renderMarkdown(m.message)), m));
+  if (!m.deleted && mentionsMe(m)) li.classList.add('mentions-me');
   if (m.attachment && !m.deleted) li.append(attachmentView(m.attachment));
   const chips = reactionChips(m);
   if (chips) li.append(chips);

@@ -5,6 +5,7 @@
 import { api, explain } from './api.js';
 import { select } from './conversation.js';
 import { $, el } from './dom.js';
+import { countUnread, renderMentionCount } from './notify.js';
 import { otherMember, presenceDot, titleOf } from './people.js';
 import { state } from './state.js';
 
@@ -23,6 +24,7 @@ function renderTotals() {
   const badge = $('total-unread');
   badge.textContent = total ? String(total) : '';
   badge.setAttribute('aria-label', total ? total + ' unread' : '');
+  renderMentionCount();
 }
 
 export function renderSidebar() {
@@ -35,17 +37,21 @@ export function renderSidebar() {
     const marker = isRoom
       ? el('span', { class: 'dot room', 'aria-hidden': 'true', text: '#' })
       : presenceDot(otherMember(conv) && otherMember(conv).user_id);
+    // The badge counts what the notify level hears; a mention of you marks
+    // it; a muted conversation is dimmed, and bold while it has unread.
     const unread = conv.unread_count > 0 ? String(conv.unread_count) : '';
+    const mentioned = conv.unread_mentions > 0;
+    const label = unread ? unread + ' unread' + (mentioned ? ', ' + conv.unread_mentions + ' mention you' : '') : null;
     const item = el('button', {
       type: 'button',
-      class: 'conv-item',
+      class: 'conv-item' + (conv.notify === 'nothing' ? ' muted' : '') + (conv.unread_total > 0 ? ' unread' : ''),
       'data-id': conv.conversation_id,
       'aria-current': conv.conversation_id === state.current ? 'true' : 'false',
       onclick: () => select(conv.conversation_id),
     },
     marker,
     el('span', { class: 'name', text: titleOf(conv) }),
-    el('span', { class: 'badge', text: unread, 'aria-label': unread ? unread + ' unread' : null }),
+    el('span', { class: 'badge' + (mentioned ? ' mention' : ''), text: unread, 'aria-label': label }),
     el('span', { class: 'last', text: previewOf(conv.last_message) }));
     (isRoom ? rooms : directs).append(el('li', {}, item));
   }
@@ -186,7 +192,7 @@ export function bumpConversation(m) {
   }
   conv.last_message = m;
   const reading = state.current === m.conversation_id && state.connected && !document.hidden;
-  if (m.sender_id !== state.me.user_id && !reading) conv.unread_count = (conv.unread_count || 0) + 1;
+  if (m.sender_id !== state.me.user_id && !reading) countUnread(conv, m);
   // Most recent first.
   state.conversations.delete(m.conversation_id);
   state.conversations = new Map([[m.conversation_id, conv], ...state.conversations]);

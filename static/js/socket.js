@@ -6,6 +6,7 @@ import { api } from './api.js';
 import { failPending, deliver, sendWaiting } from './composer.js';
 import { applyMessage, clearTyping, closed, markRead, renderPresence, seenUpTo, select, showTyping } from './conversation.js';
 import { $, setStatus } from './dom.js';
+import { levelChanged, notifyOf } from './notify.js';
 import { reactionFrame } from './reactions.js';
 import { displayName, senderName } from './people.js';
 import { bumpConversation, loadSidebar, noteId, renderSidebar, roomChanged } from './sidebar.js';
@@ -23,6 +24,9 @@ export function openSocket() {
   if (!state.everConnected) setStatus('connecting…', 'reconnecting');
   ws.onopen = () => {
     state.wsOpen = true;
+    // Until the pong, frames are the replay of what was missed: nobody is
+    // notified of those (the counts and the Mentions list tell).
+    state.live = false;
     state.everConnected = true;
     state.retry = 0;
     setStatus('connected', 'online');
@@ -128,7 +132,10 @@ function onFrame(f, ws) {
       }
       if (f.reply_id) dropDraft(f.reply_id);
       const isNew = applyMessage(m);
-      if (isNew) bumpConversation(m);
+      if (isNew) {
+        bumpConversation(m);
+        notifyOf(m);
+      }
       if (state.current === m.conversation_id && !document.hidden) markReadSoon(m.conversation_id);
       clearTyping(m.conversation_id, senderName(m));
       break;
@@ -139,6 +146,9 @@ function onFrame(f, ws) {
       break;
     case 'reaction':
       reactionFrame(f);
+      break;
+    case 'notify_level':
+      levelChanged(f.conversation_id, f.level);
       break;
     case 'message_delta':
       showDraft(f);
@@ -170,6 +180,7 @@ function onFrame(f, ws) {
       else $('composer-error').textContent = f.message;
       break;
     case 'pong':
+      state.live = true;
       // The replay is over: what is still unconfirmed was not stored.
       for (const [cid, p] of state.pending) {
         if (!p.unconfirmed) continue;

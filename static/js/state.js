@@ -32,6 +32,7 @@ export const state = {
   everConnected: false,
   ws: null,
   wsOpen: false,
+  live: false, // the socket's replay is over: what arrives now is news
   retry: 0,
   retryTimer: null,
   lastTyping: 0,

@@ -10,6 +10,7 @@ mod admin;
 #[path = "../common/mod.rs"]
 mod common;
 mod markdown;
+mod notify;
 mod page;
 mod reactions;
 mod search;
@@ -86,6 +87,10 @@ impl Driver {
                 "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Mobile Safari/537.36"
             });
         }
+        if view.notifications {
+            // What "Allow" in the permission prompt stores.
+            options["prefs"] = json!({"profile.default_content_setting_values.notifications": 1});
+        }
         if let Ok(bin) = std::env::var("NATTER_CHROMIUM") {
             options["binary"] = json!(bin);
         }
@@ -112,6 +117,8 @@ struct View {
     dark: bool,
     /// A phone: touch, mobile viewport.
     phone: bool,
+    /// The site may show notifications (as if the user had allowed them).
+    notifications: bool,
 }
 
 impl View {
@@ -120,12 +127,14 @@ impl View {
         height: 800,
         dark: false,
         phone: false,
+        notifications: false,
     };
     const PHONE: View = View {
         width: 390,
         height: 844,
         dark: false,
         phone: true,
+        notifications: false,
     };
 
     fn wide(width: u32) -> View {
@@ -138,6 +147,13 @@ impl View {
 
     fn dark(self) -> View {
         View { dark: true, ..self }
+    }
+
+    fn notifying(self) -> View {
+        View {
+            notifications: true,
+            ..self
+        }
     }
 }
 
