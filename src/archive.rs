@@ -282,6 +282,8 @@ pub fn import(db_path: &Path, input: &Path) -> Result<Counts> {
             "{broken} rows refer to rows the export does not hold; nothing was imported"
         )));
     }
+    // The imported messages go into the search indexes with them.
+    db::search::index_queued(&tx)?;
     tx.commit()?;
     Ok(counts)
 }

@@ -66,6 +66,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_search.sql"),
     include_str!("../../migrations/0006_reactions.sql"),
     include_str!("../../migrations/0007_mentions.sql"),
+    include_str!("../../migrations/0008_search_at_commit.sql"),
 ];
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -159,6 +160,8 @@ pub fn init(path: &Path) -> Result<InitReport> {
         )?;
         report.created_secret = true;
     }
+    // Whatever an older version, or a write outside the writer, left queued.
+    search::index_queued(&tx)?;
     tx.commit()?;
     Ok(report)
 }

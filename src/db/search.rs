@@ -1,5 +1,6 @@
-//! Full-text search: the FTS5 indexes that migration 0005 keeps in step with
-//! `messages` (see that file for what each index holds and why).
+//! Full-text search: the FTS5 indexes of migration 0005 (see that file for
+//! what each index holds and why), written at each commit from the queue
+//! of migration 0008.
 //!
 //! The caller hands over FTS5 expressions that it built from quoted
 //! strings only (`core::search`); user text is never an expression here.
@@ -8,6 +9,39 @@ use rusqlite::{Connection, params};
 
 use crate::error::Result;
 use crate::model::{ConversationId, MessageId, Timestamp, UserId};
+
+/// Index every message queued since the last call (migration 0008: the
+/// writer calls this once per batch, before its COMMIT and outside any
+/// savepoint, so the batch's messages are indexed together, in its
+/// transaction). A queued message deleted or emptied since is skipped.
+pub fn index_queued(c: &Connection) -> Result<()> {
+    Ok(index_queued_raw(c)?)
+}
+
+/// `index_queued` with SQLite's own error (the writer tells a full disk by it).
+pub(super) fn index_queued_raw(c: &Connection) -> rusqlite::Result<()> {
+    let queued: bool = c
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM search_queue)")?
+        .query_row([], |r| r.get(0))?;
+    if !queued {
+        return Ok(());
+    }
+    c.prepare_cached(
+        "INSERT INTO messages_words (rowid, body)
+         SELECT m.id, m.body FROM search_queue q JOIN messages m ON m.id = q.id
+          WHERE NOT m.deleted AND m.body != ''",
+    )?
+    .execute([])?;
+    // Two trailing spaces: see migration 0005.
+    c.prepare_cached(
+        "INSERT INTO messages_trigrams (rowid, body)
+         SELECT m.id, m.body || '  ' FROM search_queue q JOIN messages m ON m.id = q.id
+          WHERE NOT m.deleted AND m.body != ''",
+    )?
+    .execute([])?;
+    c.prepare_cached("DELETE FROM search_queue")?.execute([])?;
+    Ok(())
+}
 
 /// What to look for, and where.
 #[derive(Debug, Clone)]
@@ -97,4 +131,97 @@ pub fn trigrams_starting(c: &Connection, prefix: &str, limit: i64) -> Result<Vec
         params![prefix, upper, limit],
         |r| r.get(0),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db;
+
+    fn found(c: &Connection, term: &str) -> Vec<i64> {
+        let mut ids = Vec::new();
+        for table in ["messages_trigrams", "messages_words"] {
+            let sql = format!("SELECT rowid FROM {table} WHERE {table} MATCH ?1 ORDER BY rowid");
+            let mut st = c.prepare(&sql).unwrap();
+            let rows = st.query_map([format!("\"{term}\"")], |r| r.get::<_, i64>(0)).unwrap();
+            ids.extend(rows.map(|r| r.unwrap()));
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    fn queued(c: &Connection) -> i64 {
+        c.query_row("SELECT COUNT(*) FROM search_queue", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// The changes a batch can hold before its flush, and after it: each id
+    /// ends in the indexes with its last text, or nowhere; the queue empties.
+    #[test]
+    fn the_queue_and_the_indexes_agree_whatever_a_batch_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        db::init(&path).unwrap();
+        let c = Connection::open(&path).unwrap();
+        let user = db::users::insert(
+            &c,
+            &db::users::NewUser {
+                username: "ann",
+                email: None,
+                password_hash: "x",
+                name: "",
+                first_name: "",
+                last_name: "",
+                public_key: None,
+            },
+        )
+        .unwrap()
+        .id;
+        let room = db::conversations::create_room(&c, "r", user, &[]).unwrap().id;
+        let send = |text: &str| {
+            db::messages::insert(
+                &c,
+                &db::messages::NewMessage {
+                    conversation: room,
+                    sender: user,
+                    text,
+                    file: None,
+                    at: crate::model::Timestamp::now(),
+                    incomplete: false,
+                    reply_to: None,
+                },
+            )
+            .unwrap()
+        };
+        // One batch: sent then edited, sent then deleted, sent and kept.
+        let edited = send("apple pie");
+        db::messages::edit(&c, edited, "banana bread").unwrap();
+        let deleted = send("cherry tart");
+        db::messages::delete(&c, deleted).unwrap();
+        let kept = send("damson jam");
+        assert!(found(&c, "apple").is_empty(), "nothing is indexed before the flush");
+        index_queued(&c).unwrap();
+        assert_eq!(queued(&c), 0);
+        assert!(found(&c, "apple").is_empty(), "the text it had before its edit");
+        assert_eq!(found(&c, "banana"), [edited.0]);
+        assert!(found(&c, "cherry").is_empty(), "deleted before it was indexed");
+        assert_eq!(found(&c, "damson"), [kept.0]);
+        // The next batch: an indexed message edited, then edited again; one deleted.
+        db::messages::edit(&c, edited, "elder wine").unwrap();
+        db::messages::edit(&c, edited, "fig roll").unwrap();
+        db::messages::delete(&c, kept).unwrap();
+        assert!(found(&c, "banana").is_empty(), "an edit takes the old text out at once");
+        assert!(found(&c, "damson").is_empty());
+        index_queued(&c).unwrap();
+        assert_eq!(queued(&c), 0);
+        assert_eq!(found(&c, "fig"), [edited.0]);
+        assert!(found(&c, "elder").is_empty());
+        // A room deleted with a message still queued: nothing is left behind.
+        send("grape soda");
+        db::conversations::delete(&c, room).unwrap();
+        assert_eq!(queued(&c), 0);
+        index_queued(&c).unwrap();
+        assert!(found(&c, "grape").is_empty() && found(&c, "fig").is_empty());
+    }
 }

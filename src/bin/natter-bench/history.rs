@@ -109,6 +109,8 @@ pub fn seed(path: &Path, o: &Opts) -> Seeded {
             }
             k += 1;
         }
+        // Indexed for search as the writer would (migration 0008).
+        db::search::index_queued(&tx).expect("index");
         tx.commit().expect("commit");
     }
     let since = if reader_ids.len() > o.resume {

@@ -202,6 +202,7 @@ pub fn seed(path: &Path, o: &Opts) -> Seeded {
             insert(&tx, convs[i].id, writers[i % WRITERS], &text);
             k += 1;
         }
+        db::search::index_queued(&tx).expect("index");
         tx.commit().expect("commit");
         if k.is_multiple_of(100_000) {
             eprintln!("  {k} messages, {:.0} s", started.elapsed().as_secs_f64());
@@ -268,6 +269,10 @@ fn insert_cost(dir: &Path, n: usize, per_commit: usize, indexed: bool) -> f64 {
         let tx = c.transaction().expect("tx");
         for t in chunk {
             insert(&tx, conv, u, t);
+        }
+        // As the writer does before each commit (migration 0008).
+        if indexed {
+            db::search::index_queued(&tx).expect("index");
         }
         tx.commit().expect("commit");
     }
