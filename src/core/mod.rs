@@ -18,6 +18,7 @@ pub mod keypair;
 mod limits;
 mod live;
 mod messages;
+pub mod push;
 mod reactions;
 mod rooms;
 pub mod search;
@@ -107,6 +108,8 @@ pub struct Core {
     sockets: Tracker,
     /// Set when a shutdown begins: sockets stop reading.
     draining: Draining,
+    /// Web Push: the VAPID key and the queue of pushes to send.
+    push: Arc<push::Push>,
 }
 
 impl Core {
@@ -130,6 +133,8 @@ impl Core {
         };
         let auth = auth::Keys::load(&db, config).await?;
         let agent = ai::Agent::start(&config.ai, &db).await?;
+        let (vapid_key, subscribed) = push::load(&db).await?;
+        let (pusher, push_sender, push_queue) = push::Push::new(&config.push, &vapid_key, subscribed, metrics.clone())?;
         let core = Arc::new_cyclic(|me: &Weak<Core>| Core {
             agent: agent.map(|a| a.with_core(me.clone())),
             me: me.clone(),
@@ -178,7 +183,9 @@ impl Core {
             connections: Tracker::default(),
             sockets: Tracker::default(),
             draining: Draining::default(),
+            push: Arc::new(pusher),
         });
+        push::run(&core, push_sender, push_queue);
         if let Some(agent) = &core.agent {
             agent.resume(&core).await?;
         }
