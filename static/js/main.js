@@ -3,7 +3,8 @@
 // session (sign in and out), sidebar, conversation (the view, Connect,
 // history), messages (one message, editing), composer (sending,
 // attachments), socket (live frames), ai (the agent's replies), profile,
-// admin (invitations and the admin view), search (finding messages).
+// admin (invitations and the admin view), search (finding messages), push
+// (the service worker and notifications).
 
 import { wireAdmin } from './admin.js';
 import { adoptStoredTokens } from './api.js';
@@ -12,6 +13,7 @@ import { connect, deleteRoom, leaveRoom, loadNewer, loadOlder, markRead, onScrol
 import { $ } from './dom.js';
 import { wireLightbox } from './messages.js';
 import { wireProfile } from './profile.js';
+import { wirePush } from './push.js';
 import { wireSearch } from './search.js';
 import { logout, signedOut, start, submitAuth, submitReset } from './session.js';
 import { createRoom, searchPeople, startAiChat } from './sidebar.js';
@@ -69,6 +71,7 @@ function wire() {
   wireProfile();
   wireAdmin();
   wireSearch();
+  wirePush();
 }
 
 wire();
