@@ -11,6 +11,7 @@ mod admin;
 mod common;
 mod markdown;
 mod page;
+mod push;
 mod reactions;
 mod search;
 
