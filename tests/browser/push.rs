@@ -39,6 +39,9 @@ async fn the_worker_keeps_the_shell_offline_and_the_notifications_control_says_w
         .await;
         let status = p.js("return document.getElementById('push-status').textContent").await;
         assert_ne!(status, "on", "headless Chromium has no push service");
+        p.shot("notifications-control").await;
+        let serious = p.axe().await;
+        assert!(serious.is_empty(), "the profile dialog with its notifications control: {serious:#?}");
         p.click("#profile-close").await;
 
         // The server goes away: a reload still shows the page, from the
