@@ -44,6 +44,12 @@ function applicationServerKey(base64url) {
   return Uint8Array.from(raw, (c) => c.charCodeAt(0));
 }
 
+/** The active worker's registration: subscribing needs one. Null if none comes soon. */
+function activeRegistration() {
+  const late = new Promise((resolve) => setTimeout(() => resolve(null), 5000));
+  return Promise.race([navigator.serviceWorker.ready, late]);
+}
+
 async function enable() {
   if (!pushable()) return show(UNAVAILABLE, false);
   show('asking the browser…', false);
@@ -51,7 +57,7 @@ async function enable() {
   if (permission === 'denied') return show('blocked by the browser', false);
   if (permission !== 'granted') return show('off: the browser was not allowed to show notifications', false);
   try {
-    const reg = await registration();
+    const reg = await activeRegistration();
     if (!reg) return show(UNAVAILABLE, false);
     const { public_key: key } = await api('GET', '/api/push/key');
     const sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: applicationServerKey(key) });
