@@ -32,7 +32,8 @@ struct Received {
     body: Bytes,
 }
 
-/// The scripted push service: answers 201, or 410 on paths with `gone`.
+/// The scripted push service: answers 201, 410 on paths with `gone`, and
+/// never on paths with `hang`.
 struct PushService {
     origin: String,
     got: Arc<Mutex<Vec<Received>>>,
@@ -65,8 +66,12 @@ impl PushService {
                                 .map(|b| b.to_bytes())
                                 .unwrap_or_default();
                             let status = if path.contains("gone") { 410 } else { 201 };
+                            let hang = path.contains("hang");
                             g.lock().unwrap().push(Received { path, headers, body });
                             a.notify_waiters();
+                            if hang {
+                                std::future::pending::<()>().await;
+                            }
                             let mut res = Response::new(Full::new(Bytes::new()));
                             *res.status_mut() = http::StatusCode::from_u16(status).unwrap();
                             Ok::<_, Infallible>(res)
@@ -476,4 +481,44 @@ async fn the_service_worker_is_served_from_the_root_with_a_shell_that_all_answer
         let res = reqwest::get(s.url(path)).await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{path}");
     }
+}
+
+/// natter_pushes_total{outcome=…} from /metrics.
+async fn pushes(s: &TestServer, outcome: &str) -> u64 {
+    let text = reqwest::get(s.url("/metrics")).await.unwrap().text().await.unwrap();
+    let key = format!("natter_pushes_total{{outcome=\"{outcome}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_push_service_that_never_answers_holds_up_no_send_and_times_out() {
+    let service = PushService::start().await;
+    let s = server().await;
+    let alice = s.register("alice").await;
+    let bob = s.register("bob").await;
+    let direct = bob.direct(&alice).await;
+    let b = Browser::new();
+    let (st, body) = subscribe(&alice, b.subscription(&service.url("/push/hang"))).await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    // More messages than the queue and the sends in flight can hold: every
+    // send is still answered at once, and the overflow is dropped.
+    let sends = tokio::time::timeout(Duration::from_secs(60), async {
+        for i in 0..1100 {
+            bob.say(&direct, &format!("m{i}")).await;
+        }
+    })
+    .await;
+    assert!(sends.is_ok(), "sends were held up by the push service");
+    assert!(pushes(&s, "dropped").await > 0, "a full queue drops pushes");
+    // The first pushes are given up after the timeout (10 s).
+    let timed_out = tokio::time::timeout(Duration::from_secs(20), async {
+        while pushes(&s, "failed").await == 0 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(timed_out.is_ok(), "no push timed out");
+    assert!(!service.received().is_empty());
 }
