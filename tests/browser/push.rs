@@ -21,6 +21,45 @@ async fn the_worker_keeps_the_shell_offline_and_the_notifications_control_says_w
         )
         .await;
 
+        // The shell is cached (the worker controls the page only once its
+        // install has cached it), and nothing under /api/ ever is (the page
+        // has made plenty of API calls by now).
+        let cached = p
+            .c
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 (async () => {
+                   const out = [];
+                   for (const k of await caches.keys())
+                     for (const r of await (await caches.open(k)).keys()) out.push(new URL(r.url).pathname);
+                   return out;
+                 })().then(done, (e) => done(String(e)));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let cached: Vec<String> = serde_json::from_value(cached).unwrap();
+        for needed in ["/", "/static/js/push.js", "/static/app.css"] {
+            assert!(cached.iter().any(|p| p == needed), "{needed}: {cached:?}");
+        }
+        assert!(!cached.iter().any(|p| p.starts_with("/api/")), "{cached:?}");
+
+        // A notification clicked while the page is open: the worker tells
+        // the page, which opens that conversation.
+        p.new_room("garden").await;
+        let id = p.js("return location.hash.slice('#/c/'.length)").await;
+        p.js("location.hash = ''; return true;").await;
+        p.until("no conversation open", "return document.getElementById('conversation').hidden").await;
+        p.js(&format!(
+            "navigator.serviceWorker.dispatchEvent(new MessageEvent('message', {{ data: {{ type: 'natter.open', conversation_id: {id} }} }})); return true;"
+        ))
+        .await;
+        p.until(
+            "the conversation the notification named",
+            "return !document.getElementById('conversation').hidden && document.getElementById('conv-title').textContent === '# garden'",
+        )
+        .await;
+
         // The control, on a user's click: a status a person can read.
         p.click("#profile-button").await;
         p.until(
