@@ -142,6 +142,31 @@ pub struct Config {
 
     #[command(flatten)]
     pub ai: AiConfig,
+
+    #[command(flatten)]
+    pub push: PushConfig,
+}
+
+/// Web Push: notifications to browsers that have no live socket.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Web Push")]
+pub struct PushConfig {
+    /// Who runs this server, as push services are told (the VAPID `sub`):
+    /// a `mailto:` or `https:` URL they can reach you at if your pushes
+    /// cause trouble. Set it: some push services refuse the default.
+    #[arg(long, env = "NATTER_PUSH_SUBJECT", default_value = "mailto:webpush@natter.example")]
+    pub push_subject: String,
+
+    /// Push subscriptions (browsers with notifications on) one user may
+    /// have; a new one past it replaces that user's oldest. 0 turns the limit off.
+    #[arg(long, env = "NATTER_PUSH_SUBSCRIPTIONS_PER_USER", default_value_t = 10)]
+    pub push_subscriptions_per_user: u32,
+
+    /// Accept push endpoints over plain `http://` and at loopback, private
+    /// and link-local addresses. For tests with a push service of their
+    /// own: with it, any user can make the server POST to your internal network.
+    #[arg(long, env = "NATTER_PUSH_ALLOW_INSECURE_ENDPOINTS")]
+    pub push_allow_insecure_endpoints: bool,
 }
 
 /// Who may sign up.

@@ -74,6 +74,7 @@ pub struct Metrics {
     pub auth_refused: Family<ReasonLabel, Counter>,
     pub ai_requests: Family<OutcomeLabel, Counter>,
     pub backups: Family<OutcomeLabel, Counter>,
+    pub pushes: Family<OutcomeLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -98,6 +99,7 @@ impl Metrics {
             auth_refused: Family::default(),
             ai_requests: Family::default(),
             backups: Family::default(),
+            pushes: Family::default(),
         };
         registry.register("sockets_open", "WebSockets open, by dialect", m.sockets.clone());
         registry.register("messages_stored", "Messages committed", m.messages_stored.clone());
@@ -138,6 +140,12 @@ impl Metrics {
         );
         registry.register("ai_requests", "AI backend requests, by outcome", m.ai_requests.clone());
         registry.register("backups", "Backups made, by outcome", m.backups.clone());
+        registry.register(
+            "pushes",
+            "Web Push notifications, by outcome: sent, gone (the subscription was deleted), failed, \
+             dropped (the queue was full)",
+            m.pushes.clone(),
+        );
         // Every dialect's gauge shows from the start, at 0.
         for dialect in ["native", "chatroom", "threads", "messenger"] {
             m.sockets.get_or_create(&DialectLabel { dialect }).set(0);
@@ -159,6 +167,10 @@ impl Metrics {
 
     pub fn backup(&self, outcome: &'static str) {
         self.backups.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+
+    pub fn push(&self, outcome: &'static str) {
+        self.pushes.get_or_create(&OutcomeLabel { outcome }).inc();
     }
 
     pub fn socket_opened(&self, dialect: &'static str) {

@@ -142,7 +142,8 @@ impl Row {
 /// (a room of the member's), `{direct}`/`{direct_name}` (the member's
 /// direct conversation with bob), `{message}` (the member's message in
 /// the room), `{file}` (the member's upload), `{bob}`/`{bob_name}`,
-/// `{invite}` (the admin's), `{me_uid}` (the caller's user number),
+/// `{invite}` (the admin's), `{push}` (the member's push subscription's
+/// endpoint, query-encoded), `{me_uid}` (the caller's user number),
 /// `{nonce}` (fresh each call).
 fn table() -> Vec<Row> {
     const OK: &[u16] = &[200];
@@ -240,6 +241,13 @@ fn table() -> Vec<Row> {
             non_member: &[404],
             ..admin("DELETE", "/api/invites/{id}", GONE).at("/api/invites/{invite}")
         },
+        // Web Push: the key and one's own subscriptions; another's
+        // subscription is not found.
+        any(Native, "GET", "/api/push/key", OK),
+        any(Native, "POST", "/api/push/subscriptions", CREATED).json(
+            r#"{"endpoint": "https://push.example.com/s/{nonce}", "keys": {"p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4", "auth": "BTBZMqHH6r4Tts7J_aSIgg"}}"#,
+        ),
+        owned(Native, "DELETE", "/api/push/subscriptions", &[404], GONE).at("/api/push/subscriptions?endpoint={push}"),
         // ----- whisper -----
         any(Whisper, "GET", "/profile/", OK),
         any(Whisper, "PUT", "/profile/", OK).json(r#"{"public_key": "PK-{nonce}"}"#),
@@ -400,6 +408,7 @@ struct Fixture {
     bob: String,
     bob_name: String,
     invite: String,
+    push: String,
 }
 
 static NONCE: AtomicU64 = AtomicU64::new(0);
@@ -422,6 +431,16 @@ impl Fixture {
         assert_eq!(st, StatusCode::CREATED, "{file}");
         let (st, invite) = root.post("/api/invites", json!({})).await;
         assert_eq!(st, StatusCode::CREATED, "{invite}");
+        let endpoint = format!("https://push.example.com/fixture/{n}");
+        let (st, sub) = alice
+            .post(
+                "/api/push/subscriptions",
+                json!({"endpoint": endpoint, "keys": {
+                    "p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
+                    "auth": "BTBZMqHH6r4Tts7J_aSIgg"}}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{sub}");
         Fixture {
             room,
             room_name,
@@ -432,6 +451,7 @@ impl Fixture {
             bob: bob.user_id.clone(),
             bob_name: bob.username.clone(),
             invite: invite["invite_id"].as_str().unwrap().to_owned(),
+            push: endpoint.replace(':', "%3A").replace('/', "%2F"),
         }
     }
 
@@ -446,6 +466,7 @@ impl Fixture {
             .replace("{bob_name}", &self.bob_name)
             .replace("{bob}", &self.bob)
             .replace("{invite}", &self.invite)
+            .replace("{push}", &self.push)
             .replace("{me_uid}", &me_uid.to_string())
             .replace("{nonce}", &n.to_string())
     }

@@ -193,6 +193,7 @@ fn insert(
 /// How a stored message goes out: who hears it, and what to count.
 struct Publish<'a> {
     hub: &'a super::Hub,
+    push: &'a super::push::Push,
     metrics: &'a crate::metrics::Metrics,
     /// When the send was accepted: delivery latency starts here.
     accepted: Instant,
@@ -216,6 +217,9 @@ fn publish(to: Publish<'_>, sent: &Sent, client_id: Option<String>, origin: Opti
         to.accepted,
     );
     hub.publish(event, &ids);
+    // Members without a live socket hear of it by Web Push; this only
+    // queues (or drops) the pushes, so the writer never waits on them.
+    to.push.offer(&sent.conversation, &sent.message, &sent.members, hub);
 }
 
 impl Core {
@@ -250,6 +254,7 @@ impl Core {
         let me = caller.user;
         let accepted = Instant::now();
         let (hub, cache, metrics) = (self.hub.clone(), self.cache.clone(), self.metrics.clone());
+        let push = self.push.clone();
         let SendRequest {
             to,
             text,
@@ -313,6 +318,7 @@ impl Core {
         let fut = self.db.writer().submit(job, move |sent: &Sent| {
             let to = Publish {
                 hub: &hub,
+                push: &push,
                 metrics: &metrics,
                 accepted,
             };
@@ -339,6 +345,7 @@ impl Core {
         committed: impl FnOnce() + Send + 'static,
     ) -> Result<Arc<Message>> {
         let (hub, cache, metrics) = (self.hub.clone(), self.cache.clone(), self.metrics.clone());
+        let push = self.push.clone();
         let accepted = Instant::now();
         let reply_id = stored.reply_id;
         let sent = self
@@ -355,6 +362,7 @@ impl Core {
                     committed();
                     let to = Publish {
                         hub: &hub,
+                        push: &push,
                         metrics: &metrics,
                         accepted,
                     };

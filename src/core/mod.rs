@@ -19,6 +19,7 @@ mod limits;
 mod live;
 mod mentions;
 mod messages;
+pub mod push;
 mod reactions;
 mod rooms;
 pub mod search;
@@ -35,7 +36,7 @@ pub use auth::{Caller, Registration, Tokens, hash_password};
 pub use conversations::{DirectThread, NewConversation, RoomInfo, direct_name};
 pub use files::{FileData, Upload};
 pub use hub::{ConnId, Ended, Event, EventKind, Hub, Scope, Subscription};
-pub use mentions::{MentionPage, wants as wants_notification};
+pub use mentions::MentionPage;
 pub use messages::{Attachment, DEFAULT_PAGE, MAX_PAGE, SendRequest, Target};
 pub use search::{Hit, SearchPage, SearchRequest, Segment};
 pub use users::{ProfileUpdate, UserExport, Viewer};
@@ -109,6 +110,8 @@ pub struct Core {
     sockets: Tracker,
     /// Set when a shutdown begins: sockets stop reading.
     draining: Draining,
+    /// Web Push: the VAPID key and the queue of pushes to send.
+    push: Arc<push::Push>,
 }
 
 impl Core {
@@ -132,6 +135,8 @@ impl Core {
         };
         let auth = auth::Keys::load(&db, config).await?;
         let agent = ai::Agent::start(&config.ai, &db).await?;
+        let (vapid_key, subscribed) = push::load(&db).await?;
+        let (pusher, push_sender, push_queue) = push::Push::new(&config.push, &vapid_key, subscribed, metrics.clone())?;
         let core = Arc::new_cyclic(|me: &Weak<Core>| Core {
             agent: agent.map(|a| a.with_core(me.clone())),
             me: me.clone(),
@@ -180,7 +185,9 @@ impl Core {
             connections: Tracker::default(),
             sockets: Tracker::default(),
             draining: Draining::default(),
+            push: Arc::new(pusher),
         });
+        push::run(&core, push_sender, push_queue);
         if let Some(agent) = &core.agent {
             agent.resume(&core).await?;
         }

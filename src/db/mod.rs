@@ -35,6 +35,7 @@ pub mod files;
 pub mod lock;
 pub mod mentions;
 pub mod messages;
+pub mod push;
 pub mod reactions;
 pub mod search;
 pub mod sessions;
@@ -67,6 +68,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0006_reactions.sql"),
     include_str!("../../migrations/0007_mentions.sql"),
     include_str!("../../migrations/0008_search_at_commit.sql"),
+    include_str!("../../migrations/0009_push.sql"),
 ];
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -79,6 +81,7 @@ pub struct InitReport {
     pub from_version: i64,
     pub to_version: i64,
     pub created_secret: bool,
+    pub created_vapid_key: bool,
 }
 
 impl InitReport {
@@ -103,6 +106,9 @@ impl InitReport {
             out.push("created a new JWT signing secret".into());
         } else {
             out.push("kept the existing JWT signing secret".into());
+        }
+        if self.created_vapid_key {
+            out.push("created a VAPID key pair for Web Push".into());
         }
         out
     }
@@ -162,6 +168,7 @@ pub fn init(path: &Path) -> Result<InitReport> {
     }
     // Whatever an older version, or a write outside the writer, left queued.
     search::index_queued(&tx)?;
+    report.created_vapid_key = push::ensure_vapid_key(&tx)?;
     tx.commit()?;
     Ok(report)
 }

@@ -87,7 +87,8 @@ fn not_found() -> Response {
     res
 }
 
-/// `GET /`, `GET /static/{path}`, and the files browsers look for at the root.
+/// `GET /`, `GET /static/{path}`, and the files browsers look for at the
+/// root (the icon, the manifest, the service worker).
 pub fn routes() -> BoxedFilter<(Response,)> {
     let get = || warp::get().or(warp::head()).unify().and(warp::header::headers_cloned());
     let index = warp::path::end()
@@ -99,11 +100,25 @@ pub fn routes() -> BoxedFilter<(Response,)> {
     let manifest = warp::path!("manifest.webmanifest")
         .and(get())
         .map(|h: HeaderMap| by_name("manifest.webmanifest").map_or_else(not_found, |a| serve(a, &h)));
+    // The service worker is served from the root: its scope is the
+    // directory it is served from, and it must cover the whole page.
+    let worker = warp::path!("sw.js")
+        .and(get())
+        .map(|h: HeaderMap| by_name("sw.js").map_or_else(not_found, |a| serve(a, &h)));
     let file = warp::path("static")
         .and(warp::path::tail())
         .and(get())
         .map(|tail: warp::path::Tail, h: HeaderMap| by_name(tail.as_str()).map_or_else(not_found, |a| serve(a, &h)));
-    index.or(favicon).unify().or(manifest).unify().or(file).unify().boxed()
+    index
+        .or(favicon)
+        .unify()
+        .or(manifest)
+        .unify()
+        .or(worker)
+        .unify()
+        .or(file)
+        .unify()
+        .boxed()
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 // history), messages (one message, editing), composer (sending,
 // attachments), socket (live frames), ai (the agent's replies), profile,
 // admin (invitations and the admin view), search (finding messages),
-// notify (mentions, notify levels, system notifications).
+// notify (mentions, notify levels, system notifications), push (the
+// service worker and Web Push).
 
 import { wireAdmin } from './admin.js';
 import { adoptStoredTokens } from './api.js';
@@ -14,6 +15,7 @@ import { $ } from './dom.js';
 import { wireLightbox } from './messages.js';
 import { wireNotify } from './notify.js';
 import { wireProfile } from './profile.js';
+import { wirePush } from './push.js';
 import { wireSearch } from './search.js';
 import { logout, signedOut, start, submitAuth, submitReset } from './session.js';
 import { createRoom, searchPeople, startAiChat } from './sidebar.js';
@@ -72,6 +74,7 @@ function wire() {
   wireAdmin();
   wireSearch();
   wireNotify();
+  wirePush();
 }
 
 wire();

@@ -1,7 +1,8 @@
 // Mentions and notifications: the mentions in a message marked, the
 // "Mentions" list, each conversation's notify level (all, mentions,
 // nothing) and the counts that follow it, and a system notification for a
-// message the user would want to hear of while they look elsewhere.
+// message the user would want to hear of while they look elsewhere (the
+// browser's permission is asked for by push.js, with Web Push).
 //
 // Which messages count is the server's rule, mirrored here for what
 // arrives live: a level of `all` hears every message from others,
@@ -198,34 +199,6 @@ export function renderMentionCount() {
 
 // ----- system notifications -----
 
-/** Where this browser stands on notifications, said on the sidebar. */
-export function renderPermission() {
-  const status = $('notify-status');
-  const button = $('notify-permission');
-  if (!('Notification' in window)) {
-    status.textContent = 'This browser cannot show notifications.';
-    button.hidden = true;
-    return;
-  }
-  const p = Notification.permission;
-  button.hidden = p !== 'default';
-  status.textContent = p === 'granted'
-    ? 'On in this browser: you hear of messages while you look elsewhere.'
-    : p === 'denied'
-      ? 'Blocked: allow notifications for this site in the browser\'s settings.'
-      : 'Off in this browser.';
-}
-
-async function askPermission() {
-  try {
-    await Notification.requestPermission();
-  } catch (e) {
-    // An old browser's callback form; the status says what came of it.
-  }
-  renderPermission();
-  document.dispatchEvent(new CustomEvent('natter:notifications', { detail: Notification.permission }));
-}
-
 function bodyOf(m) {
   const text = m.message || (m.attachment ? 'sent ' + m.attachment.name : '');
   return text.length > BODY_CHARS ? text.slice(0, BODY_CHARS - 1) + '…' : text;
@@ -274,9 +247,7 @@ export function wireNotify() {
   $('mentions-button').addEventListener('click', openMentions);
   $('mentions-more').addEventListener('click', () => loadMentions(true));
   $('mentions-close').addEventListener('click', () => $('mentions-dialog').close());
-  $('notify-permission').addEventListener('click', askPermission);
   for (const [value, label] of Object.entries(LEVELS)) {
     $('notify-level').append(el('option', { value, text: label }));
   }
-  renderPermission();
 }

@@ -6,6 +6,7 @@ import { applyServerInfo } from './composer.js';
 import { goLive, renderConnectState, route } from './conversation.js';
 import { $ } from './dom.js';
 import { displayName } from './people.js';
+import { forgetPush } from './push.js';
 import { loadSidebar } from './sidebar.js';
 import { state } from './state.js';
 
@@ -166,6 +167,9 @@ export function signedOut(message) {
 }
 
 export async function logout() {
+  // This device's notifications stop with the session (the server also
+  // drops them when the session ends; this unsubscribes the browser too).
+  await forgetPush();
   try {
     await api('POST', '/api/auth/logout');
   } catch (e) {

@@ -12,6 +12,7 @@ mod common;
 mod markdown;
 mod notify;
 mod page;
+mod push;
 mod reactions;
 mod search;
 

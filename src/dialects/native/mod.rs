@@ -10,6 +10,7 @@ mod health;
 mod invites;
 mod messages;
 pub mod openapi;
+mod push;
 mod search;
 mod socket;
 mod users;
@@ -60,6 +61,8 @@ pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
                 .or(admin::routes(core.clone()))
                 .unify()
                 .or(invites::routes(core.clone()))
+                .unify()
+                .or(push::routes(core.clone()))
                 .unify()
                 .or(openapi::routes(core))
                 .unify(),

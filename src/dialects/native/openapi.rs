@@ -13,7 +13,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 
-use super::{admin, auth, conversations, files, health, invites, messages, search, socket, users};
+use super::{admin, auth, conversations, files, health, invites, messages, push, search, socket, users};
 use crate::http::Response;
 
 /// Every native route: (method, path template). Add a route here, to the
@@ -64,6 +64,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/invites"),
     ("DELETE", "/api/invites/{id}"),
     ("POST", "/api/auth/reset"),
+    ("GET", "/api/push/key"),
+    ("POST", "/api/push/subscriptions"),
+    ("DELETE", "/api/push/subscriptions"),
     ("GET", "/api/openapi.json"),
 ];
 
@@ -172,6 +175,9 @@ impl Modify for BearerAuth {
         invites::list,
         invites::revoke,
         invites::reset,
+        push::key,
+        push::subscribe,
+        push::unsubscribe,
         spec,
     ),
     modifiers(&BearerAuth),
@@ -185,6 +191,7 @@ impl Modify for BearerAuth {
         (name = "sockets", description = "Live delivery"),
         (name = "server", description = "What the server is and offers"),
         (name = "admin", description = "For the server's admins"),
+        (name = "push", description = "Web Push notifications to browsers"),
     )
 )]
 pub struct ApiDoc;

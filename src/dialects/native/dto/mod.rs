@@ -1,7 +1,9 @@
 //! Wire types of the native `/api` dialect.
 
 mod admin;
+mod push;
 pub use admin::*;
+pub use push::*;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
