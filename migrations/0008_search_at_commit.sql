@@ -1,18 +1,18 @@
--- natter schema: the search indexes are written once per commit, not once
--- per write.
+-- natter schema: the search indexes are written beside the writer, not by
+-- every write.
 --
--- FTS5 writes what it has gathered to disk at every savepoint, and the
--- writer runs each job in its own savepoint (so one failing job does not
--- undo the others): indexed by triggers, every message became a segment of
--- its own in both indexes, which cost each send ~250 µs (measured with
--- `natter-bench search`, docs/PERFORMANCE.md). Now a trigger only queues
--- the message's id; the writer indexes everything queued just before the
--- batch's COMMIT, outside any savepoint, in the same transaction: what is
--- committed is searchable, and a batch's messages share their segments.
+-- FTS5 writes what it has gathered at every savepoint, and the writer runs
+-- each job in its own savepoint (so one failing job does not undo the
+-- others): indexed by triggers, every message was a segment of its own in
+-- both indexes, and indexing cost each send ~65-250 µs of the writer's
+-- time, 5-10 times the rest of it (docs/PERFORMANCE.md). Now a trigger only
+-- queues the message's id, and `db::indexer` (a thread of its own, at a
+-- lower CPU priority) indexes the queue in small transactions right after
+-- the writer's commits; a search waits for what was queued before it.
 --
 -- Each message id is in the indexes or in the queue, never both: an edit
 -- or deletion takes an indexed message out of the indexes (it is queued
--- again if it still has text); a queued one simply waits for the flush,
+-- again if it still has text); a queued one simply waits for the indexer,
 -- which indexes its text as it is then.
 CREATE TABLE search_queue (
     id INTEGER PRIMARY KEY                  -- a message id whose text the indexes do not hold yet

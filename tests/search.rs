@@ -436,3 +436,44 @@ async fn around_loads_the_history_surrounding_a_message() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+/// How many messages wait for the search index, and how many the trigram
+/// index holds, read from the database file.
+fn index_state(db: &std::path::Path) -> (i64, i64) {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let queued = c
+        .query_row("SELECT COUNT(*) FROM search_queue", [], |r| r.get(0))
+        .unwrap();
+    let indexed = c
+        .query_row(
+            "SELECT COUNT(*) FROM messages_trigrams WHERE messages_trigrams MATCH '\"burst\"'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    (queued, indexed)
+}
+
+#[tokio::test]
+async fn messages_are_indexed_beside_the_writer_and_all_of_them_by_shutdown() {
+    let s = TestServer::start().await;
+    let alice = s.register("alice").await;
+    let room = alice.room("burst").await;
+    let db = s.config.db.clone();
+    // Indexed on its own, with no search to wait for it.
+    alice.say(&room, "a burst of one").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while index_state(&db) != (0, 1) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not indexed: {:?}",
+            index_state(&db)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // A burst, stopped at once: the stop indexes what is left.
+    let texts: Vec<String> = (0..200).map(|i| format!("burst {i}")).collect();
+    futures_util::future::join_all(texts.iter().map(|t| alice.say(&room, t))).await;
+    let (_dir, config) = s.stop().await;
+    assert_eq!(index_state(&config.db), (0, 201));
+}

@@ -32,6 +32,7 @@ pub mod backup;
 pub mod changes;
 pub mod conversations;
 pub mod files;
+pub mod indexer;
 pub mod lock;
 pub mod mentions;
 pub mod messages;
@@ -179,6 +180,7 @@ pub struct Db {
     pool: r2d2::Pool<SqliteConnectionManager>,
     writer: Writer,
     checkpointer: Checkpointer,
+    indexer: indexer::Indexer,
     /// Held while serving (see `lock`); let go at shutdown.
     lock: Mutex<Option<DbLock>>,
 }
@@ -217,12 +219,14 @@ impl Db {
         conn.pragma_update(None, "journal_size_limit", journal_size_limit(wal_limit))?;
         let writer = Writer::start(conn, metrics)?;
         let checkpointer = checkpoints(path, sync, wal_limit, writer.shared_stats())?;
+        let indexer = indexer::Indexer::start(path, sync, writer.shared_stats())?;
         Ok((
             Db {
                 path: path.to_owned(),
                 pool,
                 writer,
                 checkpointer,
+                indexer,
                 lock: Mutex::new(Some(lock)),
             },
             report,
@@ -238,7 +242,24 @@ impl Db {
     /// into the database and empty it, and wait for that, so the database
     /// file alone holds every commit. Call it once the writer has stopped.
     pub async fn checkpoint_and_stop(&self) {
+        // What the writer queued last is indexed first: the file is whole.
+        self.indexer.finish().await;
         self.checkpointer.finish().await;
+    }
+
+    /// Wait (up to `indexer::CATCH_UP`) until what was queued for the
+    /// search index when this was called is indexed: a search then finds
+    /// every message committed before it began.
+    pub async fn search_caught_up(&self) -> Result<()> {
+        let Some(upto) = self.read(indexer::queued_upto).await? else {
+            return Ok(());
+        };
+        self.indexer.poke();
+        let deadline = Instant::now() + indexer::CATCH_UP;
+        while !self.read(move |c| indexer::indexed_upto(c, upto)).await? && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        Ok(())
     }
 
     /// Let go of the file's lock: the server is done with it.

@@ -1,6 +1,6 @@
 //! Full-text search: the FTS5 indexes of migration 0005 (see that file for
-//! what each index holds and why), written at each commit from the queue
-//! of migration 0008.
+//! what each index holds and why), written from the queue of migration
+//! 0008 by `db::indexer` just after each commit.
 //!
 //! The caller hands over FTS5 expressions that it built from quoted
 //! strings only (`core::search`); user text is never an expression here.
@@ -10,16 +10,10 @@ use rusqlite::{Connection, params};
 use crate::error::Result;
 use crate::model::{ConversationId, MessageId, Timestamp, UserId};
 
-/// Index every message queued since the last call (migration 0008: the
-/// writer calls this once per batch, before its COMMIT and outside any
-/// savepoint, so the batch's messages are indexed together, in its
-/// transaction). A queued message deleted or emptied since is skipped.
+/// Index every message queued, in the caller's transaction (at start, on
+/// import, in the benches' seeding; a running server's queue is indexed by
+/// `db::indexer`). A queued message deleted or emptied since is skipped.
 pub fn index_queued(c: &Connection) -> Result<()> {
-    Ok(index_queued_raw(c)?)
-}
-
-/// `index_queued` with SQLite's own error (the writer tells a full disk by it).
-pub(super) fn index_queued_raw(c: &Connection) -> rusqlite::Result<()> {
     let queued: bool = c
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM search_queue)")?
         .query_row([], |r| r.get(0))?;

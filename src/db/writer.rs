@@ -194,21 +194,12 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &Write
                 Err(_) => break,
             }
         }
+        let started = Instant::now();
+        let committed = exec(&conn, "COMMIT");
+        // Counted once committed: the search indexer reads this counter to
+        // know there is something to index, and must then find it.
         stats.jobs.fetch_add(completions.len() as u64, Ordering::Relaxed);
         stats.commits.fetch_add(1, Ordering::Relaxed);
-        let started = Instant::now();
-        // The batch's messages go into the search indexes together, in its
-        // transaction (see migration 0008); if that fails (a full disk),
-        // the batch does: nothing is acknowledged that search would miss.
-        let indexed = if conn.is_autocommit() {
-            Ok(())
-        } else {
-            super::search::index_queued_raw(&conn)
-        };
-        let committed = match indexed {
-            Ok(()) => exec(&conn, "COMMIT"),
-            Err(e) => Err(e),
-        };
         metrics.batch_size.observe(completions.len() as f64);
         metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
         let commit_error = committed.err().map(|e| {

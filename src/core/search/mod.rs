@@ -238,6 +238,9 @@ impl Core {
         let terms = parse(&req.text)?;
         let me = caller.user;
         let limit = req.limit.clamp(1, MAX_RESULTS);
+        // Messages committed before the search began are found (the index
+        // is written just after each commit, see db::indexer).
+        self.db.search_caught_up().await?;
         self.db
             .read(move |c| {
                 let conversation = match &req.conversation {
