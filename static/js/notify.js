@@ -17,7 +17,8 @@ import { senderName, titleOf } from './people.js';
 import { renderSidebar } from './sidebar.js';
 import { state } from './state.js';
 
-const LEVELS = { all: 'All messages', mentions: 'Mentions only', nothing: 'Nothing (muted)' };
+// Short, for a phone's header; the picker's label says what they are.
+const LEVELS = { all: 'All', mentions: 'Mentions', nothing: 'Muted' };
 /** Mentions asked for at once. */
 const PAGE = 20;
 /** The longest text a notification shows. */
