@@ -2,6 +2,7 @@
 //! dialect's messages mention alike), kept for "mentions of me" and unread
 //! counts, and what notify levels choose by.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use uuid::Uuid;
@@ -13,6 +14,9 @@ use super::hub::{Event, EventKind};
 use crate::db::{self, changes};
 use crate::error::{Error, Result};
 use crate::model::{Kind, Message, MessageId, NotifyLevel, UserBrief, UserId};
+
+/// The longest username, in characters (`validate::username`).
+const MAX_NAME: usize = 64;
 
 /// A character a username may hold (as `validate::username` allows).
 fn username_char(c: char) -> bool {
@@ -31,54 +35,65 @@ pub fn find(text: &str, members: &[Arc<UserBrief>], sender: UserId) -> Vec<Arc<U
     if !text.contains('@') {
         return found;
     }
+    // Each member's name without case, once per message: every `@` is then
+    // a few lookups, however many members the room has.
+    let by_name: HashMap<String, &Arc<UserBrief>> = members.iter().map(|m| (m.username.to_lowercase(), m)).collect();
     let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let mut in_code = false;
+    // The length of the backtick run that opened code, while in code.
+    let mut code: Option<usize> = None;
     let mut i = 0;
     while i < chars.len() {
         let (at, c) = chars[i];
         if c == '`' {
-            // A run of backticks opens or closes code (``` or `).
+            // A run of backticks opens code, and only a run as long closes it.
             let mut j = i;
             while j < chars.len() && chars[j].1 == '`' {
                 j += 1;
             }
-            in_code = !in_code;
+            let run = j - i;
+            code = match code {
+                None => Some(run),
+                Some(open) if open == run => None,
+                still => still,
+            };
             i = j;
             continue;
         }
-        let starts = c == '@' && !in_code && (i == 0 || !username_char(chars[i - 1].1));
+        let starts = c == '@' && code.is_none() && (i == 0 || !username_char(chars[i - 1].1));
         if !starts {
             i += 1;
             continue;
         }
-        // The run of username characters after the `@`.
+        // The run of username characters after the `@` (no name is longer
+        // than `MAX_NAME` characters, so no more of it is looked at).
         let from = at + 1;
         let mut end = i + 1;
-        while end < chars.len() && username_char(chars[end].1) {
+        while end < chars.len() && end - i <= MAX_NAME && username_char(chars[end].1) {
             end += 1;
         }
-        let run_end = chars.get(end).map_or(text.len(), |&(b, _)| b);
-        let run = text[from..run_end].to_lowercase();
         // The longest member name the run starts with, ending where a word
         // may end (the run's end, or before punctuation such as `.` or `+`).
-        let best = members
-            .iter()
-            .filter(|m| {
-                let name = m.username.to_lowercase();
-                run.starts_with(&name)
-                    && run[name.len()..]
-                        .chars()
-                        .next()
-                        .is_none_or(|next| !next.is_alphanumeric() && next != '_')
-            })
-            .max_by_key(|m| m.username.len());
+        let mut best: Option<&Arc<UserBrief>> = None;
+        for k in (i + 1..=end).rev() {
+            let ends_word = chars
+                .get(k)
+                .is_none_or(|&(_, next)| !next.is_alphanumeric() && next != '_');
+            if k == i + 1 || !ends_word {
+                continue;
+            }
+            let stop = chars.get(k).map_or(text.len(), |&(b, _)| b);
+            if let Some(m) = by_name.get(&text[from..stop].to_lowercase()) {
+                best = Some(m);
+                break;
+            }
+        }
         if let Some(m) = best
             && m.id != sender
             && !found.iter().any(|f| f.id == m.id)
         {
-            found.push(m.clone());
+            found.push(Arc::clone(m));
         }
-        i = end;
+        i = end.max(i + 1);
     }
     found
 }
@@ -229,6 +244,11 @@ mod tests {
         assert!(names("@nobody here").is_empty(), "not a member");
         assert!(names("@me").is_empty(), "the sender");
         assert!(names("`@ann` and ```\n@bob\n```").is_empty(), "code");
+        assert_eq!(
+            names("```\nx ` @ann\n``` @bob"),
+            ["Bob"],
+            "a lone ` inside a block does not end it"
+        );
         assert!(names("@ alone").is_empty());
     }
 

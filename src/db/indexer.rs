@@ -14,9 +14,11 @@
 //! Each chunk indexes the oldest queued ids and takes them off the queue in
 //! one transaction, so a crash loses nothing: what was not indexed is still
 //! queued, and is indexed on the next start. The chunks are committed
-//! without an fsync of their own: the index is derived data, and the next
-//! commit of the writer (which does fsync) makes them durable with it; a
-//! chunk lost with the power comes back with its queue rows.
+//! without an fsync of their own (`synchronous = NORMAL`): the index is
+//! derived data, and the writer's next commit (which does fsync the WAL)
+//! makes them durable with it; a chunk lost with the power comes back with
+//! its queue rows. Between chunks the indexer lets the writer go first
+//! whenever it is waiting for the write lock.
 //!
 //! A search first waits (up to `CATCH_UP`) until what was queued when it
 //! began is indexed, so a sender finds the message they just sent.
@@ -51,6 +53,10 @@ const MAX_LAG: Duration = Duration::from_secs(10);
 pub const CATCH_UP: Duration = Duration::from_secs(2);
 /// After a failure (a full disk, a lock held elsewhere), wait this long.
 const BACK_OFF: Duration = Duration::from_secs(1);
+/// How long the stop may index what is left.
+const STOP_BUDGET: Duration = Duration::from_millis(500);
+/// Why `index_all` stopped early for the writer (not a failure to report).
+const YIELDED: &str = "yielded to the writer";
 /// Niceness of the thread (Linux): below the server's other threads, so
 /// indexing takes the CPU they leave.
 const NICENESS: i32 = 10;
@@ -67,11 +73,15 @@ pub struct Indexer {
 }
 
 impl Indexer {
-    pub(super) fn start(path: &Path, sync: SyncMode, stats: Arc<Stats>) -> Result<Indexer> {
+    pub(super) fn start(path: &Path, sync: SyncMode, wal_limit: u64, stats: Arc<Stats>) -> Result<Indexer> {
         let conn = Connection::open(path)?;
         super::apply_pragmas(&conn, sync)?;
-        // See the module's comment: the writer's next fsync covers these.
-        conn.execute_batch("PRAGMA synchronous = OFF;")?;
+        // NORMAL: in WAL mode a commit is not fsynced (see the module's
+        // comment), but a checkpoint is. No automatic checkpoints from this
+        // connection (the checkpointer does them, as for the writer), and
+        // the same WAL size limit as the writer's.
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")?;
+        conn.pragma_update(None, "journal_size_limit", super::journal_size_limit(wal_limit))?;
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("natter-index".into())
@@ -128,13 +138,23 @@ fn run(conn: &Connection, rx: &mpsc::Receiver<Msg>, stats: &Stats) {
         if !now && !due {
             continue;
         }
-        // Pokes that piled up while working are one.
-        while let Ok(Msg::Poke) = rx.try_recv() {}
-        let done = index_all(conn);
+        // Pokes that piled up while working are one (a stop among them is kept).
+        let mut stop = stop;
+        while let Ok(msg) = rx.try_recv() {
+            if let Msg::Stop(ack) = msg {
+                stop = Some(Some(ack));
+            }
+        }
+        // At the stop, a short while only: what is left is indexed at the
+        // next start (`db::init`), and a stop must not wait on a backlog.
+        let budget = if stop.is_some() { Some(STOP_BUDGET) } else { None };
+        let done = index_all(conn, stats, budget);
         if done.is_ok() {
             pending_since = None;
         }
-        if let Err(e) = done {
+        if let Err(e) = done
+            && !e.to_string().contains(YIELDED)
+        {
             if last_warning.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
                 tracing::warn!(error = %e, "search indexing failed; it is tried again");
                 last_warning = Some(Instant::now());
@@ -152,9 +172,22 @@ fn run(conn: &Connection, rx: &mpsc::Receiver<Msg>, stats: &Stats) {
     }
 }
 
-/// Index chunks until the queue is empty.
-fn index_all(conn: &Connection) -> rusqlite::Result<()> {
-    while index_chunk(conn)? == CHUNK as usize {}
+/// Index chunks until the queue is empty, the writer wants the lock (it
+/// goes first; the rest waits for the next quiet spell), or `budget` is spent.
+fn index_all(conn: &Connection, stats: &Stats, budget: Option<Duration>) -> rusqlite::Result<()> {
+    let started = Instant::now();
+    while index_chunk(conn)? == CHUNK as usize {
+        if budget.is_some_and(|b| started.elapsed() >= b) {
+            break;
+        }
+        if budget.is_none() && stats.wants_lock.load(Ordering::Relaxed) {
+            // Not done: `pending_since` stays, so the rest is due again.
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                Some(YIELDED.into()),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -179,13 +212,14 @@ fn index_chunk(conn: &Connection) -> rusqlite::Result<usize> {
         conn.prepare_cached("DELETE FROM search_queue WHERE id IN (SELECT id FROM search_queue ORDER BY id LIMIT ?1)")?
             .execute(params![CHUNK])
     })();
-    match result {
-        Ok(n) => {
-            conn.execute_batch("COMMIT")?;
-            Ok(n)
-        }
+    // A failed COMMIT may leave the transaction open (and the write lock
+    // held): roll it back, as for a failed statement.
+    match result.and_then(|n| conn.execute_batch("COMMIT").map(|()| n)) {
+        Ok(n) => Ok(n),
         Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
             Err(e)
         }
     }

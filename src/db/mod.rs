@@ -219,7 +219,7 @@ impl Db {
         conn.pragma_update(None, "journal_size_limit", journal_size_limit(wal_limit))?;
         let writer = Writer::start(conn, metrics)?;
         let checkpointer = checkpoints(path, sync, wal_limit, writer.shared_stats())?;
-        let indexer = indexer::Indexer::start(path, sync, writer.shared_stats())?;
+        let indexer = indexer::Indexer::start(path, sync, wal_limit, writer.shared_stats())?;
         Ok((
             Db {
                 path: path.to_owned(),
@@ -257,7 +257,7 @@ impl Db {
         self.indexer.poke();
         let deadline = Instant::now() + indexer::CATCH_UP;
         while !self.read(move |c| indexer::indexed_upto(c, upto)).await? && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         Ok(())
     }

@@ -11,7 +11,7 @@
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Instant;
@@ -53,6 +53,9 @@ pub struct Writer {
 pub struct Stats {
     pub jobs: AtomicU64,
     pub commits: AtomicU64,
+    /// The writer is waiting for the write lock: the search indexer lets
+    /// it have it after its current chunk.
+    pub wants_lock: AtomicBool,
 }
 
 impl Writer {
@@ -151,7 +154,10 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &Write
             Err(_) => break,
         };
         let mut completions: Vec<Completion> = Vec::new();
-        if let Err(e) = exec(&conn, "BEGIN IMMEDIATE") {
+        stats.wants_lock.store(true, Ordering::Relaxed);
+        let begun = exec(&conn, "BEGIN IMMEDIATE");
+        stats.wants_lock.store(false, Ordering::Relaxed);
+        if let Err(e) = begun {
             // Another program holds the write lock past the busy timeout
             // (or the disk is gone): this job and everything waiting are
             // told why, and the next job tries again.

@@ -102,12 +102,12 @@ async function changeLevel() {
   const conv = state.conversations.get(id);
   const pick = $('notify-level');
   if (!conv) return;
-  const was = conv.notify || 'all';
   try {
     const r = await api('PUT', '/api/conversations/' + id + '/notify', { level: pick.value });
     levelChanged(id, r.level);
   } catch (e) {
-    pick.value = was;
+    // The picker shows the open conversation's level (maybe another one by now).
+    renderLevel();
     $('composer-error').textContent = explain(e);
   }
 }
