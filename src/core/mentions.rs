@@ -2,7 +2,6 @@
 //! dialect's messages mention alike), kept for "mentions of me" and unread
 //! counts, and what notify levels choose by.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use uuid::Uuid;
@@ -29,15 +28,17 @@ fn username_char(c: char) -> bool {
 /// member's username, matched without case; the longest username that fits
 /// wins (`@ann.lee` over `@ann`), and what follows it must not continue a
 /// word (`@bobby` is not `@bob`). Text in `code` or a ``` block mentions
-/// nobody: it is quoted, not said.
-pub fn find(text: &str, members: &[Arc<UserBrief>], sender: UserId) -> Vec<Arc<UserBrief>> {
+/// nobody: it is quoted, not said. `member` finds the member whose
+/// username, lowercased, is the name given (`member_named` for a send).
+pub fn find(
+    text: &str,
+    sender: UserId,
+    mut member: impl FnMut(&str) -> Result<Option<Arc<UserBrief>>>,
+) -> Result<Vec<Arc<UserBrief>>> {
     let mut found: Vec<Arc<UserBrief>> = Vec::new();
     if !text.contains('@') {
-        return found;
+        return Ok(found);
     }
-    // Each member's name without case, once per message: every `@` is then
-    // a few lookups, however many members the room has.
-    let by_name: HashMap<String, &Arc<UserBrief>> = members.iter().map(|m| (m.username.to_lowercase(), m)).collect();
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     // The length of the backtick run that opened code, while in code.
     let mut code: Option<usize> = None;
@@ -73,7 +74,7 @@ pub fn find(text: &str, members: &[Arc<UserBrief>], sender: UserId) -> Vec<Arc<U
         }
         // The longest member name the run starts with, ending where a word
         // may end (the run's end, or before punctuation such as `.` or `+`).
-        let mut best: Option<&Arc<UserBrief>> = None;
+        let mut best: Option<Arc<UserBrief>> = None;
         for k in (i + 1..=end).rev() {
             let ends_word = chars
                 .get(k)
@@ -82,7 +83,7 @@ pub fn find(text: &str, members: &[Arc<UserBrief>], sender: UserId) -> Vec<Arc<U
                 continue;
             }
             let stop = chars.get(k).map_or(text.len(), |&(b, _)| b);
-            if let Some(m) = by_name.get(&text[from..stop].to_lowercase()) {
+            if let Some(m) = member(&text[from..stop].to_lowercase())? {
                 best = Some(m);
                 break;
             }
@@ -91,11 +92,25 @@ pub fn find(text: &str, members: &[Arc<UserBrief>], sender: UserId) -> Vec<Arc<U
             && m.id != sender
             && !found.iter().any(|f| f.id == m.id)
         {
-            found.push(Arc::clone(m));
+            found.push(m);
         }
         i = end.max(i + 1);
     }
-    found
+    Ok(found)
+}
+
+/// The member of `members` (in user-number order, as the cache keeps them)
+/// named `key`: one look-up of the users' unique `username_key` index and a
+/// binary search, so a mention costs the same in a room of ten thousand.
+pub fn member_named<'a>(
+    c: &'a rusqlite::Connection,
+    members: &'a [Arc<UserBrief>],
+) -> impl FnMut(&str) -> Result<Option<Arc<UserBrief>>> + 'a {
+    move |key| {
+        Ok(db::users::number_by_username_key(c, key)?
+            .and_then(|id| members.binary_search_by_key(&id, |m| m.id).ok())
+            .map(|i| members[i].clone()))
+    }
 }
 
 /// Whether a member at `level` hears of a message (from someone else) in a
@@ -216,7 +231,9 @@ mod tests {
             user(5, "me"),
             user(6, "bob@example.com"),
         ];
-        find(text, &members, UserId(5))
+        let lookup = |key: &str| Ok(members.iter().find(|m| m.username.to_lowercase() == key).cloned());
+        find(text, UserId(5), lookup)
+            .unwrap()
             .iter()
             .map(|u| u.username.clone())
             .collect()

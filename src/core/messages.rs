@@ -150,7 +150,7 @@ fn insert(
     stored: &Stored,
 ) -> Result<Sent> {
     let now = Timestamp::now();
-    let mentions = super::mentions::find(&stored.text, &members, sender.id);
+    let mentions = super::mentions::find(&stored.text, sender.id, super::mentions::member_named(c, &members))?;
     let id = db::messages::insert(
         c,
         &db::messages::NewMessage {
@@ -465,7 +465,8 @@ impl Core {
                                 .into_iter()
                                 .map(Arc::new)
                                 .collect();
-                            let mentioned: Vec<UserId> = super::mentions::find(t, &members, msg.sender.id)
+                            let named = super::mentions::member_named(c, &members);
+                            let mentioned: Vec<UserId> = super::mentions::find(t, msg.sender.id, named)?
                                 .iter()
                                 .map(|m| m.id)
                                 .collect();

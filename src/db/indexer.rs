@@ -29,7 +29,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension};
 
 use super::writer::Stats;
 use crate::config::SyncMode;
@@ -55,8 +55,6 @@ pub const CATCH_UP: Duration = Duration::from_secs(2);
 const BACK_OFF: Duration = Duration::from_secs(1);
 /// How long the stop may index what is left.
 const STOP_BUDGET: Duration = Duration::from_millis(500);
-/// Why `index_all` stopped early for the writer (not a failure to report).
-const YIELDED: &str = "yielded to the writer";
 /// Niceness of the thread (Linux): below the server's other threads, so
 /// indexing takes the CPU they leave.
 const NICENESS: i32 = 10;
@@ -149,12 +147,10 @@ fn run(conn: &Connection, rx: &mpsc::Receiver<Msg>, stats: &Stats) {
         // next start (`db::init`), and a stop must not wait on a backlog.
         let budget = if stop.is_some() { Some(STOP_BUDGET) } else { None };
         let done = index_all(conn, stats, budget);
-        if done.is_ok() {
+        if let Ok(true) = done {
             pending_since = None;
         }
-        if let Err(e) = done
-            && !e.to_string().contains(YIELDED)
-        {
+        if let Err(e) = done {
             if last_warning.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
                 tracing::warn!(error = %e, "search indexing failed; it is tried again");
                 last_warning = Some(Instant::now());
@@ -172,46 +168,24 @@ fn run(conn: &Connection, rx: &mpsc::Receiver<Msg>, stats: &Stats) {
     }
 }
 
-/// Index chunks until the queue is empty, the writer wants the lock (it
-/// goes first; the rest waits for the next quiet spell), or `budget` is spent.
-fn index_all(conn: &Connection, stats: &Stats, budget: Option<Duration>) -> rusqlite::Result<()> {
+/// Index chunks until the queue is empty (true), or the writer wants the
+/// lock or `budget` is spent (false: the writer goes first; the rest waits
+/// for the next quiet spell, or the next start).
+fn index_all(conn: &Connection, stats: &Stats, budget: Option<Duration>) -> rusqlite::Result<bool> {
     let started = Instant::now();
     while index_chunk(conn)? == CHUNK as usize {
-        if budget.is_some_and(|b| started.elapsed() >= b) {
-            break;
-        }
-        if budget.is_none() && stats.wants_lock.load(Ordering::Relaxed) {
-            // Not done: `pending_since` stays, so the rest is due again.
-            return Err(rusqlite::Error::SqliteFailure(
-                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
-                Some(YIELDED.into()),
-            ));
+        let spent = budget.is_some_and(|b| started.elapsed() >= b);
+        if spent || (budget.is_none() && stats.wants_lock.load(Ordering::Relaxed)) {
+            return Ok(false);
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Index the oldest `CHUNK` queued messages; how many were taken.
 fn index_chunk(conn: &Connection) -> rusqlite::Result<usize> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let result = (|| {
-        // The same ids three times: nothing else writes inside this transaction.
-        for sql in [
-            "INSERT INTO messages_words (rowid, body)
-             SELECT m.id, m.body FROM messages m
-              WHERE m.id IN (SELECT id FROM search_queue ORDER BY id LIMIT ?1)
-                AND NOT m.deleted AND m.body != ''",
-            // Two trailing spaces: see migration 0005.
-            "INSERT INTO messages_trigrams (rowid, body)
-             SELECT m.id, m.body || '  ' FROM messages m
-              WHERE m.id IN (SELECT id FROM search_queue ORDER BY id LIMIT ?1)
-                AND NOT m.deleted AND m.body != ''",
-        ] {
-            conn.prepare_cached(sql)?.execute(params![CHUNK])?;
-        }
-        conn.prepare_cached("DELETE FROM search_queue WHERE id IN (SELECT id FROM search_queue ORDER BY id LIMIT ?1)")?
-            .execute(params![CHUNK])
-    })();
+    let result = super::search::index_oldest(conn, CHUNK);
     // A failed COMMIT may leave the transaction open (and the write lock
     // held): roll it back, as for a failed statement.
     match result.and_then(|n| conn.execute_batch("COMMIT").map(|()| n)) {

@@ -12,29 +12,32 @@ use crate::model::{ConversationId, MessageId, Timestamp, UserId};
 
 /// Index every message queued, in the caller's transaction (at start, on
 /// import, in the benches' seeding; a running server's queue is indexed by
-/// `db::indexer`). A queued message deleted or emptied since is skipped.
+/// `db::indexer`).
 pub fn index_queued(c: &Connection) -> Result<()> {
-    let queued: bool = c
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM search_queue)")?
-        .query_row([], |r| r.get(0))?;
-    if !queued {
-        return Ok(());
-    }
-    c.prepare_cached(
-        "INSERT INTO messages_words (rowid, body)
-         SELECT m.id, m.body FROM search_queue q JOIN messages m ON m.id = q.id
-          WHERE NOT m.deleted AND m.body != ''",
-    )?
-    .execute([])?;
-    // Two trailing spaces: see migration 0005.
-    c.prepare_cached(
-        "INSERT INTO messages_trigrams (rowid, body)
-         SELECT m.id, m.body || '  ' FROM search_queue q JOIN messages m ON m.id = q.id
-          WHERE NOT m.deleted AND m.body != ''",
-    )?
-    .execute([])?;
-    c.prepare_cached("DELETE FROM search_queue")?.execute([])?;
+    // LIMIT -1: no limit.
+    index_oldest(c, -1)?;
     Ok(())
+}
+
+/// Index the `limit` oldest queued messages and take them off the queue;
+/// how many were taken. A queued message deleted or emptied since is
+/// skipped. The same ids each time: the caller's transaction holds them.
+pub(super) fn index_oldest(c: &Connection, limit: i64) -> rusqlite::Result<usize> {
+    for sql in [
+        "INSERT INTO messages_words (rowid, body)
+         SELECT m.id, m.body FROM messages m
+          WHERE m.id IN (SELECT id FROM search_queue ORDER BY id LIMIT ?1)
+            AND NOT m.deleted AND m.body != ''",
+        // Two trailing spaces: see migration 0005.
+        "INSERT INTO messages_trigrams (rowid, body)
+         SELECT m.id, m.body || '  ' FROM messages m
+          WHERE m.id IN (SELECT id FROM search_queue ORDER BY id LIMIT ?1)
+            AND NOT m.deleted AND m.body != ''",
+    ] {
+        c.prepare_cached(sql)?.execute(params![limit])?;
+    }
+    c.prepare_cached("DELETE FROM search_queue WHERE id IN (SELECT id FROM search_queue ORDER BY id LIMIT ?1)")?
+        .execute(params![limit])
 }
 
 /// What to look for, and where.

@@ -66,6 +66,13 @@ pub fn key(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
+/// Who has the username whose `key` this is, if anyone.
+pub fn number_by_username_key(c: &Connection, key: &str) -> Result<Option<UserId>> {
+    Ok(c.prepare_cached("SELECT number FROM users WHERE username_key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?)
+}
+
 /// Who holds `key` as a username or an email, if anyone.
 fn holder(c: &Connection, key: &str) -> Result<Option<UserId>> {
     Ok(
