@@ -236,11 +236,21 @@ export function notifyOf(m) {
       // No way to show one here (a phone without a service worker).
     }
   };
-  if ('serviceWorker' in navigator && navigator.serviceWorker.controller) {
-    navigator.serviceWorker.ready.then((r) => r.showNotification(title, options)).catch(fallback);
-  } else {
-    fallback();
-  }
+  viaWorker(title, options).catch(fallback);
+}
+
+/**
+ * Show it through the registered worker, even one still installing (the
+ * first visit: it caches the offline shell before it controls the page);
+ * throws, for the fallback, when there is none or it is not active in 5 s.
+ */
+async function viaWorker(title, options) {
+  const reg = 'serviceWorker' in navigator ? await navigator.serviceWorker.getRegistration('/') : null;
+  if (!reg) throw new Error('no service worker');
+  const late = new Promise((resolve) => setTimeout(() => resolve(null), 5000));
+  const active = reg.active ? reg : await Promise.race([navigator.serviceWorker.ready, late]);
+  if (!active) throw new Error('the service worker is not active');
+  await active.showNotification(title, options);
 }
 
 export function wireNotify() {

@@ -88,6 +88,17 @@ async fn mentions_levels_and_notifications_in_the_page() {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
 
+        // Watch what the page hands the browser to show (see below).
+        d.js(
+            "const show = ServiceWorkerRegistration.prototype.showNotification;
+             window.__shown = []; window.__shownDone = 0;
+             ServiceWorkerRegistration.prototype.showNotification = function (title, o) {
+               window.__shown.push([title, o.body, o.tag]);
+               return show.call(this, title, o).then((r) => { window.__shownDone += 1; return r; });
+             };
+             return true;",
+        )
+        .await;
         // Away in the direct conversation: the room counts only mentions now.
         d.js("document.querySelector('#direct-list button.conv-item').click(); return true;").await;
         d.until("the direct conversation", &format!("return window.natter.state.current === '{dm}'")).await;
@@ -97,29 +108,24 @@ async fn mentions_levels_and_notifications_in_the_page() {
         bob.say(&room, "@alice are you in?").await;
         d.until("a mention badge", "return document.querySelector('#room-list .badge.mention')?.textContent === '1'").await;
 
-        // ... and a system notification, through the service worker (the
-        // browser lists what it shows): one, for the mention only.
+        // ... and a system notification, through the service worker: one,
+        // for the mention only. What the page asked the browser to show is
+        // read from the registration's own showNotification (wrapped before
+        // the news came, calling through): headless Chromium under load
+        // sometimes resolves showNotification and yet never lists the
+        // notification in getNotifications, so the list is not the witness.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let shown = loop {
-            let v = d
-                .c
-                .execute_async(
-                    "const done = arguments[arguments.length - 1];
-                     navigator.serviceWorker.ready
-                       .then((r) => r.getNotifications())
-                       .then((ns) => done(ns.map((n) => [n.title, n.body, n.tag])))
-                       .catch((e) => done(String(e)));",
-                    vec![],
-                )
-                .await
-                .unwrap();
+            let v = d.js("return window.__shown || []").await;
             if v.as_array().is_some_and(|a| !a.is_empty()) {
                 break v;
             }
-            assert!(std::time::Instant::now() < deadline, "no notification: {v}");
+            assert!(std::time::Instant::now() < deadline, "no notification shown");
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         };
         assert_eq!(shown, json!([["bob in # plans", "@alice are you in?", room]]));
+        // It went to the browser: the call resolved without an error.
+        d.until("the notification shown", "return window.__shownDone === 1").await;
 
         // Alice's phone heard of the level she chose on the desktop, live.
         ph.open(&s).await;
