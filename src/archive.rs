@@ -219,7 +219,7 @@ pub fn import(db_path: &Path, input: &Path) -> Result<Counts> {
     let mut c = Connection::open(db_path)?;
     c.execute_batch("PRAGMA foreign_keys = ON")?;
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    if !db::backup::is_empty(&tx)? {
+    if !db::backup::is_empty(&db::Tx::sqlite(&tx))? {
         return Err(Error::Conflict(format!(
             "{} already holds users, conversations, messages or files; import only into a new or empty database",
             db_path.display()
@@ -283,7 +283,7 @@ pub fn import(db_path: &Path, input: &Path) -> Result<Counts> {
         )));
     }
     // The imported messages go into the search indexes with them.
-    db::search::index_queued(&tx)?;
+    db::search::index_queued(&db::Tx::sqlite(&tx))?;
     tx.commit()?;
     Ok(counts)
 }

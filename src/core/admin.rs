@@ -83,7 +83,7 @@ pub(super) fn precheck(policy: Policy, people: i64, invite: Option<&str>) -> Res
 
 /// Check (inside the sign-up's write) that this sign-up may happen, using
 /// up a use of its invitation; the role the new account gets.
-pub(super) fn admit(c: &rusqlite::Connection, policy: Policy, invite: Option<&str>) -> Result<Role> {
+pub(super) fn admit(c: &crate::db::Tx<'_>, policy: Policy, invite: Option<&str>) -> Result<Role> {
     match precheck(policy, db::admin::people(c)?, invite)? {
         Admission::First => Ok(Role::Admin),
         Admission::Open => Ok(Role::Member),
@@ -391,7 +391,7 @@ pub mod offline {
 
     use rusqlite::Connection;
 
-    use crate::db::{self, users::NewUser};
+    use crate::db::{self, Tx, users::NewUser};
     use crate::error::{Error, Result};
     use crate::model::{Role, User};
 
@@ -412,7 +412,8 @@ pub mod offline {
     /// (and reactivate it). True if the account is new.
     pub fn create(path: &Path, username: &str, password_hash: &str, role: Role) -> Result<bool> {
         let mut conn = open(path)?;
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let t = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = Tx::sqlite(&t);
         let created = match db::users::by_username(&tx, username)? {
             Some(user) => {
                 db::admin::set_role(&tx, user.id, role)?;
@@ -439,7 +440,7 @@ pub mod offline {
             }
         };
         db::admin::audit(&tx, None, "cli.create", username, role.as_str())?;
-        tx.commit()?;
+        t.commit()?;
         Ok(created)
     }
 
@@ -447,19 +448,20 @@ pub mod offline {
     /// handed out stop working at their expiry, or at once after a restart).
     pub fn reset_password(path: &Path, username: &str, password_hash: &str) -> Result<usize> {
         let mut conn = open(path)?;
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let t = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = Tx::sqlite(&t);
         let user = db::users::by_username(&tx, username)?
             .filter(|u| !u.is_bot)
             .ok_or_else(|| Error::NotFound(format!("no user `{username}`")))?;
         db::admin::set_password(&tx, user.id, password_hash)?;
         let ended = db::admin::revoke_all_sessions(&tx, user.id)?;
         db::admin::audit(&tx, None, "cli.reset_password", username, "")?;
-        tx.commit()?;
+        t.commit()?;
         Ok(ended.len())
     }
 
     pub fn users(path: &Path) -> Result<Vec<User>> {
         let conn = open(path)?;
-        db::users::all(&conn)
+        db::users::all(&Tx::sqlite(&conn))
     }
 }

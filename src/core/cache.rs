@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
+use crate::db::Tx;
 use uuid::Uuid;
 
 use crate::db;
@@ -33,7 +33,7 @@ pub struct Cache {
 
 impl Cache {
     /// A conversation by UUID (any thread: rows never change).
-    pub fn conversation(&self, c: &Connection, id: &Uuid) -> Result<Arc<Conversation>> {
+    pub fn conversation(&self, c: &Tx<'_>, id: &Uuid) -> Result<Arc<Conversation>> {
         if let Some(conv) = self.conversations.lock().unwrap_or_else(|e| e.into_inner()).get(id) {
             return Ok(conv.clone());
         }
@@ -65,7 +65,7 @@ impl Cache {
     }
 
     /// The members of `conv`, in user-number order. Writer jobs only.
-    pub fn members(&self, c: &Connection, conv: ConversationId) -> Result<Members> {
+    pub fn members(&self, c: &Tx<'_>, conv: ConversationId) -> Result<Members> {
         if let Some(m) = self.members.lock().unwrap_or_else(|e| e.into_inner()).get(&conv) {
             return Ok(m.clone());
         }

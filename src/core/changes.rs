@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::Connection;
+use crate::db::Tx;
 
 use super::Core;
 use super::hub::{Event, EventKind, RoomChange, Scope};
@@ -52,7 +52,7 @@ fn room_change(s: Option<&str>) -> Option<RoomChange> {
     })
 }
 
-fn brief(c: &Connection, user: Option<UserId>) -> Result<Option<Arc<UserBrief>>> {
+fn brief(c: &Tx<'_>, user: Option<UserId>) -> Result<Option<Arc<UserBrief>>> {
     Ok(match user {
         Some(u) => db::users::by_id(c, u)?.map(|u| Arc::new(UserBrief::from(&u))),
         None => None,
@@ -60,8 +60,8 @@ fn brief(c: &Connection, user: Option<UserId>) -> Result<Option<Arc<UserBrief>>>
 }
 
 /// The event a change went out as (or `None` if what it was about is gone).
-fn materialize(c: &Connection, ch: Change) -> Result<Option<Missed>> {
-    let message = |c: &Connection| -> Result<Option<Arc<Message>>> {
+fn materialize(c: &Tx<'_>, ch: Change) -> Result<Option<Missed>> {
+    let message = |c: &Tx<'_>| -> Result<Option<Arc<Message>>> {
         Ok(match ch.message {
             Some(m) => db::messages::by_id(c, m)?.map(Arc::new),
             None => None,

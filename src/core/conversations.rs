@@ -3,7 +3,7 @@
 
 use std::borrow::Borrow;
 
-use rusqlite::Connection;
+use crate::db::Tx;
 use uuid::Uuid;
 
 use super::{Caller, Core};
@@ -33,12 +33,12 @@ pub struct RoomInfo {
 /// The member's read mark, or the error a non-member gets: rooms are public,
 /// so a room says "join first" (403); a direct or AI conversation does not
 /// admit it exists (404).
-pub(crate) fn require_member(c: &Connection, conv: &Conversation, user: UserId) -> Result<MessageId> {
+pub(crate) fn require_member(c: &Tx<'_>, conv: &Conversation, user: UserId) -> Result<MessageId> {
     db::conversations::membership(c, conv.id, user)?.ok_or_else(|| not_a_member(conv))
 }
 
 /// `conv` as the member `user` sees it in a list (or why they may not).
-fn member_summary(c: &Connection, conv: Conversation, user: UserId) -> Result<ConversationSummary> {
+fn member_summary(c: &Tx<'_>, conv: Conversation, user: UserId) -> Result<ConversationSummary> {
     let mark = db::conversations::mark(c, conv.id, user)?.ok_or_else(|| not_a_member(&conv))?;
     db::conversations::summary(c, conv, user, mark)
 }
@@ -72,11 +72,11 @@ pub(crate) fn conversation_not_found() -> Error {
     Error::not_found("conversation")
 }
 
-pub(crate) fn load(c: &Connection, id: ConversationId) -> Result<Conversation> {
+pub(crate) fn load(c: &Tx<'_>, id: ConversationId) -> Result<Conversation> {
     db::conversations::by_id(c, id)?.ok_or_else(conversation_not_found)
 }
 
-pub(crate) fn load_uuid(c: &Connection, id: &Uuid) -> Result<Conversation> {
+pub(crate) fn load_uuid(c: &Tx<'_>, id: &Uuid) -> Result<Conversation> {
     db::conversations::by_uuid(c, id)?.ok_or_else(conversation_not_found)
 }
 
@@ -221,7 +221,7 @@ pub fn direct_name(a: &str, b: &str) -> String {
 /// Find the conversation `name` means to `me`: a direct pair name with `me`
 /// as one side (either order), else a room of that name. With `create`, a
 /// direct conversation that does not exist yet is started.
-fn named(c: &Connection, me: UserId, name: &str, create: bool) -> Result<Option<Conversation>> {
+fn named(c: &Tx<'_>, me: UserId, name: &str, create: bool) -> Result<Option<Conversation>> {
     let my_name = db::users::by_id(c, me)?
         .ok_or_else(|| Error::not_found("user"))?
         .username;

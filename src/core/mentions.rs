@@ -10,7 +10,7 @@ use super::Core;
 use super::auth::Caller;
 use super::conversations::{load_uuid, not_a_member};
 use super::hub::{Event, EventKind};
-use crate::db::{self, changes};
+use crate::db::{self, Tx, changes};
 use crate::error::{Error, Result};
 use crate::model::{Kind, Message, MessageId, NotifyLevel, UserBrief, UserId};
 
@@ -103,7 +103,7 @@ pub fn find(
 /// named `key`: one look-up of the users' unique `username_key` index and a
 /// binary search, so a mention costs the same in a room of ten thousand.
 pub fn member_named<'a>(
-    c: &'a rusqlite::Connection,
+    c: &'a Tx<'a>,
     members: &'a [Arc<UserBrief>],
 ) -> impl FnMut(&str) -> Result<Option<Arc<UserBrief>>> + 'a {
     move |key| {

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rusqlite::Connection;
+use crate::db::Tx;
 use uuid::Uuid;
 
 use super::cache::{Cache, Members};
@@ -84,7 +84,7 @@ pub(crate) fn pair_kind(other: &crate::model::User) -> Kind {
     if other.is_bot { Kind::Ai } else { Kind::Direct }
 }
 
-fn resolve(c: &Connection, cache: &Cache, to: &Target, me: UserId) -> Result<Arc<Conversation>> {
+fn resolve(c: &Tx<'_>, cache: &Cache, to: &Target, me: UserId) -> Result<Arc<Conversation>> {
     match to {
         Target::Conversation(id) => load(c, *id).map(Arc::new),
         Target::ConversationUuid(id) => cache.conversation(c, id),
@@ -103,7 +103,7 @@ fn resolve(c: &Connection, cache: &Cache, to: &Target, me: UserId) -> Result<Arc
 
 /// The conversation `to` names, without starting one: a direct conversation
 /// that does not exist yet is not found. (For typing and read marks.)
-fn find(c: &Connection, cache: &Cache, to: &Target, me: UserId) -> Result<Arc<Conversation>> {
+fn find(c: &Tx<'_>, cache: &Cache, to: &Target, me: UserId) -> Result<Arc<Conversation>> {
     match to {
         Target::DirectWith(other) => {
             let other = db::users::by_uuid(c, other)?.ok_or_else(|| Error::not_found("recipient"))?;
@@ -142,7 +142,7 @@ pub(super) struct Stored {
 /// Insert one message (inside a writer job) and build it: the stored
 /// message is built here, not read back.
 fn insert(
-    c: &Connection,
+    c: &Tx<'_>,
     conversation: Arc<Conversation>,
     members: Members,
     sender: Arc<UserBrief>,
@@ -266,7 +266,7 @@ impl Core {
         let core = self.me.clone();
         // The hot path: one INSERT; the conversation and its members come
         // from the cache.
-        let job = move |c: &Connection| -> Result<Sent> {
+        let job = move |c: &Tx<'_>| -> Result<Sent> {
             let conversation = resolve(c, &cache, &to, me)?;
             let members = cache.members(c, conversation.id)?;
             let sender = member_among(&members, &conversation, me)?;
@@ -402,7 +402,7 @@ impl Core {
 
     async fn history_where<F>(&self, caller: &Caller, conversation: F, page: Page) -> Result<Vec<Message>>
     where
-        F: FnOnce(&Connection) -> Result<Conversation> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<Conversation> + Send + 'static,
     {
         let me = caller.user;
         let page = clamp(page);

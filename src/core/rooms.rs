@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use rusqlite::Connection;
+use crate::db::Tx;
 use uuid::Uuid;
 
 use super::cache::Cache;
@@ -33,7 +33,7 @@ pub(crate) struct Changed {
 
 /// Write a room's change to the change log (inside its write).
 fn log(
-    c: &Connection,
+    c: &Tx<'_>,
     conv: &Conversation,
     change: RoomChange,
     member_count: i64,
@@ -63,7 +63,7 @@ fn log(
 impl Changed {
     /// A change every one online hears of (a room made, renamed, deleted),
     /// logged inside its write.
-    fn for_everyone(c: &Connection, conversation: Conversation, change: RoomChange, member_count: i64) -> Result<Self> {
+    fn for_everyone(c: &Tx<'_>, conversation: Conversation, change: RoomChange, member_count: i64) -> Result<Self> {
         let logged = log(c, &conversation, change, member_count, None, Audience::Everyone)?;
         Ok(Changed {
             conversation: Arc::new(conversation),
@@ -93,7 +93,7 @@ impl Changed {
 }
 
 /// `me` joins `conv` (inside a writer job); the change, if `me` was not a member.
-pub(crate) fn joined(c: &Connection, cache: &Cache, conv: &Conversation, me: UserId) -> Result<Option<Changed>> {
+pub(crate) fn joined(c: &Tx<'_>, cache: &Cache, conv: &Conversation, me: UserId) -> Result<Option<Changed>> {
     if !db::conversations::add_member(c, conv.id, me)? {
         return Ok(None);
     }
@@ -101,7 +101,7 @@ pub(crate) fn joined(c: &Connection, cache: &Cache, conv: &Conversation, me: Use
     membership_changed(c, conv, RoomChange::Joined, me).map(Some)
 }
 
-fn membership_changed(c: &Connection, conv: &Conversation, change: RoomChange, user: UserId) -> Result<Changed> {
+fn membership_changed(c: &Tx<'_>, conv: &Conversation, change: RoomChange, user: UserId) -> Result<Changed> {
     let mut to = db::conversations::member_ids(c, conv.id)?;
     let member_count = to.len() as i64;
     let audience = if change == RoomChange::Left {
@@ -125,7 +125,7 @@ fn membership_changed(c: &Connection, conv: &Conversation, change: RoomChange, u
 
 /// A room `me` may manage: its creator, or any room for an admin
 /// (`admin`: the caller checked the role).
-fn managed(c: &Connection, conv: Uuid, me: UserId, admin: bool) -> Result<Conversation> {
+fn managed(c: &Tx<'_>, conv: Uuid, me: UserId, admin: bool) -> Result<Conversation> {
     let conv = load_uuid(c, &conv)?;
     if conv.kind != Kind::Room {
         return Err(Error::Conflict(

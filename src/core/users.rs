@@ -53,7 +53,7 @@ pub struct Viewer {
 
 impl Viewer {
     /// The caller as a viewer, read on the connection `c`.
-    pub(super) fn read(c: &rusqlite::Connection, me: UserId) -> Result<Viewer> {
+    pub(super) fn read(c: &crate::db::Tx<'_>, me: UserId) -> Result<Viewer> {
         let user = db::users::by_id(c, me)?.ok_or_else(|| Error::not_found("user"))?;
         Ok(Viewer {
             me,

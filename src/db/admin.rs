@@ -1,6 +1,8 @@
 //! Roles, deactivation, invitations, password reset links and the audit log.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::Tx;
 use uuid::Uuid;
 
 use super::users::parse_uuid;
@@ -8,40 +10,40 @@ use crate::error::{Error, Result};
 use crate::model::{Role, Timestamp, UserId};
 
 /// People with accounts (the AI agent does not count).
-pub fn people(c: &Connection) -> Result<i64> {
+pub fn people(c: &Tx<'_>) -> Result<i64> {
     Ok(c.prepare_cached("SELECT COUNT(*) FROM users WHERE NOT is_bot")?
         .query_row([], |r| r.get(0))?)
 }
 
 /// Admins who can still log in.
-pub fn active_admins(c: &Connection) -> Result<i64> {
+pub fn active_admins(c: &Tx<'_>) -> Result<i64> {
     Ok(
         c.prepare_cached("SELECT COUNT(*) FROM users WHERE role = 'admin' AND deactivated_at IS NULL")?
             .query_row([], |r| r.get(0))?,
     )
 }
 
-pub fn set_role(c: &Connection, user: UserId, role: Role) -> Result<()> {
+pub fn set_role(c: &Tx<'_>, user: UserId, role: Role) -> Result<()> {
     c.prepare_cached("UPDATE users SET role = ?2 WHERE number = ?1")?
         .execute(params![user, role.as_str()])?;
     Ok(())
 }
 
 /// Deactivate (`Some(when)`) or reactivate (`None`) an account.
-pub fn set_deactivated(c: &Connection, user: UserId, at: Option<Timestamp>) -> Result<()> {
+pub fn set_deactivated(c: &Tx<'_>, user: UserId, at: Option<Timestamp>) -> Result<()> {
     c.prepare_cached("UPDATE users SET deactivated_at = ?2 WHERE number = ?1")?
         .execute(params![user, at])?;
     Ok(())
 }
 
-pub fn set_password(c: &Connection, user: UserId, hash: &str) -> Result<()> {
+pub fn set_password(c: &Tx<'_>, user: UserId, hash: &str) -> Result<()> {
     c.prepare_cached("UPDATE users SET password_hash = ?2 WHERE number = ?1")?
         .execute(params![user, hash])?;
     Ok(())
 }
 
 /// End every session of `user`; the ids that were live.
-pub fn revoke_all_sessions(c: &Connection, user: UserId) -> Result<Vec<Uuid>> {
+pub fn revoke_all_sessions(c: &Tx<'_>, user: UserId) -> Result<Vec<Uuid>> {
     let ids = super::collect(
         c,
         "SELECT id FROM sessions WHERE user = ?1 AND revoked_at IS NULL",
@@ -76,7 +78,7 @@ pub struct NewInvite<'a> {
     pub max_uses: Option<i64>,
 }
 
-pub fn insert_invite(c: &Connection, new: &NewInvite<'_>) -> Result<()> {
+pub fn insert_invite(c: &Tx<'_>, new: &NewInvite<'_>) -> Result<()> {
     c.prepare_cached(
         "INSERT INTO invites (id, code_hash, created_by, created_at, expires_at, max_uses)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -109,7 +111,7 @@ fn invite_from_row(r: &Row<'_>) -> rusqlite::Result<Invite> {
 }
 
 /// Invitations, newest first: everyone's, or those `by` made.
-pub fn invites(c: &Connection, by: Option<UserId>) -> Result<Vec<Invite>> {
+pub fn invites(c: &Tx<'_>, by: Option<UserId>) -> Result<Vec<Invite>> {
     let sql = format!(
         "SELECT {INVITE_COLUMNS} FROM invites i LEFT JOIN users u ON u.number = i.created_by
          WHERE ?1 IS NULL OR i.created_by = ?1 ORDER BY i.created_at DESC"
@@ -117,7 +119,7 @@ pub fn invites(c: &Connection, by: Option<UserId>) -> Result<Vec<Invite>> {
     super::collect(c, &sql, [by], invite_from_row)
 }
 
-pub fn invite(c: &Connection, id: &Uuid) -> Result<Option<Invite>> {
+pub fn invite(c: &Tx<'_>, id: &Uuid) -> Result<Option<Invite>> {
     let sql =
         format!("SELECT {INVITE_COLUMNS} FROM invites i LEFT JOIN users u ON u.number = i.created_by WHERE i.id = ?1");
     Ok(c.prepare_cached(&sql)?
@@ -125,14 +127,14 @@ pub fn invite(c: &Connection, id: &Uuid) -> Result<Option<Invite>> {
         .optional()?)
 }
 
-pub fn revoke_invite(c: &Connection, id: &Uuid) -> Result<()> {
+pub fn revoke_invite(c: &Tx<'_>, id: &Uuid) -> Result<()> {
     c.prepare_cached("UPDATE invites SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")?
         .execute(params![id.to_string(), Timestamp::now()])?;
     Ok(())
 }
 
 /// Use one of an invitation's uses (inside the sign-up's write), or say why not.
-pub fn use_invite(c: &Connection, code_hash: &[u8], now: Timestamp) -> Result<Uuid> {
+pub fn use_invite(c: &Tx<'_>, code_hash: &[u8], now: Timestamp) -> Result<Uuid> {
     struct Found {
         id: String,
         expires_at: Option<Timestamp>,
@@ -179,7 +181,7 @@ pub fn use_invite(c: &Connection, code_hash: &[u8], now: Timestamp) -> Result<Uu
 // ---------- password reset links ----------
 
 pub fn insert_reset(
-    c: &Connection,
+    c: &Tx<'_>,
     token_hash: &[u8],
     user: UserId,
     by: Option<UserId>,
@@ -196,7 +198,7 @@ pub fn insert_reset(
 }
 
 /// The user a reset link is for, if it is usable now; else why not.
-pub fn check_reset(c: &Connection, token_hash: &[u8], now: Timestamp) -> Result<UserId> {
+pub fn check_reset(c: &Tx<'_>, token_hash: &[u8], now: Timestamp) -> Result<UserId> {
     let found: Option<(UserId, Timestamp, Option<Timestamp>)> = c
         .prepare_cached("SELECT user, expires_at, used_at FROM password_resets WHERE token_hash = ?1")?
         .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -216,7 +218,7 @@ pub fn check_reset(c: &Connection, token_hash: &[u8], now: Timestamp) -> Result<
 }
 
 /// Use up a reset link (in the write that sets the new password).
-pub fn use_reset(c: &Connection, token_hash: &[u8], now: Timestamp) -> Result<UserId> {
+pub fn use_reset(c: &Tx<'_>, token_hash: &[u8], now: Timestamp) -> Result<UserId> {
     let user = check_reset(c, token_hash, now)?;
     c.prepare_cached("UPDATE password_resets SET used_at = ?2 WHERE token_hash = ?1")?
         .execute(params![token_hash, now])?;
@@ -235,14 +237,14 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
-pub fn audit(c: &Connection, actor: Option<UserId>, action: &str, target: &str, detail: &str) -> Result<()> {
+pub fn audit(c: &Tx<'_>, actor: Option<UserId>, action: &str, target: &str, detail: &str) -> Result<()> {
     c.prepare_cached("INSERT INTO audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?
         .execute(params![Timestamp::now(), actor, action, target, detail])?;
     Ok(())
 }
 
 /// The newest `limit` entries, newest first.
-pub fn audit_log(c: &Connection, limit: i64) -> Result<Vec<AuditEntry>> {
+pub fn audit_log(c: &Tx<'_>, limit: i64) -> Result<Vec<AuditEntry>> {
     super::collect(
         c,
         "SELECT a.at, u.username, a.action, a.target, a.detail FROM audit a
@@ -271,7 +273,7 @@ pub struct Counts {
     pub file_bytes: i64,
 }
 
-pub fn counts(c: &Connection) -> Result<Counts> {
+pub fn counts(c: &Tx<'_>) -> Result<Counts> {
     Ok(c.prepare_cached(
         "SELECT (SELECT COUNT(*) FROM users WHERE NOT is_bot),
                 (SELECT COUNT(*) FROM conversations WHERE kind = 'room'),

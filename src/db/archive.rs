@@ -331,7 +331,7 @@ pub fn insert_message(c: &Connection, m: &MessageRow) -> Result<()> {
     // Its id stays taken in the change log's sequence, which new messages
     // take their ids from.
     super::changes::imported_message(
-        c,
+        &super::Tx::sqlite(c),
         crate::model::MessageId(m.id),
         crate::model::ConversationId(m.conversation),
         crate::model::UserId(m.sender),
@@ -352,7 +352,7 @@ pub fn insert_post(c: &Connection, p: &PostRow) -> Result<()> {
 }
 
 /// Files owned by `user` (metadata only), for a user's own export.
-pub fn files_of(c: &Connection, user: crate::model::UserId) -> Result<Vec<crate::model::FileMeta>> {
+pub fn files_of(c: &super::Tx<'_>, user: crate::model::UserId) -> Result<Vec<crate::model::FileMeta>> {
     super::collect(
         c,
         "SELECT f.number, f.id, f.owner, f.name, f.content_type, f.size FROM files f WHERE f.owner = ?1

@@ -58,7 +58,7 @@ pub fn check(path: &Path) -> Result<Checked> {
     }
     let schema_version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let names: Vec<String> = super::collect(
-        &c,
+        &super::Tx::sqlite(&c),
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
         [],
         |r| r.get(0),
@@ -76,7 +76,7 @@ pub fn check(path: &Path) -> Result<Checked> {
 
 /// True if the database holds no users, conversations, messages or files:
 /// what `import` may fill.
-pub fn is_empty(c: &Connection) -> Result<bool> {
+pub fn is_empty(c: &super::Tx<'_>) -> Result<bool> {
     Ok(c.query_row(
         "SELECT NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM conversations)
             AND NOT EXISTS (SELECT 1 FROM messages) AND NOT EXISTS (SELECT 1 FROM files)",
@@ -86,7 +86,7 @@ pub fn is_empty(c: &Connection) -> Result<bool> {
 }
 
 /// A small real write: proves the file takes commits (for `/readyz`).
-pub fn probe(c: &Connection, now: crate::model::Timestamp) -> Result<()> {
+pub fn probe(c: &super::Tx<'_>, now: crate::model::Timestamp) -> Result<()> {
     c.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('ready_probe', ?1)")?
         .execute([now])?;
     Ok(())

@@ -5,7 +5,9 @@
 //! A message's id is its `message` change's id: `next_message_id` takes the
 //! id from this table's sequence and the message is stored under it.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
+
+use super::Tx;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -118,7 +120,7 @@ pub struct New<'a> {
 }
 
 /// Write a change (inside the write that makes it); its id.
-pub fn record(c: &Connection, new: &New<'_>) -> Result<EventId> {
+pub fn record(c: &Tx<'_>, new: &New<'_>) -> Result<EventId> {
     let data = new
         .data
         .map(serde_json::to_string)
@@ -142,7 +144,7 @@ pub fn record(c: &Connection, new: &New<'_>) -> Result<EventId> {
 
 /// The id a new message is stored under: a `message` change is written and
 /// its id is the message's.
-pub fn next_message_id(c: &Connection, conversation: ConversationId, sender: UserId) -> Result<MessageId> {
+pub fn next_message_id(c: &Tx<'_>, conversation: ConversationId, sender: UserId) -> Result<MessageId> {
     c.prepare_cached("INSERT INTO changes (conversation, kind, user, at) VALUES (?1, 'message', ?2, ?3)")?
         .execute(params![conversation, sender, Timestamp::now()])?;
     Ok(MessageId(c.last_insert_rowid()))
@@ -150,7 +152,7 @@ pub fn next_message_id(c: &Connection, conversation: ConversationId, sender: Use
 
 /// An imported message keeps its id: its `message` change gets the same.
 pub fn imported_message(
-    c: &Connection,
+    c: &Tx<'_>,
     id: MessageId,
     conversation: ConversationId,
     sender: UserId,
@@ -189,7 +191,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Change>> {
 /// The changes after `after` that `user` may see, in order, at most `limit`;
 /// with `conversation`, only that conversation's.
 pub fn after(
-    c: &Connection,
+    c: &Tx<'_>,
     user: UserId,
     conversation: Option<ConversationId>,
     after: EventId,
@@ -218,7 +220,7 @@ pub fn after(
 }
 
 /// The newest id handed out (0 before the first change).
-pub fn latest(c: &Connection) -> Result<EventId> {
+pub fn latest(c: &Tx<'_>) -> Result<EventId> {
     Ok(
         c.prepare_cached("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)")?
             .query_row([], |r| r.get(0))?,
@@ -226,7 +228,7 @@ pub fn latest(c: &Connection) -> Result<EventId> {
 }
 
 /// The highest id pruned: a cursor below it may have missed changes.
-pub fn floor(c: &Connection) -> Result<EventId> {
+pub fn floor(c: &Tx<'_>) -> Result<EventId> {
     let v: Option<i64> = c
         .prepare_cached("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1")?
         .query_row([FLOOR_KEY], |r| r.get(0))
@@ -236,7 +238,7 @@ pub fn floor(c: &Connection) -> Result<EventId> {
 
 /// The newest change made before `cutoff`, found by bisecting ids (they
 /// grow with time; `at` has no index, and the send path is kept free of one).
-pub fn last_before(c: &Connection, cutoff: Timestamp) -> Result<Option<EventId>> {
+pub fn last_before(c: &Tx<'_>, cutoff: Timestamp) -> Result<Option<EventId>> {
     let at_or_after = |id: i64| -> Result<Option<(i64, Timestamp)>> {
         Ok(
             c.prepare_cached("SELECT id, at FROM changes WHERE id >= ?1 ORDER BY id LIMIT 1")?
@@ -264,7 +266,7 @@ pub fn last_before(c: &Connection, cutoff: Timestamp) -> Result<Option<EventId>>
 
 /// Delete up to `batch` changes with ids up to `upto`, and raise the floor;
 /// how many went.
-pub fn prune(c: &Connection, upto: EventId, batch: i64) -> Result<usize> {
+pub fn prune(c: &Tx<'_>, upto: EventId, batch: i64) -> Result<usize> {
     let n = c
         .prepare_cached("DELETE FROM changes WHERE id IN (SELECT id FROM changes WHERE id <= ?1 ORDER BY id LIMIT ?2)")?
         .execute(params![upto, batch])?;

@@ -1,6 +1,8 @@
 //! Conversations (rooms, direct pairs, AI chats) and their members.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::Tx;
 use uuid::Uuid;
 
 use super::users::{BRIEF_COLUMNS, brief_from_row, parse_uuid};
@@ -26,7 +28,7 @@ fn direct_key(a: UserId, b: UserId) -> String {
     format!("{lo}:{hi}")
 }
 
-fn one(c: &Connection, sql: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<Conversation>> {
+fn one(c: &Tx<'_>, sql: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<Conversation>> {
     Ok(c.prepare_cached(sql)?.query_row([arg], from_row).optional()?)
 }
 
@@ -41,23 +43,23 @@ macro_rules! select_one {
     };
 }
 
-pub fn by_id(c: &Connection, id: ConversationId) -> Result<Option<Conversation>> {
+pub fn by_id(c: &Tx<'_>, id: ConversationId) -> Result<Option<Conversation>> {
     one(c, select_one!("c.number = ?1"), &id)
 }
 
-pub fn by_uuid(c: &Connection, id: &Uuid) -> Result<Option<Conversation>> {
+pub fn by_uuid(c: &Tx<'_>, id: &Uuid) -> Result<Option<Conversation>> {
     one(c, select_one!("c.id = ?1"), &id.to_string())
 }
 
-pub fn room_by_name(c: &Connection, name: &str) -> Result<Option<Conversation>> {
+pub fn room_by_name(c: &Tx<'_>, name: &str) -> Result<Option<Conversation>> {
     one(c, select_one!("c.kind = 'room' AND c.name = ?1"), &name)
 }
 
-pub fn direct_between(c: &Connection, a: UserId, b: UserId) -> Result<Option<Conversation>> {
+pub fn direct_between(c: &Tx<'_>, a: UserId, b: UserId) -> Result<Option<Conversation>> {
     one(c, select_one!("c.direct_key = ?1"), &direct_key(a, b))
 }
 
-fn insert(c: &Connection, kind: Kind, name: Option<&str>, key: Option<&str>, by: UserId) -> Result<Conversation> {
+fn insert(c: &Tx<'_>, kind: Kind, name: Option<&str>, key: Option<&str>, by: UserId) -> Result<Conversation> {
     let uuid = Uuid::new_v4();
     let now = Timestamp::now();
     c.prepare_cached(
@@ -76,7 +78,7 @@ fn insert(c: &Connection, kind: Kind, name: Option<&str>, key: Option<&str>, by:
 }
 
 /// A new room with its creator and `others` as members.
-pub fn create_room(c: &Connection, name: &str, creator: UserId, others: &[UserId]) -> Result<Conversation> {
+pub fn create_room(c: &Tx<'_>, name: &str, creator: UserId, others: &[UserId]) -> Result<Conversation> {
     if room_by_name(c, name)?.is_some() {
         return Err(Error::Conflict(format!("a room named `{name}` already exists")));
     }
@@ -90,7 +92,7 @@ pub fn create_room(c: &Connection, name: &str, creator: UserId, others: &[UserId
 
 /// The one conversation of a pair (`kind` direct, or ai when one of them is
 /// the agent), created on first use; true if new.
-pub fn get_or_create_pair(c: &Connection, a: UserId, b: UserId, kind: Kind) -> Result<(Conversation, bool)> {
+pub fn get_or_create_pair(c: &Tx<'_>, a: UserId, b: UserId, kind: Kind) -> Result<(Conversation, bool)> {
     if let Some(conv) = direct_between(c, a, b)? {
         return Ok((conv, false));
     }
@@ -101,7 +103,7 @@ pub fn get_or_create_pair(c: &Connection, a: UserId, b: UserId, kind: Kind) -> R
 }
 
 /// Add a member (no-op if already one); true if added.
-pub fn add_member(c: &Connection, conv: ConversationId, user: UserId) -> Result<bool> {
+pub fn add_member(c: &Tx<'_>, conv: ConversationId, user: UserId) -> Result<bool> {
     // A new member starts with everything before joining marked read.
     let n = c
         .prepare_cached(
@@ -112,7 +114,7 @@ pub fn add_member(c: &Connection, conv: ConversationId, user: UserId) -> Result<
     Ok(n > 0)
 }
 
-pub fn remove_member(c: &Connection, conv: ConversationId, user: UserId) -> Result<bool> {
+pub fn remove_member(c: &Tx<'_>, conv: ConversationId, user: UserId) -> Result<bool> {
     let n = c
         .prepare_cached("DELETE FROM members WHERE conversation = ?1 AND user = ?2")?
         .execute(params![conv, user])?;
@@ -120,7 +122,7 @@ pub fn remove_member(c: &Connection, conv: ConversationId, user: UserId) -> Resu
 }
 
 /// The member's last-read id, or `None` if not a member.
-pub fn membership(c: &Connection, conv: ConversationId, user: UserId) -> Result<Option<MessageId>> {
+pub fn membership(c: &Tx<'_>, conv: ConversationId, user: UserId) -> Result<Option<MessageId>> {
     Ok(
         c.prepare_cached("SELECT last_read FROM members WHERE conversation = ?1 AND user = ?2")?
             .query_row(params![conv, user], |r| r.get(0))
@@ -128,7 +130,7 @@ pub fn membership(c: &Connection, conv: ConversationId, user: UserId) -> Result<
     )
 }
 
-pub fn member_ids(c: &Connection, conv: ConversationId) -> Result<Vec<UserId>> {
+pub fn member_ids(c: &Tx<'_>, conv: ConversationId) -> Result<Vec<UserId>> {
     super::collect(
         c,
         "SELECT user FROM members WHERE conversation = ?1 ORDER BY user",
@@ -138,7 +140,7 @@ pub fn member_ids(c: &Connection, conv: ConversationId) -> Result<Vec<UserId>> {
 }
 
 /// The members, in user-number order (the primary key's order: no sort).
-pub fn members(c: &Connection, conv: ConversationId) -> Result<Vec<UserBrief>> {
+pub fn members(c: &Tx<'_>, conv: ConversationId) -> Result<Vec<UserBrief>> {
     let sql = concat!(
         "SELECT ",
         brief_columns!(),
@@ -149,7 +151,7 @@ pub fn members(c: &Connection, conv: ConversationId) -> Result<Vec<UserBrief>> {
 
 /// Move a member's read mark forward (never back); returns the new mark.
 /// Move `user`'s read mark forward to `upto`: the mark now, and whether it moved.
-pub fn mark_read(c: &Connection, conv: ConversationId, user: UserId, upto: MessageId) -> Result<(MessageId, bool)> {
+pub fn mark_read(c: &Tx<'_>, conv: ConversationId, user: UserId, upto: MessageId) -> Result<(MessageId, bool)> {
     let moved = c
         .prepare_cached("UPDATE members SET last_read = ?3 WHERE conversation = ?1 AND user = ?2 AND last_read < ?3")?
         .execute(params![conv, user, upto])?
@@ -158,14 +160,14 @@ pub fn mark_read(c: &Connection, conv: ConversationId, user: UserId, upto: Messa
     Ok((mark, moved))
 }
 
-pub fn member_count(c: &Connection, conv: ConversationId) -> Result<i64> {
+pub fn member_count(c: &Tx<'_>, conv: ConversationId) -> Result<i64> {
     Ok(
         c.prepare_cached("SELECT COUNT(*) FROM members WHERE conversation = ?1")?
             .query_row([conv], |r| r.get(0))?,
     )
 }
 
-pub fn rename_room(c: &Connection, conv: ConversationId, name: &str) -> Result<()> {
+pub fn rename_room(c: &Tx<'_>, conv: ConversationId, name: &str) -> Result<()> {
     if let Some(other) = room_by_name(c, name)?
         && other.id != conv
     {
@@ -177,21 +179,21 @@ pub fn rename_room(c: &Connection, conv: ConversationId, name: &str) -> Result<(
 }
 
 /// Delete a conversation with its members and messages.
-pub fn delete(c: &Connection, conv: ConversationId) -> Result<()> {
+pub fn delete(c: &Tx<'_>, conv: ConversationId) -> Result<()> {
     c.prepare_cached("DELETE FROM conversations WHERE number = ?1")?
         .execute([conv])?;
     Ok(())
 }
 
 /// The ids of the user's conversations.
-pub fn ids_of(c: &Connection, user: UserId) -> Result<Vec<ConversationId>> {
+pub fn ids_of(c: &Tx<'_>, user: UserId) -> Result<Vec<ConversationId>> {
     super::collect(c, "SELECT conversation FROM members WHERE user = ?1", [user], |r| {
         r.get(0)
     })
 }
 
 /// The user's conversations, newest activity first.
-pub fn for_user(c: &Connection, user: UserId) -> Result<Vec<ConversationSummary>> {
+pub fn for_user(c: &Tx<'_>, user: UserId) -> Result<Vec<ConversationSummary>> {
     let sql = concat!(
         "SELECT ",
         conversation_columns!(),
@@ -220,7 +222,7 @@ pub struct Mark {
 }
 
 /// The member's read mark and notify level, or `None` if not a member.
-pub fn mark(c: &Connection, conv: ConversationId, user: UserId) -> Result<Option<Mark>> {
+pub fn mark(c: &Tx<'_>, conv: ConversationId, user: UserId) -> Result<Option<Mark>> {
     let row: Option<(MessageId, String)> = c
         .prepare_cached("SELECT last_read, notify FROM members WHERE conversation = ?1 AND user = ?2")?
         .query_row(params![conv, user], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -233,7 +235,7 @@ pub fn mark(c: &Connection, conv: ConversationId, user: UserId) -> Result<Option
 
 /// Set what a member wants to hear of `conv`; whether it changed (`None`:
 /// not a member).
-pub fn set_notify(c: &Connection, conv: ConversationId, user: UserId, level: NotifyLevel) -> Result<Option<bool>> {
+pub fn set_notify(c: &Tx<'_>, conv: ConversationId, user: UserId, level: NotifyLevel) -> Result<Option<bool>> {
     let Some(was) = mark(c, conv, user)? else {
         return Ok(None);
     };
@@ -246,7 +248,7 @@ pub fn set_notify(c: &Connection, conv: ConversationId, user: UserId, level: Not
 }
 
 /// Each member's notify level (for who hears of a message).
-pub fn notify_levels(c: &Connection, conv: ConversationId) -> Result<Vec<(UserId, NotifyLevel)>> {
+pub fn notify_levels(c: &Tx<'_>, conv: ConversationId) -> Result<Vec<(UserId, NotifyLevel)>> {
     super::collect(
         c,
         "SELECT user, notify FROM members WHERE conversation = ?1",
@@ -259,7 +261,7 @@ pub fn notify_levels(c: &Connection, conv: ConversationId) -> Result<Vec<(UserId
 }
 
 /// One conversation as `user` (a member, whose mark is `mark`) sees it.
-pub fn summary(c: &Connection, conversation: Conversation, user: UserId, mark: Mark) -> Result<ConversationSummary> {
+pub fn summary(c: &Tx<'_>, conversation: Conversation, user: UserId, mark: Mark) -> Result<ConversationSummary> {
     let last_read = mark.last_read;
     let newest = super::messages::Page {
         before: None,
@@ -291,7 +293,7 @@ pub fn summary(c: &Connection, conversation: Conversation, user: UserId, mark: M
 }
 
 /// Public rooms with their member counts and whether `user` is in each.
-pub fn rooms(c: &Connection, user: UserId) -> Result<Vec<(Conversation, i64, bool)>> {
+pub fn rooms(c: &Tx<'_>, user: UserId) -> Result<Vec<(Conversation, i64, bool)>> {
     let sql = concat!(
         "SELECT ",
         conversation_columns!(),
@@ -303,7 +305,7 @@ pub fn rooms(c: &Connection, user: UserId) -> Result<Vec<(Conversation, i64, boo
 }
 
 /// Everyone who shares a conversation with `user` (for presence).
-pub fn contacts(c: &Connection, user: UserId) -> Result<Vec<UserId>> {
+pub fn contacts(c: &Tx<'_>, user: UserId) -> Result<Vec<UserId>> {
     super::collect(
         c,
         "SELECT DISTINCT b.user FROM members a JOIN members b ON b.conversation = a.conversation
@@ -314,7 +316,7 @@ pub fn contacts(c: &Connection, user: UserId) -> Result<Vec<UserId>> {
 }
 
 /// Direct conversations of a user, with the other member (threads dialect).
-pub fn directs_of(c: &Connection, user: UserId) -> Result<Vec<(Conversation, UserBrief, Option<MessageId>)>> {
+pub fn directs_of(c: &Tx<'_>, user: UserId) -> Result<Vec<(Conversation, UserBrief, Option<MessageId>)>> {
     let sql = concat!(
         "SELECT ",
         conversation_columns!(),

@@ -1,6 +1,8 @@
 //! Attachments, stored as BLOBs in the same file as everything else.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::Tx;
 use uuid::Uuid;
 
 use super::users::parse_uuid;
@@ -18,7 +20,7 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<FileMeta> {
     })
 }
 
-pub fn insert(c: &Connection, owner: UserId, name: &str, content_type: &str, data: &[u8]) -> Result<FileMeta> {
+pub fn insert(c: &Tx<'_>, owner: UserId, name: &str, content_type: &str, data: &[u8]) -> Result<FileMeta> {
     let uuid = Uuid::new_v4();
     c.prepare_cached(
         "INSERT INTO files (id, owner, name, content_type, size, data, created_at)
@@ -44,7 +46,7 @@ pub fn insert(c: &Connection, owner: UserId, name: &str, content_type: &str, dat
 }
 
 /// Bytes of files `owner` keeps stored.
-pub fn stored_bytes(c: &Connection, owner: UserId) -> Result<i64> {
+pub fn stored_bytes(c: &Tx<'_>, owner: UserId) -> Result<i64> {
     Ok(
         c.prepare_cached("SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = ?1")?
             .query_row([owner], |r| r.get(0))?,
@@ -53,7 +55,7 @@ pub fn stored_bytes(c: &Connection, owner: UserId) -> Result<i64> {
 
 /// Remove files uploaded before `before` that no message carries and no
 /// profile shows; how many went.
-pub fn remove_unattached(c: &Connection, before: Timestamp) -> Result<usize> {
+pub fn remove_unattached(c: &Tx<'_>, before: Timestamp) -> Result<usize> {
     Ok(c.prepare_cached(
         "DELETE FROM files WHERE created_at < ?1
            AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file = files.number)
@@ -62,12 +64,12 @@ pub fn remove_unattached(c: &Connection, before: Timestamp) -> Result<usize> {
     .execute([before])?)
 }
 
-pub fn by_id(c: &Connection, id: FileId) -> Result<Option<FileMeta>> {
+pub fn by_id(c: &Tx<'_>, id: FileId) -> Result<Option<FileMeta>> {
     let sql = "SELECT f.number, f.id, f.owner, f.name, f.content_type, f.size FROM files f WHERE f.number = ?1";
     Ok(c.prepare_cached(sql)?.query_row([id], from_row).optional()?)
 }
 
-pub fn by_uuid(c: &Connection, id: &Uuid) -> Result<Option<FileMeta>> {
+pub fn by_uuid(c: &Tx<'_>, id: &Uuid) -> Result<Option<FileMeta>> {
     let sql = "SELECT f.number, f.id, f.owner, f.name, f.content_type, f.size FROM files f WHERE f.id = ?1";
     Ok(c.prepare_cached(sql)?
         .query_row([id.to_string()], from_row)
@@ -77,7 +79,7 @@ pub fn by_uuid(c: &Connection, id: &Uuid) -> Result<Option<FileMeta>> {
 /// May `user` read this file: the uploader, a member of a conversation
 /// where a (not deleted) message carries it, or anyone while it is its
 /// owner's profile picture.
-pub fn can_read(c: &Connection, file: FileId, user: UserId) -> Result<bool> {
+pub fn can_read(c: &Tx<'_>, file: FileId, user: UserId) -> Result<bool> {
     Ok(c.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM files WHERE number = ?1 AND owner = ?2)
              OR EXISTS (SELECT 1 FROM messages m JOIN members mb ON mb.conversation = m.conversation
@@ -88,7 +90,7 @@ pub fn can_read(c: &Connection, file: FileId, user: UserId) -> Result<bool> {
     .query_row(params![file, user], |r| r.get(0))?)
 }
 
-pub fn data(c: &Connection, file: FileId) -> Result<Vec<u8>> {
+pub fn data(c: &Tx<'_>, file: FileId) -> Result<Vec<u8>> {
     Ok(c.prepare_cached("SELECT data FROM files WHERE number = ?1")?
         .query_row([file], |r| r.get(0))?)
 }

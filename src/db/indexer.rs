@@ -185,7 +185,7 @@ fn index_all(conn: &Connection, stats: &Stats, budget: Option<Duration>) -> rusq
 /// Index the oldest `CHUNK` queued messages; how many were taken.
 fn index_chunk(conn: &Connection) -> rusqlite::Result<usize> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let result = super::search::index_oldest(conn, CHUNK);
+    let result = super::search::index_oldest(&super::Tx::sqlite(conn), CHUNK);
     // A failed COMMIT may leave the transaction open (and the write lock
     // held): roll it back, as for a failed statement.
     match result.and_then(|n| conn.execute_batch("COMMIT").map(|()| n)) {
@@ -200,7 +200,7 @@ fn index_chunk(conn: &Connection) -> rusqlite::Result<usize> {
 }
 
 /// The newest id queued now, if any: what a search waits to see indexed.
-pub fn queued_upto(c: &Connection) -> Result<Option<i64>> {
+pub fn queued_upto(c: &super::Tx<'_>) -> Result<Option<i64>> {
     Ok(c.prepare_cached("SELECT MAX(id) FROM search_queue")?
         .query_row([], |r| r.get::<_, Option<i64>>(0))
         .optional()?
@@ -208,7 +208,7 @@ pub fn queued_upto(c: &Connection) -> Result<Option<i64>> {
 }
 
 /// Whether every id up to `upto` has left the queue (been indexed).
-pub fn indexed_upto(c: &Connection, upto: i64) -> Result<bool> {
+pub fn indexed_upto(c: &super::Tx<'_>, upto: i64) -> Result<bool> {
     Ok(!c
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM search_queue WHERE id <= ?1)")?
         .query_row([upto], |r| r.get::<_, bool>(0))?)

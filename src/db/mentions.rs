@@ -2,14 +2,16 @@
 
 use std::sync::Arc;
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
+
+use super::Tx;
 
 use super::users::brief_from_row;
 use crate::error::Result;
 use crate::model::{ConversationId, MessageId, UserBrief, UserId};
 
 /// Record that `message` mentions `users` (a new message).
-pub fn add(c: &Connection, message: MessageId, users: &[UserId]) -> Result<()> {
+pub fn add(c: &Tx<'_>, message: MessageId, users: &[UserId]) -> Result<()> {
     let mut insert = c.prepare_cached("INSERT OR IGNORE INTO mentions (user, message) VALUES (?1, ?2)")?;
     for u in users {
         insert.execute(params![u, message])?;
@@ -18,7 +20,7 @@ pub fn add(c: &Connection, message: MessageId, users: &[UserId]) -> Result<()> {
 }
 
 /// `message` now mentions exactly `users` (an edit), or nobody (a deletion).
-pub fn replace(c: &Connection, message: MessageId, users: &[UserId]) -> Result<()> {
+pub fn replace(c: &Tx<'_>, message: MessageId, users: &[UserId]) -> Result<()> {
     c.prepare_cached("DELETE FROM mentions WHERE message = ?1")?
         .execute([message])?;
     add(c, message, users)
@@ -26,7 +28,7 @@ pub fn replace(c: &Connection, message: MessageId, users: &[UserId]) -> Result<(
 
 /// Who `message` mentions, in the order its text does (`order`: the
 /// usernames as mentioned; rows come in user-number order).
-pub fn of(c: &Connection, message: MessageId, text: &str) -> Result<Vec<Arc<UserBrief>>> {
+pub fn of(c: &Tx<'_>, message: MessageId, text: &str) -> Result<Vec<Arc<UserBrief>>> {
     let mut users = super::collect(
         c,
         concat!(
@@ -50,7 +52,7 @@ pub fn of(c: &Connection, message: MessageId, text: &str) -> Result<Vec<Arc<User
 
 /// How many messages after `after` in `conv` mention `user` (deleted ones
 /// have no mentions left).
-pub fn unread(c: &Connection, user: UserId, conv: ConversationId, after: MessageId) -> Result<i64> {
+pub fn unread(c: &Tx<'_>, user: UserId, conv: ConversationId, after: MessageId) -> Result<i64> {
     Ok(c.prepare_cached(
         "SELECT COUNT(*) FROM mentions mn JOIN messages m ON m.id = mn.message
               WHERE mn.user = ?1 AND mn.message > ?3 AND m.conversation = ?2",
@@ -60,7 +62,7 @@ pub fn unread(c: &Connection, user: UserId, conv: ConversationId, after: Message
 
 /// The newest messages that mention `user` in conversations they are a
 /// member of, before `before`, newest first: at most `limit` ids.
-pub fn of_user(c: &Connection, user: UserId, before: Option<MessageId>, limit: i64) -> Result<Vec<MessageId>> {
+pub fn of_user(c: &Tx<'_>, user: UserId, before: Option<MessageId>, limit: i64) -> Result<Vec<MessageId>> {
     super::collect(
         c,
         "SELECT mn.message FROM mentions mn

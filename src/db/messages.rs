@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::Tx;
 use uuid::Uuid;
 
 use super::users::{brief_from_row, parse_uuid};
@@ -56,7 +58,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Row_> {
 /// Turn rows into messages: each sender, conversation and file is read once
 /// per batch, and `seen` (direct conversations) comes from the other
 /// member's read mark.
-fn assemble(c: &Connection, rows: Vec<Row_>) -> Result<Vec<Message>> {
+fn assemble(c: &Tx<'_>, rows: Vec<Row_>) -> Result<Vec<Message>> {
     /// A conversation as its messages need it.
     struct Conv {
         uuid: Uuid,
@@ -137,17 +139,17 @@ fn assemble(c: &Connection, rows: Vec<Row_>) -> Result<Vec<Message>> {
     Ok(out)
 }
 
-fn many(c: &Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Message>> {
+fn many(c: &Tx<'_>, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Message>> {
     let rows = super::collect(c, sql, args, from_row)?;
     assemble(c, rows)
 }
 
-pub fn by_id(c: &Connection, id: MessageId) -> Result<Option<Message>> {
+pub fn by_id(c: &Tx<'_>, id: MessageId) -> Result<Option<Message>> {
     Ok(many(c, select!("WHERE m.id = ?1"), &[&id])?.pop())
 }
 
 /// These messages (that exist), newest first.
-pub fn by_ids(c: &Connection, ids: &[MessageId]) -> Result<Vec<Message>> {
+pub fn by_ids(c: &Tx<'_>, ids: &[MessageId]) -> Result<Vec<Message>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -173,7 +175,7 @@ pub struct Page {
 
 /// A page of history, oldest first. Without `after` it is the newest `limit`
 /// messages (before `before`); with `after` the oldest `limit` after it.
-pub fn page(c: &Connection, conv: ConversationId, p: Page) -> Result<Vec<Message>> {
+pub fn page(c: &Tx<'_>, conv: ConversationId, p: Page) -> Result<Vec<Message>> {
     let lo = p.after.map_or(0, |m| m.0);
     let hi = p.before.map_or(i64::MAX, |m| m.0);
     if p.after.is_some() {
@@ -190,7 +192,7 @@ pub fn page(c: &Connection, conv: ConversationId, p: Page) -> Result<Vec<Message
 /// A page of history around `at` (a message of `conv`), oldest first: up to
 /// `(limit - 1) / 2` messages before it, then it and those after it, as
 /// many as fit (more after it when there are fewer before).
-pub fn around(c: &Connection, conv: ConversationId, at: MessageId, limit: i64) -> Result<Vec<Message>> {
+pub fn around(c: &Tx<'_>, conv: ConversationId, at: MessageId, limit: i64) -> Result<Vec<Message>> {
     let limit = limit.max(1);
     let mut out = page(
         c,
@@ -215,7 +217,7 @@ pub fn around(c: &Connection, conv: ConversationId, at: MessageId, limit: i64) -
 }
 
 /// Messages after `after` in every conversation `user` is in, oldest first.
-pub fn since_for_user(c: &Connection, user: UserId, after: MessageId, limit: i64) -> Result<Vec<Message>> {
+pub fn since_for_user(c: &Tx<'_>, user: UserId, after: MessageId, limit: i64) -> Result<Vec<Message>> {
     let sql = select!(
         "WHERE m.conversation IN (SELECT conversation FROM members WHERE user = ?1)
            AND m.id > ?2 ORDER BY m.id LIMIT ?3"
@@ -224,7 +226,7 @@ pub fn since_for_user(c: &Connection, user: UserId, after: MessageId, limit: i64
 }
 
 /// Which conversation a message is in, if it exists.
-pub fn conversation_of(c: &Connection, id: MessageId) -> Result<Option<ConversationId>> {
+pub fn conversation_of(c: &Tx<'_>, id: MessageId) -> Result<Option<ConversationId>> {
     Ok(c.prepare_cached("SELECT conversation FROM messages WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
         .optional()?)
@@ -244,7 +246,7 @@ pub struct NewMessage<'a> {
 }
 
 /// Store a message (and its `message` change, whose id it takes); its id.
-pub fn insert(c: &Connection, m: &NewMessage<'_>) -> Result<MessageId> {
+pub fn insert(c: &Tx<'_>, m: &NewMessage<'_>) -> Result<MessageId> {
     let id = super::changes::next_message_id(c, m.conversation, m.sender)?;
     c.prepare_cached(
         "INSERT INTO messages (id, conversation, sender, body, file, created_at, updated_at, incomplete, reply_to)
@@ -263,7 +265,7 @@ pub fn insert(c: &Connection, m: &NewMessage<'_>) -> Result<MessageId> {
     Ok(id)
 }
 
-pub fn edit(c: &Connection, id: MessageId, text: &str) -> Result<()> {
+pub fn edit(c: &Tx<'_>, id: MessageId, text: &str) -> Result<()> {
     let n = c
         .prepare_cached("UPDATE messages SET body = ?2, updated_at = ?3 WHERE id = ?1 AND NOT deleted")?
         .execute(params![id, text, Timestamp::now()])?;
@@ -275,7 +277,7 @@ pub fn edit(c: &Connection, id: MessageId, text: &str) -> Result<()> {
 
 /// Soft delete: the row (and its id) stays, its text, attachment and
 /// mentions go.
-pub fn delete(c: &Connection, id: MessageId) -> Result<()> {
+pub fn delete(c: &Tx<'_>, id: MessageId) -> Result<()> {
     super::mentions::replace(c, id, &[])?;
     let n = c
         .prepare_cached(
@@ -291,7 +293,7 @@ pub fn delete(c: &Connection, id: MessageId) -> Result<()> {
 
 /// Messages of people in AI conversations, sent since `since`, that no
 /// message answers yet (oldest first): what the agent still owes a reply.
-pub fn unanswered(c: &Connection, since: Timestamp) -> Result<Vec<(ConversationId, MessageId)>> {
+pub fn unanswered(c: &Tx<'_>, since: Timestamp) -> Result<Vec<(ConversationId, MessageId)>> {
     super::collect(
         c,
         "SELECT m.conversation, m.id FROM messages m
@@ -310,7 +312,7 @@ pub fn unanswered(c: &Connection, since: Timestamp) -> Result<Vec<(ConversationI
 /// (stored later, when messages came in while a reply was written), each
 /// reply right after the message it answers; oldest first, without deleted
 /// messages or replies that were cut short.
-pub fn context(c: &Connection, conv: ConversationId, upto: MessageId, limit: i64) -> Result<Vec<Message>> {
+pub fn context(c: &Tx<'_>, conv: ConversationId, upto: MessageId, limit: i64) -> Result<Vec<Message>> {
     let sql = select!(
         "WHERE m.conversation = ?1 AND (m.id <= ?2 OR m.reply_to < ?2) AND NOT m.deleted AND NOT m.incomplete
          ORDER BY COALESCE(m.reply_to, m.id) DESC, m.id DESC LIMIT ?3"

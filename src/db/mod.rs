@@ -41,6 +41,7 @@ pub mod reactions;
 pub mod search;
 pub mod sessions;
 pub mod social;
+mod tx;
 pub mod users;
 mod writer;
 
@@ -57,6 +58,7 @@ use crate::config::SyncMode;
 use crate::error::{Error, Result};
 use crate::metrics::WriterMetrics;
 use lock::DbLock;
+pub use tx::Tx;
 pub use writer::Writer;
 
 /// The migrations, in order; `PRAGMA user_version` counts how many have run.
@@ -168,8 +170,8 @@ pub fn init(path: &Path) -> Result<InitReport> {
         report.created_secret = true;
     }
     // Whatever an older version, or a write outside the writer, left queued.
-    search::index_queued(&tx)?;
-    report.created_vapid_key = push::ensure_vapid_key(&tx)?;
+    search::index_queued(&Tx::sqlite(&tx))?;
+    report.created_vapid_key = push::ensure_vapid_key(&Tx::sqlite(&tx))?;
     tx.commit()?;
     Ok(report)
 }
@@ -271,12 +273,12 @@ impl Db {
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let conn = pool.get()?;
-            f(&conn)
+            f(&Tx::sqlite(&conn))
         })
         .await
         .map_err(|e| Error::Internal(format!("read task failed: {e}")))?
@@ -437,7 +439,7 @@ fn checkpoint(conn: &Connection, mode: &str, patience: Duration) -> rusqlite::Re
 
 /// Let the database grow to about `bytes` on this connection
 /// (`max_page_count`); it never shrinks below what it already holds.
-pub fn set_max_bytes(c: &Connection, bytes: u64) -> Result<()> {
+pub fn set_max_bytes(c: &Tx<'_>, bytes: u64) -> Result<()> {
     let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
     let pages = (bytes / page.max(512) as u64).max(1) as i64;
     c.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
@@ -459,7 +461,7 @@ pub(crate) fn like_pattern(q: &str) -> String {
 }
 
 /// Run a cached query and collect its rows.
-pub(crate) fn collect<T, P, F>(c: &Connection, sql: &str, params: P, f: F) -> Result<Vec<T>>
+pub(crate) fn collect<T, P, F>(c: &Tx<'_>, sql: &str, params: P, f: F) -> Result<Vec<T>>
 where
     P: rusqlite::Params,
     F: FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,

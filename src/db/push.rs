@@ -1,6 +1,8 @@
 //! Web Push: the server's VAPID key and the browsers' subscriptions.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
+
+use super::Tx;
 use uuid::Uuid;
 
 use crate::error::Result;
@@ -18,7 +20,7 @@ const P256_ORDER: [u8; 32] = [
 /// Create the VAPID private key (a P-256 scalar, 32 raw bytes) unless there
 /// is one; true if it was created. Once made it is kept: every browser's
 /// subscription is bound to its public half.
-pub fn ensure_vapid_key(c: &Connection) -> Result<bool> {
+pub fn ensure_vapid_key(c: &Tx<'_>) -> Result<bool> {
     let has: Option<i64> = c
         .query_row("SELECT 1 FROM meta WHERE key = ?1", [VAPID_KEY], |r| r.get(0))
         .optional()?;
@@ -41,7 +43,7 @@ pub fn ensure_vapid_key(c: &Connection) -> Result<bool> {
 }
 
 /// The VAPID private key `init` made.
-pub fn vapid_key(c: &Connection) -> Result<Option<Vec<u8>>> {
+pub fn vapid_key(c: &Tx<'_>) -> Result<Option<Vec<u8>>> {
     Ok(
         c.query_row("SELECT value FROM meta WHERE key = ?1", [VAPID_KEY], |r| r.get(0))
             .optional()?,
@@ -70,7 +72,7 @@ pub struct NewSubscription<'a> {
 /// browser, subscribed again, perhaps by someone else after a logout).
 /// Then, if `keep` is not 0, the user's oldest subscriptions beyond `keep`
 /// are removed; returns how many.
-pub fn add(c: &Connection, new: &NewSubscription<'_>, keep: u32) -> Result<usize> {
+pub fn add(c: &Tx<'_>, new: &NewSubscription<'_>, keep: u32) -> Result<usize> {
     c.prepare_cached(
         "INSERT INTO push_subscriptions (user, session, endpoint, p256dh, auth, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -100,7 +102,7 @@ pub fn add(c: &Connection, new: &NewSubscription<'_>, keep: u32) -> Result<usize
 }
 
 /// Remove `user`'s subscription with this endpoint; false if there is none.
-pub fn remove(c: &Connection, user: UserId, endpoint: &str) -> Result<bool> {
+pub fn remove(c: &Tx<'_>, user: UserId, endpoint: &str) -> Result<bool> {
     Ok(
         c.prepare_cached("DELETE FROM push_subscriptions WHERE user = ?1 AND endpoint = ?2")?
             .execute(params![user, endpoint])?
@@ -109,14 +111,14 @@ pub fn remove(c: &Connection, user: UserId, endpoint: &str) -> Result<bool> {
 }
 
 /// Remove one subscription (its push service said it is gone).
-pub fn remove_id(c: &Connection, id: i64) -> Result<()> {
+pub fn remove_id(c: &Tx<'_>, id: i64) -> Result<()> {
     c.prepare_cached("DELETE FROM push_subscriptions WHERE id = ?1")?
         .execute([id])?;
     Ok(())
 }
 
 /// Every subscription of these users whose session is still good.
-pub fn of_users(c: &Connection, users: &[UserId], now: Timestamp) -> Result<Vec<Subscription>> {
+pub fn of_users(c: &Tx<'_>, users: &[UserId], now: Timestamp) -> Result<Vec<Subscription>> {
     let mut stmt = c.prepare_cached(
         "SELECT p.id, p.user, p.endpoint, p.p256dh, p.auth FROM push_subscriptions p
          LEFT JOIN sessions s ON s.id = p.session
@@ -142,7 +144,7 @@ pub fn of_users(c: &Connection, users: &[UserId], now: Timestamp) -> Result<Vec<
 
 /// Users with at least one subscription (loaded at start, so sends to
 /// nobody with push cost nothing).
-pub fn subscribed_users(c: &Connection) -> Result<Vec<UserId>> {
+pub fn subscribed_users(c: &Tx<'_>) -> Result<Vec<UserId>> {
     let mut stmt = c.prepare_cached("SELECT DISTINCT user FROM push_subscriptions")?;
     let rows = stmt.query_map([], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -3,14 +3,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
+
+use super::Tx;
 
 use super::users::brief_from_row;
 use crate::error::Result;
 use crate::model::{MessageId, Reaction, Timestamp, UserId};
 
 /// Add `user`'s `emoji` to `message`; whether it was new.
-pub fn add(c: &Connection, message: MessageId, user: UserId, emoji: &str) -> Result<bool> {
+pub fn add(c: &Tx<'_>, message: MessageId, user: UserId, emoji: &str) -> Result<bool> {
     Ok(
         c.prepare_cached("INSERT OR IGNORE INTO reactions (message, emoji, user, created_at) VALUES (?1, ?2, ?3, ?4)")?
             .execute(params![message, emoji, user, Timestamp::now()])?
@@ -19,7 +21,7 @@ pub fn add(c: &Connection, message: MessageId, user: UserId, emoji: &str) -> Res
 }
 
 /// Take `user`'s `emoji` off `message`; whether it was there.
-pub fn remove(c: &Connection, message: MessageId, user: UserId, emoji: &str) -> Result<bool> {
+pub fn remove(c: &Tx<'_>, message: MessageId, user: UserId, emoji: &str) -> Result<bool> {
     Ok(
         c.prepare_cached("DELETE FROM reactions WHERE message = ?1 AND emoji = ?2 AND user = ?3")?
             .execute(params![message, emoji, user])?
@@ -29,7 +31,7 @@ pub fn remove(c: &Connection, message: MessageId, user: UserId, emoji: &str) -> 
 
 /// A message's reactions: one entry per emoji, in the order each was first
 /// used, with who reacted (oldest first).
-pub fn of(c: &Connection, message: MessageId) -> Result<Vec<Reaction>> {
+pub fn of(c: &Tx<'_>, message: MessageId) -> Result<Vec<Reaction>> {
     let rows = super::collect(
         c,
         concat!(

@@ -5,7 +5,9 @@
 //! The caller hands over FTS5 expressions that it built from quoted
 //! strings only (`core::search`); user text is never an expression here.
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
+
+use super::Tx;
 
 use crate::error::Result;
 use crate::model::{ConversationId, MessageId, Timestamp, UserId};
@@ -13,7 +15,7 @@ use crate::model::{ConversationId, MessageId, Timestamp, UserId};
 /// Index every message queued, in the caller's transaction (at start, on
 /// import, in the benches' seeding; a running server's queue is indexed by
 /// `db::indexer`).
-pub fn index_queued(c: &Connection) -> Result<()> {
+pub fn index_queued(c: &Tx<'_>) -> Result<()> {
     // LIMIT -1: no limit.
     index_oldest(c, -1)?;
     Ok(())
@@ -22,7 +24,7 @@ pub fn index_queued(c: &Connection) -> Result<()> {
 /// Index the `limit` oldest queued messages and take them off the queue;
 /// how many were taken. A queued message deleted or emptied since is
 /// skipped. The same ids each time: the caller's transaction holds them.
-pub(super) fn index_oldest(c: &Connection, limit: i64) -> rusqlite::Result<usize> {
+pub(super) fn index_oldest(c: &Tx<'_>, limit: i64) -> rusqlite::Result<usize> {
     for sql in [
         "INSERT INTO messages_words (rowid, body)
          SELECT m.id, m.body FROM messages m
@@ -99,7 +101,7 @@ const BY_WORDS: &str = concat!(
 );
 
 /// The ids of the matching messages, newest first, at most `q.limit`.
-pub fn find(c: &Connection, q: &Query) -> Result<Vec<MessageId>> {
+pub fn find(c: &Tx<'_>, q: &Query) -> Result<Vec<MessageId>> {
     let (sql, first, words) = match (&q.trigrams, &q.words) {
         (Some(t), None) => (BY_TRIGRAMS, t, None),
         (Some(t), Some(w)) => (BY_BOTH, t, Some(w)),
@@ -118,7 +120,7 @@ pub fn find(c: &Connection, q: &Query) -> Result<Vec<MessageId>> {
 /// The trigrams in the index that start with `prefix` (one or two folded
 /// characters), at most `limit`: how a short term of a script without
 /// spaces is found anywhere in a text.
-pub fn trigrams_starting(c: &Connection, prefix: &str, limit: i64) -> Result<Vec<String>> {
+pub fn trigrams_starting(c: &Tx<'_>, prefix: &str, limit: i64) -> Result<Vec<String>> {
     // Every trigram starting with `prefix` sorts between it and it followed
     // by the last code point.
     let upper = format!("{prefix}\u{10FFFF}\u{10FFFF}");
@@ -135,11 +137,11 @@ mod tests {
     use super::*;
     use crate::db;
 
-    fn found(c: &Connection, term: &str) -> Vec<i64> {
+    fn found(c: &Tx<'_>, term: &str) -> Vec<i64> {
         let mut ids = Vec::new();
         for table in ["messages_trigrams", "messages_words"] {
             let sql = format!("SELECT rowid FROM {table} WHERE {table} MATCH ?1 ORDER BY rowid");
-            let mut st = c.prepare(&sql).unwrap();
+            let mut st = c.prepare_cached(&sql).unwrap();
             let rows = st.query_map([format!("\"{term}\"")], |r| r.get::<_, i64>(0)).unwrap();
             ids.extend(rows.map(|r| r.unwrap()));
         }
@@ -148,7 +150,7 @@ mod tests {
         ids
     }
 
-    fn queued(c: &Connection) -> i64 {
+    fn queued(c: &Tx<'_>) -> i64 {
         c.query_row("SELECT COUNT(*) FROM search_queue", [], |r| r.get(0))
             .unwrap()
     }
@@ -160,7 +162,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         db::init(&path).unwrap();
-        let c = Connection::open(&path).unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let c = Tx::sqlite(&conn);
         let user = db::users::insert(
             &c,
             &db::users::NewUser {

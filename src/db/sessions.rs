@@ -2,20 +2,22 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
+
+use super::Tx;
 use uuid::Uuid;
 
 use crate::error::Result;
 use crate::model::{ConversationId, Timestamp, UserId};
 
-pub fn create(c: &Connection, user: UserId, expires_at: Timestamp) -> Result<Uuid> {
+pub fn create(c: &Tx<'_>, user: UserId, expires_at: Timestamp) -> Result<Uuid> {
     let id = Uuid::new_v4();
     c.prepare_cached("INSERT INTO sessions (id, user, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![id.to_string(), user, Timestamp::now(), expires_at])?;
     Ok(id)
 }
 
-pub fn add_refresh_token(c: &Connection, session: &Uuid, hash: &[u8]) -> Result<()> {
+pub fn add_refresh_token(c: &Tx<'_>, session: &Uuid, hash: &[u8]) -> Result<()> {
     c.prepare_cached("INSERT INTO refresh_tokens (hash, session) VALUES (?1, ?2)")?
         .execute(params![hash, session.to_string()])?;
     Ok(())
@@ -37,7 +39,7 @@ pub enum RefreshLookup {
 
 /// Look a refresh token up and, if it is fresh, mark it used. A used one
 /// shown again within `grace` of its first use is reported as `recently`.
-pub fn take_refresh_token(c: &Connection, hash: &[u8], now: Timestamp, grace: Duration) -> Result<RefreshLookup> {
+pub fn take_refresh_token(c: &Tx<'_>, hash: &[u8], now: Timestamp, grace: Duration) -> Result<RefreshLookup> {
     struct Found {
         session: String,
         used_at: Option<Timestamp>,
@@ -78,7 +80,7 @@ pub fn take_refresh_token(c: &Connection, hash: &[u8], now: Timestamp, grace: Du
 }
 
 /// Revoke a session; true if it was live.
-pub fn revoke(c: &Connection, session: &Uuid) -> Result<bool> {
+pub fn revoke(c: &Tx<'_>, session: &Uuid) -> Result<bool> {
     let n = c
         .prepare_cached("UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")?
         .execute(params![session.to_string(), Timestamp::now()])?;
@@ -86,20 +88,20 @@ pub fn revoke(c: &Connection, session: &Uuid) -> Result<bool> {
 }
 
 /// Sessions revoked after `since`: their access tokens may still be unexpired.
-pub fn revoked_since(c: &Connection, since: Timestamp) -> Result<Vec<Uuid>> {
+pub fn revoked_since(c: &Tx<'_>, since: Timestamp) -> Result<Vec<Uuid>> {
     super::collect(c, "SELECT id FROM sessions WHERE revoked_at > ?1", [since], |r| {
         super::users::parse_uuid(&r.get::<_, String>(0)?)
     })
 }
 
 /// The chatroom dialect's "current room" of a session.
-pub fn set_current_room(c: &Connection, session: &Uuid, room: ConversationId) -> Result<()> {
+pub fn set_current_room(c: &Tx<'_>, session: &Uuid, room: ConversationId) -> Result<()> {
     c.prepare_cached("UPDATE sessions SET current_room = ?2 WHERE id = ?1")?
         .execute(params![session.to_string(), room])?;
     Ok(())
 }
 
-pub fn current_room(c: &Connection, session: &Uuid) -> Result<Option<ConversationId>> {
+pub fn current_room(c: &Tx<'_>, session: &Uuid) -> Result<Option<ConversationId>> {
     Ok(c.prepare_cached("SELECT current_room FROM sessions WHERE id = ?1")?
         .query_row([session.to_string()], |r| r.get(0))
         .optional()?
@@ -107,7 +109,7 @@ pub fn current_room(c: &Connection, session: &Uuid) -> Result<Option<Conversatio
 }
 
 /// Revoke every live session of `user` except `keep`; returns those revoked.
-pub fn revoke_others(c: &Connection, user: UserId, keep: &Uuid) -> Result<Vec<Uuid>> {
+pub fn revoke_others(c: &Tx<'_>, user: UserId, keep: &Uuid) -> Result<Vec<Uuid>> {
     let ids = super::collect(
         c,
         "SELECT id FROM sessions WHERE user = ?1 AND id != ?2 AND revoked_at IS NULL",

@@ -1,12 +1,14 @@
 //! Friends and posts (the messenger dialect's social features).
 
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Row, params};
+
+use super::Tx;
 
 use crate::error::Result;
 use crate::model::{Post, PostId, Timestamp, User, UserId};
 
 /// Add `friend` to `user`'s friends; false if already there.
-pub fn add_friend(c: &Connection, user: UserId, friend: UserId) -> Result<bool> {
+pub fn add_friend(c: &Tx<'_>, user: UserId, friend: UserId) -> Result<bool> {
     let n = c
         .prepare_cached("INSERT OR IGNORE INTO friends (user, friend, created_at) VALUES (?1, ?2, ?3)")?
         .execute(params![user, friend, Timestamp::now()])?;
@@ -14,14 +16,14 @@ pub fn add_friend(c: &Connection, user: UserId, friend: UserId) -> Result<bool> 
 }
 
 /// Remove `friend` from `user`'s friends; false if not there.
-pub fn remove_friend(c: &Connection, user: UserId, friend: UserId) -> Result<bool> {
+pub fn remove_friend(c: &Tx<'_>, user: UserId, friend: UserId) -> Result<bool> {
     let n = c
         .prepare_cached("DELETE FROM friends WHERE user = ?1 AND friend = ?2")?
         .execute(params![user, friend])?;
     Ok(n > 0)
 }
 
-pub fn friends(c: &Connection, user: UserId) -> Result<Vec<User>> {
+pub fn friends(c: &Tx<'_>, user: UserId) -> Result<Vec<User>> {
     let sql = concat!(
         "SELECT ",
         user_columns!(),
@@ -40,7 +42,7 @@ fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
     })
 }
 
-pub fn add_post(c: &Connection, author: UserId, title: &str, content: &str) -> Result<Post> {
+pub fn add_post(c: &Tx<'_>, author: UserId, title: &str, content: &str) -> Result<Post> {
     let now = Timestamp::now();
     c.prepare_cached("INSERT INTO posts (author, title, content, created_at) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![author, title, content, now])?;
@@ -54,7 +56,7 @@ pub fn add_post(c: &Connection, author: UserId, title: &str, content: &str) -> R
 }
 
 /// Posts by one author, or by everyone, oldest first.
-pub fn posts(c: &Connection, author: Option<UserId>) -> Result<Vec<Post>> {
+pub fn posts(c: &Tx<'_>, author: Option<UserId>) -> Result<Vec<Post>> {
     super::collect(
         c,
         "SELECT id, author, title, content, created_at FROM posts

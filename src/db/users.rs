@@ -1,6 +1,8 @@
 //! Users: accounts, profiles, lookups.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::Tx;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
@@ -67,14 +69,14 @@ pub fn key(name: &str) -> String {
 }
 
 /// Who has the username whose `key` this is, if anyone.
-pub fn number_by_username_key(c: &Connection, key: &str) -> Result<Option<UserId>> {
+pub fn number_by_username_key(c: &Tx<'_>, key: &str) -> Result<Option<UserId>> {
     Ok(c.prepare_cached("SELECT number FROM users WHERE username_key = ?1")?
         .query_row([key], |r| r.get(0))
         .optional()?)
 }
 
 /// Who holds `key` as a username or an email, if anyone.
-fn holder(c: &Connection, key: &str) -> Result<Option<UserId>> {
+fn holder(c: &Tx<'_>, key: &str) -> Result<Option<UserId>> {
     Ok(
         c.prepare_cached("SELECT number FROM users WHERE username_key = ?1 OR email_key = ?1")?
             .query_row([key], |r| r.get(0))
@@ -82,7 +84,7 @@ fn holder(c: &Connection, key: &str) -> Result<Option<UserId>> {
     )
 }
 
-pub fn insert(c: &Connection, new: &NewUser<'_>) -> Result<User> {
+pub fn insert(c: &Tx<'_>, new: &NewUser<'_>) -> Result<User> {
     // A username must not be anyone's email and an email not anyone's
     // username, or one user could take over another's login name.
     if holder(c, &key(new.username))?.is_some() {
@@ -117,11 +119,11 @@ pub fn insert(c: &Connection, new: &NewUser<'_>) -> Result<User> {
     by_id(c, UserId(c.last_insert_rowid()))?.ok_or_else(|| Error::internal("inserted user vanished"))
 }
 
-fn one(c: &Connection, sql: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<User>> {
+fn one(c: &Tx<'_>, sql: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<User>> {
     Ok(c.prepare_cached(sql)?.query_row([arg], from_row).optional()?)
 }
 
-pub fn by_id(c: &Connection, id: UserId) -> Result<Option<User>> {
+pub fn by_id(c: &Tx<'_>, id: UserId) -> Result<Option<User>> {
     one(
         c,
         concat!("SELECT ", user_columns!(), " FROM users u WHERE u.number = ?1"),
@@ -129,7 +131,7 @@ pub fn by_id(c: &Connection, id: UserId) -> Result<Option<User>> {
     )
 }
 
-pub fn by_uuid(c: &Connection, id: &Uuid) -> Result<Option<User>> {
+pub fn by_uuid(c: &Tx<'_>, id: &Uuid) -> Result<Option<User>> {
     one(
         c,
         concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = ?1"),
@@ -137,7 +139,7 @@ pub fn by_uuid(c: &Connection, id: &Uuid) -> Result<Option<User>> {
     )
 }
 
-pub fn by_username(c: &Connection, username: &str) -> Result<Option<User>> {
+pub fn by_username(c: &Tx<'_>, username: &str) -> Result<Option<User>> {
     one(
         c,
         concat!("SELECT ", user_columns!(), " FROM users u WHERE u.username = ?1"),
@@ -146,7 +148,7 @@ pub fn by_username(c: &Connection, username: &str) -> Result<Option<User>> {
 }
 
 /// The user and stored hash for a login name (username, or else email).
-pub fn credentials(c: &Connection, login: &str) -> Result<Option<(User, String)>> {
+pub fn credentials(c: &Tx<'_>, login: &str) -> Result<Option<(User, String)>> {
     let sql = concat!(
         "SELECT ",
         user_columns!(),
@@ -157,13 +159,13 @@ pub fn credentials(c: &Connection, login: &str) -> Result<Option<(User, String)>
         .optional()?)
 }
 
-pub fn password_hash(c: &Connection, id: UserId) -> Result<String> {
+pub fn password_hash(c: &Tx<'_>, id: UserId) -> Result<String> {
     Ok(c.prepare_cached("SELECT password_hash FROM users WHERE number = ?1")?
         .query_row([id], |r| r.get(0))?)
 }
 
 /// Users by username or name, or all when `q` is empty, in username order.
-pub fn search(c: &Connection, q: Option<&str>, limit: i64) -> Result<Vec<User>> {
+pub fn search(c: &Tx<'_>, q: Option<&str>, limit: i64) -> Result<Vec<User>> {
     let q = q.map(str::trim).filter(|q| !q.is_empty());
     let sql = concat!(
         "SELECT ",
@@ -178,7 +180,7 @@ pub fn search(c: &Connection, q: Option<&str>, limit: i64) -> Result<Vec<User>> 
 }
 
 /// Every user, in number order (the dialects that list all users).
-pub fn all(c: &Connection) -> Result<Vec<User>> {
+pub fn all(c: &Tx<'_>) -> Result<Vec<User>> {
     super::collect(
         c,
         concat!("SELECT ", user_columns!(), " FROM users u ORDER BY u.number"),
@@ -203,7 +205,7 @@ pub struct UserPatch {
     pub password_hash: Option<String>,
 }
 
-pub fn update(c: &Connection, id: UserId, p: &UserPatch) -> Result<User> {
+pub fn update(c: &Tx<'_>, id: UserId, p: &UserPatch) -> Result<User> {
     if let Some(Some(email)) = &p.email
         && let Some(other) = holder(c, &key(email))?
         && other != id
@@ -242,14 +244,14 @@ pub fn update(c: &Connection, id: UserId, p: &UserPatch) -> Result<User> {
     by_id(c, id)?.ok_or_else(|| Error::not_found("user"))
 }
 
-pub fn touch_last_seen(c: &Connection, id: UserId, at: Timestamp) -> Result<()> {
+pub fn touch_last_seen(c: &Tx<'_>, id: UserId, at: Timestamp) -> Result<()> {
     c.prepare_cached("UPDATE users SET last_seen_at = ?2 WHERE number = ?1")?
         .execute(params![id, at])?;
     Ok(())
 }
 
 /// Users who are ready to chat and have a public key, with that key.
-pub fn ready_with_keys(c: &Connection) -> Result<Vec<(UserId, String)>> {
+pub fn ready_with_keys(c: &Tx<'_>) -> Result<Vec<(UserId, String)>> {
     super::collect(
         c,
         "SELECT number, public_key FROM users
@@ -263,7 +265,7 @@ pub fn ready_with_keys(c: &Connection) -> Result<Vec<(UserId, String)>> {
 /// `name` when that changes. It has no password (`!` matches no hash) and is
 /// marked a bot, so it can never log in. A person holding the username is
 /// an error: the operator must pick another.
-pub fn ensure_bot(c: &Connection, username: &str, name: &str) -> Result<User> {
+pub fn ensure_bot(c: &Tx<'_>, username: &str, name: &str) -> Result<User> {
     let id = match holder(c, &key(username))? {
         Some(id) => {
             let is_bot: bool = c

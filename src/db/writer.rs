@@ -19,6 +19,7 @@ use std::time::Instant;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::Tx;
 use crate::error::{Error, Result};
 use crate::metrics::WriterMetrics;
 
@@ -81,7 +82,7 @@ impl Writer {
     ) -> impl Future<Output = Result<T>> + Send + 'static + use<T, F, P>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
         P: FnOnce(&T) + Send + 'static,
     {
         let (done_tx, done_rx) = oneshot::channel::<Result<T>>();
@@ -93,7 +94,7 @@ impl Writer {
                     return (false, Box::new(move |_| drop(done_tx.send(Err(err)))));
                 }
             };
-            let result = op(conn);
+            let result = op(&Tx::sqlite(conn));
             let ok = result.is_ok();
             let completion: Completion = Box::new(move |commit_error| {
                 let result = match (commit_error, result) {

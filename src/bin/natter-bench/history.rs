@@ -63,7 +63,7 @@ pub fn seed(path: &Path, o: &Opts) -> Seeded {
             last_name: "",
             public_key: None,
         };
-        db::users::insert(&tx, &new).expect("user").id
+        db::users::insert(&db::Tx::sqlite(&tx), &new).expect("user").id
     };
     let reader = user("reader");
     let writers: Vec<UserId> = (0..WRITERS).map(|i| user(&format!("writer{i}"))).collect();
@@ -73,8 +73,13 @@ pub fn seed(path: &Path, o: &Opts) -> Seeded {
         if i.is_multiple_of(READER_EVERY) {
             members.push(reader);
         }
-        let conv =
-            db::conversations::create_room(&tx, &format!("history-{i}"), writers[i % WRITERS], &members).expect("room");
+        let conv = db::conversations::create_room(
+            &db::Tx::sqlite(&tx),
+            &format!("history-{i}"),
+            writers[i % WRITERS],
+            &members,
+        )
+        .expect("room");
         convs.push(conv);
     }
     tx.commit().expect("commit");
@@ -100,7 +105,7 @@ pub fn seed(path: &Path, o: &Opts) -> Seeded {
                 incomplete: false,
                 reply_to: None,
             };
-            let id = db::messages::insert(&tx, &new).expect("message");
+            let id = db::messages::insert(&db::Tx::sqlite(&tx), &new).expect("message");
             if i.is_multiple_of(READER_EVERY) {
                 reader_ids.push(id.0);
             }
@@ -110,7 +115,7 @@ pub fn seed(path: &Path, o: &Opts) -> Seeded {
             k += 1;
         }
         // Indexed for search as the writer would (migration 0008).
-        db::search::index_queued(&tx).expect("index");
+        db::search::index_queued(&db::Tx::sqlite(&tx)).expect("index");
         tx.commit().expect("commit");
     }
     let since = if reader_ids.len() > o.resume {

@@ -176,7 +176,7 @@ pub fn seed(path: &Path, o: &Opts) -> Seeded {
             last_name: "",
             public_key: None,
         };
-        db::users::insert(&tx, &new).expect("user").id
+        db::users::insert(&db::Tx::sqlite(&tx), &new).expect("user").id
     };
     let reader = user("searcher");
     let writers: Vec<UserId> = (0..WRITERS).map(|i| user(&format!("writer{i}"))).collect();
@@ -186,8 +186,13 @@ pub fn seed(path: &Path, o: &Opts) -> Seeded {
         if i.is_multiple_of(READER_EVERY) {
             members.push(reader);
         }
-        let conv =
-            db::conversations::create_room(&tx, &format!("search-{i}"), writers[i % WRITERS], &members).expect("room");
+        let conv = db::conversations::create_room(
+            &db::Tx::sqlite(&tx),
+            &format!("search-{i}"),
+            writers[i % WRITERS],
+            &members,
+        )
+        .expect("room");
         convs.push(conv);
     }
     tx.commit().expect("commit");
@@ -202,7 +207,7 @@ pub fn seed(path: &Path, o: &Opts) -> Seeded {
             insert(&tx, convs[i].id, writers[i % WRITERS], &text);
             k += 1;
         }
-        db::search::index_queued(&tx).expect("index");
+        db::search::index_queued(&db::Tx::sqlite(&tx)).expect("index");
         tx.commit().expect("commit");
         if k.is_multiple_of(100_000) {
             eprintln!("  {k} messages, {:.0} s", started.elapsed().as_secs_f64());
@@ -226,7 +231,7 @@ fn insert(c: &Connection, conversation: ConversationId, sender: UserId, text: &s
         incomplete: false,
         reply_to: None,
     };
-    db::messages::insert(c, &new).expect("message");
+    db::messages::insert(&db::Tx::sqlite(c), &new).expect("message");
 }
 
 /// Microseconds per message to insert `n` messages `per_commit` at a time
@@ -247,7 +252,7 @@ fn insert_cost(dir: &Path, n: usize, per_commit: usize, indexed: bool) -> f64 {
     }
     let hash = "unused";
     let u = db::users::insert(
-        &c,
+        &db::Tx::sqlite(&c),
         &db::users::NewUser {
             username: "writer",
             email: None,
@@ -260,7 +265,9 @@ fn insert_cost(dir: &Path, n: usize, per_commit: usize, indexed: bool) -> f64 {
     )
     .expect("user")
     .id;
-    let conv = db::conversations::create_room(&c, "insert", u, &[]).expect("room").id;
+    let conv = db::conversations::create_room(&db::Tx::sqlite(&c), "insert", u, &[])
+        .expect("room")
+        .id;
     let mut rng = Rng(42);
     let words = Words::new(&mut rng);
     let texts: Vec<String> = (0..n).map(|_| message_text(&words, &mut rng, false)).collect();
@@ -272,7 +279,7 @@ fn insert_cost(dir: &Path, n: usize, per_commit: usize, indexed: bool) -> f64 {
         }
         // As the writer does before each commit (migration 0008).
         if indexed {
-            db::search::index_queued(&tx).expect("index");
+            db::search::index_queued(&db::Tx::sqlite(&tx)).expect("index");
         }
         tx.commit().expect("commit");
     }

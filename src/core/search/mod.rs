@@ -191,7 +191,7 @@ fn quote(s: &str) -> String {
 
 /// The FTS5 expressions for `terms` (trigram index, word index), or `None`
 /// when a term cannot match anything.
-fn expressions(c: &rusqlite::Connection, terms: &[Term]) -> Result<Option<(Option<String>, Option<String>)>> {
+fn expressions(c: &crate::db::Tx<'_>, terms: &[Term]) -> Result<Option<(Option<String>, Option<String>)>> {
     let mut trigrams = Vec::new();
     let mut words = Vec::new();
     for t in terms {
