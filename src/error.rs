@@ -133,6 +133,27 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
+impl From<crate::db::SqlError> for Error {
+    fn from(err: crate::db::SqlError) -> Self {
+        use crate::db::SqlError;
+        match err {
+            SqlError::Sqlite(e) => e.into(),
+            SqlError::NoRows => Error::Internal("storage: a row that should be there is not".into()),
+            SqlError::Decode(e) => Error::Internal(format!("storage: {e}")),
+            SqlError::Postgres(e) => {
+                use postgres::error::SqlState;
+                match e.code() {
+                    Some(c) if *c == SqlState::UNIQUE_VIOLATION => Error::Conflict("already exists".into()),
+                    Some(c) if *c == SqlState::DISK_FULL => {
+                        Error::DiskFull("the server's disk is full: nothing was saved; try again later".into())
+                    }
+                    _ => Error::Internal(format!("postgres: {e}")),
+                }
+            }
+        }
+    }
+}
+
 impl Error {
     /// A storage fault said as such: a full disk (507) or a database
     /// locked by another program (503); `None` for any other SQLite error.

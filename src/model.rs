@@ -10,6 +10,40 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use uuid::Uuid;
 
+/// A newtype over `i64` as PostgreSQL's `bigint`, both ways.
+macro_rules! pg_bigint {
+    ($name:ident) => {
+        impl postgres::types::ToSql for $name {
+            fn to_sql(
+                &self,
+                ty: &postgres::types::Type,
+                out: &mut postgres::types::private::BytesMut,
+            ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+                self.0.to_sql(ty, out)
+            }
+
+            fn accepts(ty: &postgres::types::Type) -> bool {
+                <i64 as postgres::types::ToSql>::accepts(ty)
+            }
+
+            postgres::types::to_sql_checked!();
+        }
+
+        impl<'r> postgres::types::FromSql<'r> for $name {
+            fn from_sql(
+                ty: &postgres::types::Type,
+                raw: &'r [u8],
+            ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+                i64::from_sql(ty, raw).map($name)
+            }
+
+            fn accepts(ty: &postgres::types::Type) -> bool {
+                <i64 as postgres::types::FromSql>::accepts(ty)
+            }
+        }
+    };
+}
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -33,6 +67,8 @@ macro_rules! id_type {
                 i64::column_result(v).map($name)
             }
         }
+
+        pg_bigint!($name);
     };
 }
 
@@ -189,6 +225,8 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+pg_bigint!(Timestamp);
+
 impl rusqlite::ToSql for Timestamp {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
         self.0.to_sql()
@@ -251,6 +289,20 @@ impl rusqlite::types::FromSql for Role {
     fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
         let s = v.as_str()?;
         Role::parse(s).ok_or_else(|| rusqlite::types::FromSqlError::Other(format!("unknown role {s}").into()))
+    }
+}
+
+impl<'r> postgres::types::FromSql<'r> for Role {
+    fn from_sql(
+        ty: &postgres::types::Type,
+        raw: &'r [u8],
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        let s = <&str as postgres::types::FromSql>::from_sql(ty, raw)?;
+        Role::parse(s).ok_or_else(|| format!("unknown role {s}").into())
+    }
+
+    fn accepts(ty: &postgres::types::Type) -> bool {
+        <&str as postgres::types::FromSql>::accepts(ty)
     }
 }
 

@@ -1,8 +1,8 @@
 //! Roles, deactivation, invitations, password reset links and the audit log.
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::{Optional, Row, params};
 
-use super::Tx;
+use super::{SqlResult, Tx};
 use uuid::Uuid;
 
 use super::users::parse_uuid;
@@ -12,14 +12,14 @@ use crate::model::{Role, Timestamp, UserId};
 /// People with accounts (the AI agent does not count).
 pub fn people(c: &Tx<'_>) -> Result<i64> {
     Ok(c.prepare_cached("SELECT COUNT(*) FROM users WHERE NOT is_bot")?
-        .query_row([], |r| r.get(0))?)
+        .query_row(params![], |r| r.get(0))?)
 }
 
 /// Admins who can still log in.
 pub fn active_admins(c: &Tx<'_>) -> Result<i64> {
     Ok(
         c.prepare_cached("SELECT COUNT(*) FROM users WHERE role = 'admin' AND deactivated_at IS NULL")?
-            .query_row([], |r| r.get(0))?,
+            .query_row(params![], |r| r.get(0))?,
     )
 }
 
@@ -47,7 +47,7 @@ pub fn revoke_all_sessions(c: &Tx<'_>, user: UserId) -> Result<Vec<Uuid>> {
     let ids = super::collect(
         c,
         "SELECT id FROM sessions WHERE user = ?1 AND revoked_at IS NULL",
-        [user],
+        params![user],
         |r| parse_uuid(&r.get::<_, String>(0)?),
     )?;
     c.prepare_cached("UPDATE sessions SET revoked_at = ?2 WHERE user = ?1 AND revoked_at IS NULL")?
@@ -97,7 +97,7 @@ pub fn insert_invite(c: &Tx<'_>, new: &NewInvite<'_>) -> Result<()> {
 const INVITE_COLUMNS: &str =
     "i.id, i.created_by, u.username, i.created_at, i.expires_at, i.max_uses, i.uses, i.revoked_at";
 
-fn invite_from_row(r: &Row<'_>) -> rusqlite::Result<Invite> {
+fn invite_from_row(r: &Row<'_>) -> SqlResult<Invite> {
     Ok(Invite {
         id: parse_uuid(&r.get::<_, String>(0)?)?,
         created_by: r.get(1)?,
@@ -116,14 +116,14 @@ pub fn invites(c: &Tx<'_>, by: Option<UserId>) -> Result<Vec<Invite>> {
         "SELECT {INVITE_COLUMNS} FROM invites i LEFT JOIN users u ON u.number = i.created_by
          WHERE ?1 IS NULL OR i.created_by = ?1 ORDER BY i.created_at DESC"
     );
-    super::collect(c, &sql, [by], invite_from_row)
+    super::collect(c, &sql, params![by], invite_from_row)
 }
 
 pub fn invite(c: &Tx<'_>, id: &Uuid) -> Result<Option<Invite>> {
     let sql =
         format!("SELECT {INVITE_COLUMNS} FROM invites i LEFT JOIN users u ON u.number = i.created_by WHERE i.id = ?1");
     Ok(c.prepare_cached(&sql)?
-        .query_row([id.to_string()], invite_from_row)
+        .query_row(params![id.to_string()], invite_from_row)
         .optional()?)
 }
 
@@ -144,7 +144,7 @@ pub fn use_invite(c: &Tx<'_>, code_hash: &[u8], now: Timestamp) -> Result<Uuid> 
     }
     let found = c
         .prepare_cached("SELECT id, expires_at, max_uses, uses, revoked_at FROM invites WHERE code_hash = ?1")?
-        .query_row([code_hash], |r| {
+        .query_row(params![code_hash], |r| {
             Ok(Found {
                 id: r.get(0)?,
                 expires_at: r.get(1)?,
@@ -174,7 +174,7 @@ pub fn use_invite(c: &Tx<'_>, code_hash: &[u8], now: Timestamp) -> Result<Uuid> 
         return Err(Error::forbidden("this invitation has been used up; ask for a new one"));
     }
     c.prepare_cached("UPDATE invites SET uses = uses + 1 WHERE id = ?1")?
-        .execute([&id])?;
+        .execute(params![&id])?;
     Ok(parse_uuid(&id)?)
 }
 
@@ -189,7 +189,7 @@ pub fn insert_reset(
 ) -> Result<()> {
     // One live link per user: a new one replaces the old.
     c.prepare_cached("DELETE FROM password_resets WHERE user = ?1 AND used_at IS NULL")?
-        .execute([user])?;
+        .execute(params![user])?;
     c.prepare_cached(
         "INSERT INTO password_resets (token_hash, user, created_by, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
@@ -201,7 +201,7 @@ pub fn insert_reset(
 pub fn check_reset(c: &Tx<'_>, token_hash: &[u8], now: Timestamp) -> Result<UserId> {
     let found: Option<(UserId, Timestamp, Option<Timestamp>)> = c
         .prepare_cached("SELECT user, expires_at, used_at FROM password_resets WHERE token_hash = ?1")?
-        .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(params![token_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     match found {
         Some((user, expires, None)) if expires > now => Ok(user),
@@ -250,7 +250,7 @@ pub fn audit_log(c: &Tx<'_>, limit: i64) -> Result<Vec<AuditEntry>> {
         "SELECT a.at, u.username, a.action, a.target, a.detail FROM audit a
            LEFT JOIN users u ON u.number = a.actor
          ORDER BY a.id DESC LIMIT ?1",
-        [limit],
+        params![limit],
         |r| {
             Ok(AuditEntry {
                 at: r.get(0)?,
@@ -281,7 +281,7 @@ pub fn counts(c: &Tx<'_>) -> Result<Counts> {
                 (SELECT COUNT(*) FROM files),
                 (SELECT COALESCE(SUM(size), 0) FROM files)",
     )?
-    .query_row([], |r| {
+    .query_row(params![], |r| {
         Ok(Counts {
             users: r.get(0)?,
             rooms: r.get(1)?,

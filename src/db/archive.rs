@@ -357,7 +357,7 @@ pub fn files_of(c: &super::Tx<'_>, user: crate::model::UserId) -> Result<Vec<cra
         c,
         "SELECT f.number, f.id, f.owner, f.name, f.content_type, f.size FROM files f WHERE f.owner = ?1
          ORDER BY f.number",
-        [user],
+        super::params![user],
         super::files::from_row,
     )
 }

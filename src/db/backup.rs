@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::params;
+
 use crate::error::{Error, Result};
 
 /// What a check of a database file found.
@@ -60,7 +62,7 @@ pub fn check(path: &Path) -> Result<Checked> {
     let names: Vec<String> = super::collect(
         &super::Tx::sqlite(&c),
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-        [],
+        params![],
         |r| r.get(0),
     )?;
     let mut tables = Vec::with_capacity(names.len());
@@ -80,7 +82,7 @@ pub fn is_empty(c: &super::Tx<'_>) -> Result<bool> {
     Ok(c.query_row(
         "SELECT NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM conversations)
             AND NOT EXISTS (SELECT 1 FROM messages) AND NOT EXISTS (SELECT 1 FROM files)",
-        [],
+        params![],
         |r| r.get(0),
     )?)
 }
@@ -88,6 +90,6 @@ pub fn is_empty(c: &super::Tx<'_>) -> Result<bool> {
 /// A small real write: proves the file takes commits (for `/readyz`).
 pub fn probe(c: &super::Tx<'_>, now: crate::model::Timestamp) -> Result<()> {
     c.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('ready_probe', ?1)")?
-        .execute([now])?;
+        .execute(params![now])?;
     Ok(())
 }

@@ -5,9 +5,9 @@
 //! A message's id is its `message` change's id: `next_message_id` takes the
 //! id from this table's sequence and the message is stored under it.
 
-use rusqlite::{OptionalExtension, params};
+use super::{Optional, params};
 
-use super::Tx;
+use super::{Row, SqlResult, Tx};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -139,7 +139,7 @@ pub fn record(c: &Tx<'_>, new: &New<'_>) -> Result<EventId> {
         data,
         Timestamp::now()
     ])?;
-    Ok(EventId(c.last_insert_rowid()))
+    Ok(EventId(c.last_insert_rowid()?))
 }
 
 /// The id a new message is stored under: a `message` change is written and
@@ -147,7 +147,7 @@ pub fn record(c: &Tx<'_>, new: &New<'_>) -> Result<EventId> {
 pub fn next_message_id(c: &Tx<'_>, conversation: ConversationId, sender: UserId) -> Result<MessageId> {
     c.prepare_cached("INSERT INTO changes (conversation, kind, user, at) VALUES (?1, 'message', ?2, ?3)")?
         .execute(params![conversation, sender, Timestamp::now()])?;
-    Ok(MessageId(c.last_insert_rowid()))
+    Ok(MessageId(c.last_insert_rowid()?))
 }
 
 /// An imported message keeps its id: its `message` change gets the same.
@@ -165,7 +165,7 @@ pub fn imported_message(
     Ok(())
 }
 
-fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Change>> {
+fn from_row(r: &Row<'_>) -> SqlResult<Option<Change>> {
     let id: EventId = r.get(0)?;
     let kind: String = r.get(2)?;
     let data: Option<String> = r.get(5)?;
@@ -223,7 +223,7 @@ pub fn after(
 pub fn latest(c: &Tx<'_>) -> Result<EventId> {
     Ok(
         c.prepare_cached("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)")?
-            .query_row([], |r| r.get(0))?,
+            .query_row(params![], |r| r.get(0))?,
     )
 }
 
@@ -231,7 +231,7 @@ pub fn latest(c: &Tx<'_>) -> Result<EventId> {
 pub fn floor(c: &Tx<'_>) -> Result<EventId> {
     let v: Option<i64> = c
         .prepare_cached("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1")?
-        .query_row([FLOOR_KEY], |r| r.get(0))
+        .query_row(params![FLOOR_KEY], |r| r.get(0))
         .optional()?;
     Ok(EventId(v.unwrap_or(0)))
 }
@@ -242,7 +242,7 @@ pub fn last_before(c: &Tx<'_>, cutoff: Timestamp) -> Result<Option<EventId>> {
     let at_or_after = |id: i64| -> Result<Option<(i64, Timestamp)>> {
         Ok(
             c.prepare_cached("SELECT id, at FROM changes WHERE id >= ?1 ORDER BY id LIMIT 1")?
-                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?,
         )
     };
@@ -274,7 +274,7 @@ pub fn prune(c: &Tx<'_>, upto: EventId, batch: i64) -> Result<usize> {
     // reach it): a resume from below it must reload.
     let gone: Option<i64> = c
         .prepare_cached("SELECT MIN(id) - 1 FROM changes WHERE id <= ?1")?
-        .query_row([upto], |r| r.get(0))?;
+        .query_row(params![upto], |r| r.get(0))?;
     let floor = gone.unwrap_or(upto.0);
     c.prepare_cached(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)

@@ -1,8 +1,8 @@
 //! Conversations (rooms, direct pairs, AI chats) and their members.
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::{Optional, Row, params};
 
-use super::Tx;
+use super::{SqlResult, Tx};
 use uuid::Uuid;
 
 use super::users::{BRIEF_COLUMNS, brief_from_row, parse_uuid};
@@ -11,7 +11,7 @@ use crate::model::{
     Conversation, ConversationId, ConversationSummary, Kind, MessageId, NotifyLevel, Timestamp, UserBrief, UserId,
 };
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {
+fn from_row(r: &Row<'_>) -> SqlResult<Conversation> {
     let kind: String = r.get(2)?;
     Ok(Conversation {
         id: r.get(0)?,
@@ -28,8 +28,8 @@ fn direct_key(a: UserId, b: UserId) -> String {
     format!("{lo}:{hi}")
 }
 
-fn one(c: &Tx<'_>, sql: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<Conversation>> {
-    Ok(c.prepare_cached(sql)?.query_row([arg], from_row).optional()?)
+fn one(c: &Tx<'_>, sql: &str, arg: &dyn super::Value) -> Result<Option<Conversation>> {
+    Ok(c.prepare_cached(sql)?.query_row(&[arg], from_row).optional()?)
 }
 
 macro_rules! select_one {
@@ -68,7 +68,7 @@ fn insert(c: &Tx<'_>, kind: Kind, name: Option<&str>, key: Option<&str>, by: Use
     )?
     .execute(params![uuid.to_string(), kind.as_str(), name, key, by, now])?;
     Ok(Conversation {
-        id: ConversationId(c.last_insert_rowid()),
+        id: ConversationId(c.last_insert_rowid()?),
         uuid,
         kind,
         name: name.map(str::to_owned),
@@ -134,7 +134,7 @@ pub fn member_ids(c: &Tx<'_>, conv: ConversationId) -> Result<Vec<UserId>> {
     super::collect(
         c,
         "SELECT user FROM members WHERE conversation = ?1 ORDER BY user",
-        [conv],
+        params![conv],
         |r| r.get(0),
     )
 }
@@ -146,7 +146,7 @@ pub fn members(c: &Tx<'_>, conv: ConversationId) -> Result<Vec<UserBrief>> {
         brief_columns!(),
         " FROM members m JOIN users u ON u.number = m.user WHERE m.conversation = ?1 ORDER BY m.user"
     );
-    super::collect(c, sql, [conv], |r| brief_from_row(r, 0))
+    super::collect(c, sql, params![conv], |r| brief_from_row(r, 0))
 }
 
 /// Move a member's read mark forward (never back); returns the new mark.
@@ -163,7 +163,7 @@ pub fn mark_read(c: &Tx<'_>, conv: ConversationId, user: UserId, upto: MessageId
 pub fn member_count(c: &Tx<'_>, conv: ConversationId) -> Result<i64> {
     Ok(
         c.prepare_cached("SELECT COUNT(*) FROM members WHERE conversation = ?1")?
-            .query_row([conv], |r| r.get(0))?,
+            .query_row(params![conv], |r| r.get(0))?,
     )
 }
 
@@ -181,15 +181,18 @@ pub fn rename_room(c: &Tx<'_>, conv: ConversationId, name: &str) -> Result<()> {
 /// Delete a conversation with its members and messages.
 pub fn delete(c: &Tx<'_>, conv: ConversationId) -> Result<()> {
     c.prepare_cached("DELETE FROM conversations WHERE number = ?1")?
-        .execute([conv])?;
+        .execute(params![conv])?;
     Ok(())
 }
 
 /// The ids of the user's conversations.
 pub fn ids_of(c: &Tx<'_>, user: UserId) -> Result<Vec<ConversationId>> {
-    super::collect(c, "SELECT conversation FROM members WHERE user = ?1", [user], |r| {
-        r.get(0)
-    })
+    super::collect(
+        c,
+        "SELECT conversation FROM members WHERE user = ?1",
+        params![user],
+        |r| r.get(0),
+    )
 }
 
 /// The user's conversations, newest activity first.
@@ -202,7 +205,7 @@ pub fn for_user(c: &Tx<'_>, user: UserId) -> Result<Vec<ConversationSummary>> {
          ORDER BY COALESCE((SELECT MAX(id) FROM messages WHERE conversation = c.number), 0) DESC, c.number DESC"
     );
     let rows: Vec<(Conversation, MessageId, String)> =
-        super::collect(c, sql, [user], |r| Ok((from_row(r)?, r.get(6)?, r.get(7)?)))?;
+        super::collect(c, sql, params![user], |r| Ok((from_row(r)?, r.get(6)?, r.get(7)?)))?;
     rows.into_iter()
         .map(|(conversation, last_read, notify)| {
             let mark = Mark {
@@ -252,7 +255,7 @@ pub fn notify_levels(c: &Tx<'_>, conv: ConversationId) -> Result<Vec<(UserId, No
     super::collect(
         c,
         "SELECT user, notify FROM members WHERE conversation = ?1",
-        [conv],
+        params![conv],
         |r| {
             let level: String = r.get(1)?;
             Ok((r.get(0)?, NotifyLevel::parse(&level).unwrap_or_default()))
@@ -301,7 +304,7 @@ pub fn rooms(c: &Tx<'_>, user: UserId) -> Result<Vec<(Conversation, i64, bool)>>
            EXISTS (SELECT 1 FROM members WHERE conversation = c.number AND user = ?1)
          FROM conversations c WHERE c.kind = 'room' ORDER BY c.name"
     );
-    super::collect(c, sql, [user], |r| Ok((from_row(r)?, r.get(6)?, r.get(7)?)))
+    super::collect(c, sql, params![user], |r| Ok((from_row(r)?, r.get(6)?, r.get(7)?)))
 }
 
 /// Everyone who shares a conversation with `user` (for presence).
@@ -310,7 +313,7 @@ pub fn contacts(c: &Tx<'_>, user: UserId) -> Result<Vec<UserId>> {
         c,
         "SELECT DISTINCT b.user FROM members a JOIN members b ON b.conversation = a.conversation
              WHERE a.user = ?1 AND b.user != ?1",
-        [user],
+        params![user],
         |r| r.get(0),
     )
 }
@@ -330,7 +333,7 @@ pub fn directs_of(c: &Tx<'_>, user: UserId) -> Result<Vec<(Conversation, UserBri
          WHERE me.user = ?1
          ORDER BY c.number"
     );
-    super::collect(c, sql, [user], |r| {
+    super::collect(c, sql, params![user], |r| {
         Ok((from_row(r)?, brief_from_row(r, 6)?, r.get(6 + BRIEF_COLUMNS)?))
     })
 }

@@ -1,15 +1,15 @@
 //! Attachments, stored as BLOBs in the same file as everything else.
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::{Optional, Row, params};
 
-use super::Tx;
+use super::{SqlResult, Tx};
 use uuid::Uuid;
 
 use super::users::parse_uuid;
 use crate::error::Result;
 use crate::model::{FileId, FileMeta, Timestamp, UserId};
 
-pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<FileMeta> {
+pub(crate) fn from_row(r: &Row<'_>) -> SqlResult<FileMeta> {
     Ok(FileMeta {
         id: r.get(0)?,
         uuid: parse_uuid(&r.get::<_, String>(1)?)?,
@@ -36,7 +36,7 @@ pub fn insert(c: &Tx<'_>, owner: UserId, name: &str, content_type: &str, data: &
         Timestamp::now()
     ])?;
     Ok(FileMeta {
-        id: FileId(c.last_insert_rowid()),
+        id: FileId(c.last_insert_rowid()?),
         uuid,
         owner,
         name: name.to_owned(),
@@ -49,7 +49,7 @@ pub fn insert(c: &Tx<'_>, owner: UserId, name: &str, content_type: &str, data: &
 pub fn stored_bytes(c: &Tx<'_>, owner: UserId) -> Result<i64> {
     Ok(
         c.prepare_cached("SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = ?1")?
-            .query_row([owner], |r| r.get(0))?,
+            .query_row(params![owner], |r| r.get(0))?,
     )
 }
 
@@ -61,18 +61,18 @@ pub fn remove_unattached(c: &Tx<'_>, before: Timestamp) -> Result<usize> {
            AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.file = files.number)
            AND NOT EXISTS (SELECT 1 FROM users u WHERE u.profile_picture = '/api/files/' || files.id)",
     )?
-    .execute([before])?)
+    .execute(params![before])?)
 }
 
 pub fn by_id(c: &Tx<'_>, id: FileId) -> Result<Option<FileMeta>> {
     let sql = "SELECT f.number, f.id, f.owner, f.name, f.content_type, f.size FROM files f WHERE f.number = ?1";
-    Ok(c.prepare_cached(sql)?.query_row([id], from_row).optional()?)
+    Ok(c.prepare_cached(sql)?.query_row(params![id], from_row).optional()?)
 }
 
 pub fn by_uuid(c: &Tx<'_>, id: &Uuid) -> Result<Option<FileMeta>> {
     let sql = "SELECT f.number, f.id, f.owner, f.name, f.content_type, f.size FROM files f WHERE f.id = ?1";
     Ok(c.prepare_cached(sql)?
-        .query_row([id.to_string()], from_row)
+        .query_row(params![id.to_string()], from_row)
         .optional()?)
 }
 
@@ -92,5 +92,5 @@ pub fn can_read(c: &Tx<'_>, file: FileId, user: UserId) -> Result<bool> {
 
 pub fn data(c: &Tx<'_>, file: FileId) -> Result<Vec<u8>> {
     Ok(c.prepare_cached("SELECT data FROM files WHERE number = ?1")?
-        .query_row([file], |r| r.get(0))?)
+        .query_row(params![file], |r| r.get(0))?)
 }

@@ -29,7 +29,9 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
+
+use super::{Optional, SqlResult, params};
 
 use super::writer::Stats;
 use crate::config::SyncMode;
@@ -171,7 +173,7 @@ fn run(conn: &Connection, rx: &mpsc::Receiver<Msg>, stats: &Stats) {
 /// Index chunks until the queue is empty (true), or the writer wants the
 /// lock or `budget` is spent (false: the writer goes first; the rest waits
 /// for the next quiet spell, or the next start).
-fn index_all(conn: &Connection, stats: &Stats, budget: Option<Duration>) -> rusqlite::Result<bool> {
+fn index_all(conn: &Connection, stats: &Stats, budget: Option<Duration>) -> SqlResult<bool> {
     let started = Instant::now();
     while index_chunk(conn)? == CHUNK as usize {
         let spent = budget.is_some_and(|b| started.elapsed() >= b);
@@ -183,12 +185,12 @@ fn index_all(conn: &Connection, stats: &Stats, budget: Option<Duration>) -> rusq
 }
 
 /// Index the oldest `CHUNK` queued messages; how many were taken.
-fn index_chunk(conn: &Connection) -> rusqlite::Result<usize> {
+fn index_chunk(conn: &Connection) -> SqlResult<usize> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let result = super::search::index_oldest(&super::Tx::sqlite(conn), CHUNK);
     // A failed COMMIT may leave the transaction open (and the write lock
     // held): roll it back, as for a failed statement.
-    match result.and_then(|n| conn.execute_batch("COMMIT").map(|()| n)) {
+    match result.and_then(|n| Ok(conn.execute_batch("COMMIT").map(|()| n)?)) {
         Ok(n) => Ok(n),
         Err(e) => {
             if !conn.is_autocommit() {
@@ -202,7 +204,7 @@ fn index_chunk(conn: &Connection) -> rusqlite::Result<usize> {
 /// The newest id queued now, if any: what a search waits to see indexed.
 pub fn queued_upto(c: &super::Tx<'_>) -> Result<Option<i64>> {
     Ok(c.prepare_cached("SELECT MAX(id) FROM search_queue")?
-        .query_row([], |r| r.get::<_, Option<i64>>(0))
+        .query_row(params![], |r| r.get::<_, Option<i64>>(0))
         .optional()?
         .flatten())
 }
@@ -211,5 +213,5 @@ pub fn queued_upto(c: &super::Tx<'_>) -> Result<Option<i64>> {
 pub fn indexed_upto(c: &super::Tx<'_>, upto: i64) -> Result<bool> {
     Ok(!c
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM search_queue WHERE id <= ?1)")?
-        .query_row([upto], |r| r.get::<_, bool>(0))?)
+        .query_row(params![upto], |r| r.get::<_, bool>(0))?)
 }

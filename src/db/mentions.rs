@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use rusqlite::params;
+use super::params;
 
 use super::Tx;
 
@@ -22,7 +22,7 @@ pub fn add(c: &Tx<'_>, message: MessageId, users: &[UserId]) -> Result<()> {
 /// `message` now mentions exactly `users` (an edit), or nobody (a deletion).
 pub fn replace(c: &Tx<'_>, message: MessageId, users: &[UserId]) -> Result<()> {
     c.prepare_cached("DELETE FROM mentions WHERE message = ?1")?
-        .execute([message])?;
+        .execute(params![message])?;
     add(c, message, users)
 }
 
@@ -36,7 +36,7 @@ pub fn of(c: &Tx<'_>, message: MessageId, text: &str) -> Result<Vec<Arc<UserBrie
             brief_columns!(),
             " FROM mentions mn JOIN users u ON u.number = mn.user WHERE mn.message = ?1"
         ),
-        [message],
+        params![message],
         |r| brief_from_row(r, 0).map(Arc::new),
     )?;
     if users.len() > 1 {

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::{Optional, Row, params};
 
-use super::Tx;
+use super::{SqlResult, Tx};
 use uuid::Uuid;
 
 use super::users::{brief_from_row, parse_uuid};
@@ -40,7 +40,7 @@ struct Row_ {
     reply_to: Option<MessageId>,
 }
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Row_> {
+fn from_row(r: &Row<'_>) -> SqlResult<Row_> {
     Ok(Row_ {
         id: r.get(0)?,
         conversation: r.get(1)?,
@@ -77,7 +77,7 @@ fn assemble(c: &Tx<'_>, rows: Vec<Row_>) -> Result<Vec<Message>> {
                     brief_columns!(),
                     " FROM users u WHERE u.number = ?1"
                 ))?
-                .query_row([r.sender], |row| brief_from_row(row, 0).map(Arc::new))?,
+                .query_row(params![r.sender], |row| brief_from_row(row, 0).map(Arc::new))?,
             ),
         };
         let conv = match convs.entry(r.conversation) {
@@ -85,12 +85,12 @@ fn assemble(c: &Tx<'_>, rows: Vec<Row_>) -> Result<Vec<Message>> {
             Entry::Vacant(e) => {
                 let (uuid, direct): (String, bool) = c
                     .prepare_cached("SELECT id, kind IN ('direct', 'ai') FROM conversations WHERE number = ?1")?
-                    .query_row([r.conversation], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                    .query_row(params![r.conversation], |row| Ok((row.get(0)?, row.get(1)?)))?;
                 let marks = if direct {
                     Some(super::collect(
                         c,
                         "SELECT user, last_read FROM members WHERE conversation = ?1",
-                        [r.conversation],
+                        params![r.conversation],
                         |row| Ok((row.get(0)?, row.get(1)?)),
                     )?)
                 } else {
@@ -139,7 +139,7 @@ fn assemble(c: &Tx<'_>, rows: Vec<Row_>) -> Result<Vec<Message>> {
     Ok(out)
 }
 
-fn many(c: &Tx<'_>, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Message>> {
+fn many(c: &Tx<'_>, sql: &str, args: &[&dyn super::Value]) -> Result<Vec<Message>> {
     let rows = super::collect(c, sql, args, from_row)?;
     assemble(c, rows)
 }
@@ -228,7 +228,7 @@ pub fn since_for_user(c: &Tx<'_>, user: UserId, after: MessageId, limit: i64) ->
 /// Which conversation a message is in, if it exists.
 pub fn conversation_of(c: &Tx<'_>, id: MessageId) -> Result<Option<ConversationId>> {
     Ok(c.prepare_cached("SELECT conversation FROM messages WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
+        .query_row(params![id], |r| r.get(0))
         .optional()?)
 }
 
@@ -302,7 +302,7 @@ pub fn unanswered(c: &Tx<'_>, since: Timestamp) -> Result<Vec<(ConversationId, M
           WHERE m.created_at > ?1 AND NOT m.deleted
             AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.reply_to = m.id)
           ORDER BY m.id",
-        [since],
+        params![since],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
 }

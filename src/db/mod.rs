@@ -52,13 +52,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::config::SyncMode;
 use crate::error::{Error, Result};
 use crate::metrics::WriterMetrics;
 use lock::DbLock;
-pub use tx::Tx;
+pub(crate) use tx::params;
+pub use tx::{Column, Optional, PgConn, Row, SqlError, SqlResult, Tx, Value};
 pub use writer::Writer;
 
 /// The migrations, in order; `PRAGMA user_version` counts how many have run.
@@ -165,7 +166,7 @@ pub fn init(path: &Path) -> Result<InitReport> {
         let secret: [u8; 32] = rand::random();
         tx.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)",
-            params![JWT_SECRET_KEY, &secret[..]],
+            rusqlite::params![JWT_SECRET_KEY, &secret[..]],
         )?;
         report.created_secret = true;
     }
@@ -291,8 +292,14 @@ impl Db {
 
     /// The JWT secret created by `init`.
     pub async fn jwt_secret(&self) -> Result<Vec<u8>> {
-        self.read(|c| Ok(c.query_row("SELECT value FROM meta WHERE key = ?1", [JWT_SECRET_KEY], |r| r.get(0))?))
-            .await
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT value FROM meta WHERE key = ?1", params![JWT_SECRET_KEY], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+        .await
     }
 }
 
@@ -440,6 +447,11 @@ fn checkpoint(conn: &Connection, mode: &str, patience: Duration) -> rusqlite::Re
 /// Let the database grow to about `bytes` on this connection
 /// (`max_page_count`); it never shrinks below what it already holds.
 pub fn set_max_bytes(c: &Tx<'_>, bytes: u64) -> Result<()> {
+    let Some(c) = c.as_sqlite() else {
+        return Err(Error::Invalid(
+            "--max-database-bytes caps a SQLite file; PostgreSQL's own quotas do that there".into(),
+        ));
+    };
     let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
     let pages = (bytes / page.max(512) as u64).max(1) as i64;
     c.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
@@ -461,12 +473,9 @@ pub(crate) fn like_pattern(q: &str) -> String {
 }
 
 /// Run a cached query and collect its rows.
-pub(crate) fn collect<T, P, F>(c: &Tx<'_>, sql: &str, params: P, f: F) -> Result<Vec<T>>
+pub(crate) fn collect<T, F>(c: &Tx<'_>, sql: &str, params: &[&dyn Value], f: F) -> Result<Vec<T>>
 where
-    P: rusqlite::Params,
-    F: FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    F: FnMut(&Row<'_>) -> SqlResult<T>,
 {
-    let mut stmt = c.prepare_cached(sql)?;
-    let rows = stmt.query_map(params, f)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(c.prepare_cached(sql)?.query_map(params, f)?)
 }

@@ -1,6 +1,6 @@
 //! Web Push: the server's VAPID key and the browsers' subscriptions.
 
-use rusqlite::{OptionalExtension, params};
+use super::{Optional, params};
 
 use super::Tx;
 use uuid::Uuid;
@@ -22,7 +22,7 @@ const P256_ORDER: [u8; 32] = [
 /// subscription is bound to its public half.
 pub fn ensure_vapid_key(c: &Tx<'_>) -> Result<bool> {
     let has: Option<i64> = c
-        .query_row("SELECT 1 FROM meta WHERE key = ?1", [VAPID_KEY], |r| r.get(0))
+        .query_row("SELECT 1 FROM meta WHERE key = ?1", params![VAPID_KEY], |r| r.get(0))
         .optional()?;
     if has.is_some() {
         return Ok(false);
@@ -45,8 +45,10 @@ pub fn ensure_vapid_key(c: &Tx<'_>) -> Result<bool> {
 /// The VAPID private key `init` made.
 pub fn vapid_key(c: &Tx<'_>) -> Result<Option<Vec<u8>>> {
     Ok(
-        c.query_row("SELECT value FROM meta WHERE key = ?1", [VAPID_KEY], |r| r.get(0))
-            .optional()?,
+        c.query_row("SELECT value FROM meta WHERE key = ?1", params![VAPID_KEY], |r| {
+            r.get(0)
+        })
+        .optional()?,
     )
 }
 
@@ -113,7 +115,7 @@ pub fn remove(c: &Tx<'_>, user: UserId, endpoint: &str) -> Result<bool> {
 /// Remove one subscription (its push service said it is gone).
 pub fn remove_id(c: &Tx<'_>, id: i64) -> Result<()> {
     c.prepare_cached("DELETE FROM push_subscriptions WHERE id = ?1")?
-        .execute([id])?;
+        .execute(params![id])?;
     Ok(())
 }
 
@@ -135,9 +137,7 @@ pub fn of_users(c: &Tx<'_>, users: &[UserId], now: Timestamp) -> Result<Vec<Subs
                 auth: r.get(4)?,
             })
         })?;
-        for row in rows {
-            out.push(row?);
-        }
+        out.extend(rows);
     }
     Ok(out)
 }
@@ -146,6 +146,5 @@ pub fn of_users(c: &Tx<'_>, users: &[UserId], now: Timestamp) -> Result<Vec<Subs
 /// nobody with push cost nothing).
 pub fn subscribed_users(c: &Tx<'_>) -> Result<Vec<UserId>> {
     let mut stmt = c.prepare_cached("SELECT DISTINCT user FROM push_subscriptions")?;
-    let rows = stmt.query_map([], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(stmt.query_map(params![], |r| r.get(0))?)
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rusqlite::params;
+use super::params;
 
 use super::Tx;
 
@@ -40,7 +40,7 @@ pub fn of(c: &Tx<'_>, message: MessageId) -> Result<Vec<Reaction>> {
             " FROM reactions r JOIN users u ON u.number = r.user
               WHERE r.message = ?1 ORDER BY first, r.emoji, r.created_at"
         ),
-        [message],
+        params![message],
         |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, brief_from_row(r, 2)?)),
     )?;
     let mut order: Vec<String> = Vec::new();

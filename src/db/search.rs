@@ -5,9 +5,9 @@
 //! The caller hands over FTS5 expressions that it built from quoted
 //! strings only (`core::search`); user text is never an expression here.
 
-use rusqlite::params;
+use super::params;
 
-use super::Tx;
+use super::{Row, SqlResult, Tx};
 
 use crate::error::Result;
 use crate::model::{ConversationId, MessageId, Timestamp, UserId};
@@ -24,7 +24,7 @@ pub fn index_queued(c: &Tx<'_>) -> Result<()> {
 /// Index the `limit` oldest queued messages and take them off the queue;
 /// how many were taken. A queued message deleted or emptied since is
 /// skipped. The same ids each time: the caller's transaction holds them.
-pub(super) fn index_oldest(c: &Tx<'_>, limit: i64) -> rusqlite::Result<usize> {
+pub(super) fn index_oldest(c: &Tx<'_>, limit: i64) -> SqlResult<usize> {
     for sql in [
         "INSERT INTO messages_words (rowid, body)
          SELECT m.id, m.body FROM messages m
@@ -110,7 +110,7 @@ pub fn find(c: &Tx<'_>, q: &Query) -> Result<Vec<MessageId>> {
     };
     let below = q.below.map_or(i64::MAX, |m| m.0);
     let (m, cv, sd, af, bf, n) = (q.member, q.conversation, q.sender, q.after, q.before, q.limit);
-    let id = |r: &rusqlite::Row<'_>| r.get::<_, MessageId>(0);
+    let id = |r: &Row<'_>| r.get::<_, MessageId>(0);
     match words {
         Some(w) => super::collect(c, sql, params![first, below, m, cv, sd, af, bf, n, w], id),
         None => super::collect(c, sql, params![first, below, m, cv, sd, af, bf, n], id),
@@ -142,8 +142,10 @@ mod tests {
         for table in ["messages_trigrams", "messages_words"] {
             let sql = format!("SELECT rowid FROM {table} WHERE {table} MATCH ?1 ORDER BY rowid");
             let mut st = c.prepare_cached(&sql).unwrap();
-            let rows = st.query_map([format!("\"{term}\"")], |r| r.get::<_, i64>(0)).unwrap();
-            ids.extend(rows.map(|r| r.unwrap()));
+            let rows = st
+                .query_map(params![format!("\"{term}\"")], |r| r.get::<_, i64>(0))
+                .unwrap();
+            ids.extend(rows);
         }
         ids.sort_unstable();
         ids.dedup();
@@ -151,7 +153,7 @@ mod tests {
     }
 
     fn queued(c: &Tx<'_>) -> i64 {
-        c.query_row("SELECT COUNT(*) FROM search_queue", [], |r| r.get(0))
+        c.query_row("SELECT COUNT(*) FROM search_queue", params![], |r| r.get(0))
             .unwrap()
     }
 

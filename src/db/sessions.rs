@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{OptionalExtension, params};
+use super::{Optional, params};
 
 use super::Tx;
 use uuid::Uuid;
@@ -89,9 +89,12 @@ pub fn revoke(c: &Tx<'_>, session: &Uuid) -> Result<bool> {
 
 /// Sessions revoked after `since`: their access tokens may still be unexpired.
 pub fn revoked_since(c: &Tx<'_>, since: Timestamp) -> Result<Vec<Uuid>> {
-    super::collect(c, "SELECT id FROM sessions WHERE revoked_at > ?1", [since], |r| {
-        super::users::parse_uuid(&r.get::<_, String>(0)?)
-    })
+    super::collect(
+        c,
+        "SELECT id FROM sessions WHERE revoked_at > ?1",
+        params![since],
+        |r| super::users::parse_uuid(&r.get::<_, String>(0)?),
+    )
 }
 
 /// The chatroom dialect's "current room" of a session.
@@ -103,7 +106,7 @@ pub fn set_current_room(c: &Tx<'_>, session: &Uuid, room: ConversationId) -> Res
 
 pub fn current_room(c: &Tx<'_>, session: &Uuid) -> Result<Option<ConversationId>> {
     Ok(c.prepare_cached("SELECT current_room FROM sessions WHERE id = ?1")?
-        .query_row([session.to_string()], |r| r.get(0))
+        .query_row(params![session.to_string()], |r| r.get(0))
         .optional()?
         .flatten())
 }

@@ -1,8 +1,8 @@
 //! Friends and posts (the messenger dialect's social features).
 
-use rusqlite::{Row, params};
+use super::{Row, params};
 
-use super::Tx;
+use super::{SqlResult, Tx};
 
 use crate::error::Result;
 use crate::model::{Post, PostId, Timestamp, User, UserId};
@@ -29,10 +29,10 @@ pub fn friends(c: &Tx<'_>, user: UserId) -> Result<Vec<User>> {
         user_columns!(),
         " FROM friends fr JOIN users u ON u.number = fr.friend WHERE fr.user = ?1 ORDER BY u.number"
     );
-    super::collect(c, sql, [user], super::users::from_row)
+    super::collect(c, sql, params![user], super::users::from_row)
 }
 
-fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
+fn post_from_row(r: &Row<'_>) -> SqlResult<Post> {
     Ok(Post {
         id: r.get(0)?,
         author: r.get(1)?,
@@ -47,7 +47,7 @@ pub fn add_post(c: &Tx<'_>, author: UserId, title: &str, content: &str) -> Resul
     c.prepare_cached("INSERT INTO posts (author, title, content, created_at) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![author, title, content, now])?;
     Ok(Post {
-        id: PostId(c.last_insert_rowid()),
+        id: PostId(c.last_insert_rowid()?),
         author,
         title: title.to_owned(),
         content: content.to_owned(),
@@ -61,7 +61,7 @@ pub fn posts(c: &Tx<'_>, author: Option<UserId>) -> Result<Vec<Post>> {
         c,
         "SELECT id, author, title, content, created_at FROM posts
              WHERE ?1 IS NULL OR author = ?1 ORDER BY id",
-        [author],
+        params![author],
         post_from_row,
     )
 }

@@ -1,19 +1,18 @@
 //! Users: accounts, profiles, lookups.
 
-use rusqlite::{OptionalExtension, Row, params};
+use super::{Optional, Row, params};
 
-use super::Tx;
+use super::{SqlResult, Tx};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::model::{Timestamp, User, UserBrief, UserId};
 
-pub(crate) fn parse_uuid(text: &str) -> rusqlite::Result<Uuid> {
-    Uuid::parse_str(text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))
+pub(crate) fn parse_uuid(text: &str) -> SqlResult<Uuid> {
+    Uuid::parse_str(text).map_err(|e| super::SqlError::Decode(format!("not a UUID: {e}")))
 }
 
-pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
+pub(crate) fn from_row(r: &Row<'_>) -> SqlResult<User> {
     Ok(User {
         id: r.get(0)?,
         uuid: parse_uuid(&r.get::<_, String>(1)?)?,
@@ -39,7 +38,7 @@ pub(crate) const USER_COLUMNS: usize = 16;
 pub(crate) const BRIEF_COLUMNS: usize = 9;
 
 /// Read a `UserBrief` from `brief_columns!()` starting at column `at`.
-pub(crate) fn brief_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<UserBrief> {
+pub(crate) fn brief_from_row(r: &Row<'_>, at: usize) -> SqlResult<UserBrief> {
     Ok(UserBrief {
         id: r.get(at)?,
         uuid: parse_uuid(&r.get::<_, String>(at + 1)?)?,
@@ -71,7 +70,7 @@ pub fn key(name: &str) -> String {
 /// Who has the username whose `key` this is, if anyone.
 pub fn number_by_username_key(c: &Tx<'_>, key: &str) -> Result<Option<UserId>> {
     Ok(c.prepare_cached("SELECT number FROM users WHERE username_key = ?1")?
-        .query_row([key], |r| r.get(0))
+        .query_row(params![key], |r| r.get(0))
         .optional()?)
 }
 
@@ -79,7 +78,7 @@ pub fn number_by_username_key(c: &Tx<'_>, key: &str) -> Result<Option<UserId>> {
 fn holder(c: &Tx<'_>, key: &str) -> Result<Option<UserId>> {
     Ok(
         c.prepare_cached("SELECT number FROM users WHERE username_key = ?1 OR email_key = ?1")?
-            .query_row([key], |r| r.get(0))
+            .query_row(params![key], |r| r.get(0))
             .optional()?,
     )
 }
@@ -116,11 +115,11 @@ pub fn insert(c: &Tx<'_>, new: &NewUser<'_>) -> Result<User> {
         key(new.username),
         new.email.map(key),
     ])?;
-    by_id(c, UserId(c.last_insert_rowid()))?.ok_or_else(|| Error::internal("inserted user vanished"))
+    by_id(c, UserId(c.last_insert_rowid()?))?.ok_or_else(|| Error::internal("inserted user vanished"))
 }
 
-fn one(c: &Tx<'_>, sql: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<User>> {
-    Ok(c.prepare_cached(sql)?.query_row([arg], from_row).optional()?)
+fn one(c: &Tx<'_>, sql: &str, arg: &dyn super::Value) -> Result<Option<User>> {
+    Ok(c.prepare_cached(sql)?.query_row(&[arg], from_row).optional()?)
 }
 
 pub fn by_id(c: &Tx<'_>, id: UserId) -> Result<Option<User>> {
@@ -155,13 +154,13 @@ pub fn credentials(c: &Tx<'_>, login: &str) -> Result<Option<(User, String)>> {
         ", u.password_hash FROM users u WHERE u.username_key = ?1 OR u.email_key = ?1"
     );
     Ok(c.prepare_cached(sql)?
-        .query_row([key(login)], |r| Ok((from_row(r)?, r.get(USER_COLUMNS)?)))
+        .query_row(params![key(login)], |r| Ok((from_row(r)?, r.get(USER_COLUMNS)?)))
         .optional()?)
 }
 
 pub fn password_hash(c: &Tx<'_>, id: UserId) -> Result<String> {
     Ok(c.prepare_cached("SELECT password_hash FROM users WHERE number = ?1")?
-        .query_row([id], |r| r.get(0))?)
+        .query_row(params![id], |r| r.get(0))?)
 }
 
 /// Users by username or name, or all when `q` is empty, in username order.
@@ -184,7 +183,7 @@ pub fn all(c: &Tx<'_>) -> Result<Vec<User>> {
     super::collect(
         c,
         concat!("SELECT ", user_columns!(), " FROM users u ORDER BY u.number"),
-        [],
+        params![],
         from_row,
     )
 }
@@ -256,7 +255,7 @@ pub fn ready_with_keys(c: &Tx<'_>) -> Result<Vec<(UserId, String)>> {
         c,
         "SELECT number, public_key FROM users
              WHERE ready_to_chat AND public_key IS NOT NULL ORDER BY number",
-        [],
+        params![],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
 }
@@ -270,7 +269,7 @@ pub fn ensure_bot(c: &Tx<'_>, username: &str, name: &str) -> Result<User> {
         Some(id) => {
             let is_bot: bool = c
                 .prepare_cached("SELECT is_bot FROM users WHERE number = ?1")?
-                .query_row([id], |r| r.get(0))?;
+                .query_row(params![id], |r| r.get(0))?;
             if !is_bot {
                 return Err(Error::Conflict(format!(
                     "the AI agent's username `{username}` belongs to a person; choose another with --ai-username"
@@ -294,7 +293,7 @@ pub fn ensure_bot(c: &Tx<'_>, username: &str, name: &str) -> Result<User> {
                 },
             )?;
             c.prepare_cached("UPDATE users SET is_bot = 1 WHERE number = ?1")?
-                .execute([user.id])?;
+                .execute(params![user.id])?;
             user.id
         }
     };
