@@ -9,7 +9,8 @@
 SELECT version FROM natter_schema;
 SELECT extname FROM pg_extension WHERE extname IN ('pg_trgm', 'unaccent', 'citext') ORDER BY extname;
 
--- Two users: ids from the identity, UUIDs stored as uuid, times in µs.
+-- Two users: ids from the identity, UUIDs stored as the text Uuid::to_string()
+-- writes, times in µs.
 INSERT INTO users (id, username, username_key, email, email_key, password_hash, created_at)
 VALUES ('0b5c4b1e-6f0e-4a55-9c0e-2a7f3c1d9e01', 'Ann', 'ann', 'Ann@Example.com', 'ann@example.com', '$argon2id$x', 1718623701902531),
        ('7d1f0a9c-3b2e-4c8d-8e5f-6a4b3c2d1e02', 'bob', 'bob', NULL, NULL, '$argon2id$y', 1718623701902532)
@@ -21,9 +22,35 @@ SELECT number FROM users WHERE email = 'ann@EXAMPLE.com';
 -- username_key is UNIQUE.
 DO $$ BEGIN
     INSERT INTO users (id, username, username_key, password_hash, created_at)
-    VALUES (gen_random_uuid(), 'ANN', 'ann', 'x', 1);
+    VALUES (gen_random_uuid()::text, 'ANN', 'ann', 'x', 1);
     RAISE EXCEPTION 'a second ann was stored';
 EXCEPTION WHEN unique_violation THEN RAISE NOTICE 'refused as expected: %', SQLERRM;
+END $$;
+
+-- A UUID column holds only the lowercase hyphenated form Uuid::to_string()
+-- writes (a CHECK): uppercase, braces, no hyphens or other text are refused.
+SELECT id, id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' AS canonical FROM users ORDER BY number;
+DO $$
+DECLARE
+    bad text;
+BEGIN
+    FOREACH bad IN ARRAY ARRAY['0B5C4B1E-6F0E-4A55-9C0E-2A7F3C1D9E0A', '{0b5c4b1e-6f0e-4a55-9c0e-2a7f3c1d9e0a}',
+                               '0b5c4b1e6f0e4a559c0e2a7f3c1d9e0a', 'not a uuid', ''] LOOP
+        BEGIN
+            INSERT INTO users (id, username, username_key, password_hash, created_at)
+            VALUES (bad, 'carol', 'carol', 'x', 1);
+            RAISE EXCEPTION 'stored % as a user id', quote_literal(bad);
+        EXCEPTION WHEN check_violation THEN
+            RAISE NOTICE 'refused as expected: % (%)', quote_literal(bad), SQLERRM;
+        END;
+    END LOOP;
+END $$;
+-- A session id too; the columns that reference one (refresh_tokens.session,
+-- push_subscriptions.session) can only hold a session's id.
+DO $$ BEGIN
+    INSERT INTO sessions (id, "user", created_at, expires_at) VALUES ('C0FFEE00-0000-4000-8000-000000000009', 1, 1, 2);
+    RAISE EXCEPTION 'an uppercase session id was stored';
+EXCEPTION WHEN check_violation THEN RAISE NOTICE 'refused as expected: %', SQLERRM;
 END $$;
 
 -- A room; its name is unique ignoring case (rooms_by_name on citext).
@@ -31,17 +58,17 @@ INSERT INTO conversations (id, kind, name, created_by, created_at)
 VALUES ('5e0c8a1b-2d3f-4e5a-8b6c-7d8e9f0a1b03', 'room', 'General', 1, 1718623701902600)
 RETURNING number, id, kind, name;
 DO $$ BEGIN
-    INSERT INTO conversations (id, kind, name, created_at) VALUES (gen_random_uuid(), 'room', 'GENERAL', 1);
+    INSERT INTO conversations (id, kind, name, created_at) VALUES (gen_random_uuid()::text, 'room', 'GENERAL', 1);
     RAISE EXCEPTION 'a second room named general was stored';
 EXCEPTION WHEN unique_violation THEN RAISE NOTICE 'refused as expected: %', SQLERRM;
 END $$;
 SELECT number, name FROM conversations WHERE kind = 'room' AND name = 'general';
 -- citext folds all of Unicode (SQLite's NOCASE only ASCII): CAFÉ is Café.
-INSERT INTO conversations (id, kind, name, created_at) VALUES (gen_random_uuid(), 'room', 'Café', 1) RETURNING number, name;
+INSERT INTO conversations (id, kind, name, created_at) VALUES (gen_random_uuid()::text, 'room', 'Café', 1) RETURNING number, name;
 -- (number 3: the refused GENERAL took 2; identities, like sequences, leave gaps.)
 SELECT number AS cafe_room FROM conversations WHERE name = 'café' \gset
 DO $$ BEGIN
-    INSERT INTO conversations (id, kind, name, created_at) VALUES (gen_random_uuid(), 'room', 'CAFÉ', 1);
+    INSERT INTO conversations (id, kind, name, created_at) VALUES (gen_random_uuid()::text, 'room', 'CAFÉ', 1);
     RAISE EXCEPTION 'a second room named café was stored';
 EXCEPTION WHEN unique_violation THEN RAISE NOTICE 'refused as expected: %', SQLERRM;
 END $$;
@@ -190,19 +217,23 @@ INSERT INTO mentions ("user", message) VALUES (2, 4) ON CONFLICT DO NOTHING;
 SELECT r.emoji, MIN(r.created_at) OVER (PARTITION BY r.emoji) AS first, u.username
   FROM reactions r JOIN users u ON u.number = r."user" WHERE r.message = 2;
 
--- Settings: secrets as bytes, integers as their digits (see meta's comment).
+-- Settings: secrets as bytes in meta, integers in meta_integers (see their
+-- comments). The floor only ever rises: the second write (3) leaves 5.
 INSERT INTO meta (key, value) VALUES ('jwt_secret', decode(repeat('ab', 32), 'hex'));
-INSERT INTO meta (key, value) VALUES ('changes_floor', convert_to(5::bigint::text, 'UTF8'))
+PREPARE raise_floor(text, bigint) AS
+INSERT INTO meta_integers (key, value) VALUES ($1, $2)
 ON CONFLICT (key) DO UPDATE
-   SET value = convert_to(GREATEST(convert_from(meta.value, 'UTF8')::bigint,
-                                   convert_from(excluded.value, 'UTF8')::bigint)::text, 'UTF8');
-INSERT INTO meta (key, value) VALUES ('changes_floor', convert_to(3::bigint::text, 'UTF8'))
-ON CONFLICT (key) DO UPDATE
-   SET value = convert_to(GREATEST(convert_from(meta.value, 'UTF8')::bigint,
-                                   convert_from(excluded.value, 'UTF8')::bigint)::text, 'UTF8');
-SELECT key, length(value) AS bytes,
-       CASE WHEN key = 'changes_floor' THEN convert_from(value, 'UTF8')::bigint END AS floor
-  FROM meta ORDER BY key;
+SET value = CASE WHEN excluded.value > meta_integers.value THEN excluded.value ELSE meta_integers.value END;
+EXECUTE raise_floor('changes_floor', 5);
+EXECUTE raise_floor('changes_floor', 3);
+SELECT key, length(value) AS bytes FROM meta ORDER BY key;
+SELECT key, value FROM meta_integers ORDER BY key;
+-- bytea takes no integer: an i64 bound for meta.value is refused.
+DO $$ BEGIN
+    EXECUTE 'INSERT INTO meta (key, value) VALUES ($1, $2)' USING 'changes_floor', 5::bigint;
+    RAISE EXCEPTION 'an integer was stored in meta.value';
+EXCEPTION WHEN datatype_mismatch THEN RAISE NOTICE 'refused as expected: %', SQLERRM;
+END $$;
 
 -- A file as a profile picture: '/api/files/' || the uuid is the text Rust writes.
 INSERT INTO files (id, owner, name, content_type, size, data, created_at)
