@@ -139,6 +139,11 @@ impl PgConn {
         }
     }
 
+    /// Run statements with no values and no rows (a migration, a BEGIN).
+    pub fn batch(&mut self, sql: &str) -> SqlResult<()> {
+        Ok(self.client.batch_execute(sql)?)
+    }
+
     fn prepare(&mut self, sql: &str) -> SqlResult<postgres::Statement> {
         if let Some(st) = self.prepared.get(sql) {
             return Ok(st.clone());
