@@ -14,6 +14,7 @@ import { api, explain } from './api.js';
 import { jumpTo, select } from './conversation.js';
 import { $, dayLabel, el, fullDate, timeOf } from './dom.js';
 import { senderName, titleOf } from './people.js';
+import { activeRegistration, registration } from './push.js';
 import { renderSidebar } from './sidebar.js';
 import { state } from './state.js';
 
@@ -245,10 +246,9 @@ export function notifyOf(m) {
  * throws, for the fallback, when there is none or it is not active in 5 s.
  */
 async function viaWorker(title, options) {
-  const reg = 'serviceWorker' in navigator ? await navigator.serviceWorker.getRegistration('/') : null;
+  const reg = await registration();
   if (!reg) throw new Error('no service worker');
-  const late = new Promise((resolve) => setTimeout(() => resolve(null), 5000));
-  const active = reg.active ? reg : await Promise.race([navigator.serviceWorker.ready, late]);
+  const active = reg.active ? reg : await activeRegistration();
   if (!active) throw new Error('the service worker is not active');
   await active.showNotification(title, options);
 }

@@ -21,7 +21,7 @@ function show(text, on) {
 }
 
 /** The registration, if the worker registered (never waits for one that did not). */
-async function registration() {
+export async function registration() {
   if (!('serviceWorker' in navigator)) return null;
   return (await navigator.serviceWorker.getRegistration('/')) || null;
 }
@@ -49,7 +49,7 @@ function applicationServerKey(base64url) {
 }
 
 /** The active worker's registration: subscribing needs one. Null if none comes soon. */
-function activeRegistration() {
+export function activeRegistration() {
   const late = new Promise((resolve) => setTimeout(() => resolve(null), 5000));
   return Promise.race([navigator.serviceWorker.ready, late]);
 }
