@@ -126,28 +126,31 @@ pub fn record(c: &Tx<'_>, new: &New<'_>) -> Result<EventId> {
         .map(serde_json::to_string)
         .transpose()
         .map_err(|e| crate::error::Error::Internal(format!("change data: {e}")))?;
-    c.prepare_cached(
-        "INSERT INTO changes (conversation, kind, message, user, audience, data, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    Ok(c.prepare_cached(
+        "INSERT INTO changes (conversation, kind, message, \"user\", audience, data, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
     )?
-    .execute(params![
-        new.conversation,
-        new.kind.as_str(),
-        new.message,
-        new.user,
-        new.audience as i64,
-        data,
-        Timestamp::now()
-    ])?;
-    Ok(EventId(c.last_insert_rowid()?))
+    .query_row(
+        params![
+            new.conversation,
+            new.kind.as_str(),
+            new.message,
+            new.user,
+            new.audience as i64,
+            data,
+            Timestamp::now()
+        ],
+        |r| r.get(0),
+    )?)
 }
 
 /// The id a new message is stored under: a `message` change is written and
 /// its id is the message's.
 pub fn next_message_id(c: &Tx<'_>, conversation: ConversationId, sender: UserId) -> Result<MessageId> {
-    c.prepare_cached("INSERT INTO changes (conversation, kind, user, at) VALUES (?1, 'message', ?2, ?3)")?
-        .execute(params![conversation, sender, Timestamp::now()])?;
-    Ok(MessageId(c.last_insert_rowid()?))
+    Ok(c.prepare_cached(
+        "INSERT INTO changes (conversation, kind, \"user\", at) VALUES (?1, 'message', ?2, ?3) RETURNING id",
+    )?
+    .query_row(params![conversation, sender, Timestamp::now()], |r| r.get(0))?)
 }
 
 /// An imported message keeps its id: its `message` change gets the same.

@@ -62,13 +62,16 @@ pub fn direct_between(c: &Tx<'_>, a: UserId, b: UserId) -> Result<Option<Convers
 fn insert(c: &Tx<'_>, kind: Kind, name: Option<&str>, key: Option<&str>, by: UserId) -> Result<Conversation> {
     let uuid = Uuid::new_v4();
     let now = Timestamp::now();
-    c.prepare_cached(
-        "INSERT INTO conversations (id, kind, name, direct_key, created_by, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![uuid.to_string(), kind.as_str(), name, key, by, now])?;
+    let id: ConversationId = c
+        .prepare_cached(
+            "INSERT INTO conversations (id, kind, name, direct_key, created_by, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING number",
+        )?
+        .query_row(params![uuid.to_string(), kind.as_str(), name, key, by, now], |r| {
+            r.get(0)
+        })?;
     Ok(Conversation {
-        id: ConversationId(c.last_insert_rowid()?),
+        id,
         uuid,
         kind,
         name: name.map(str::to_owned),

@@ -44,10 +44,11 @@ fn post_from_row(r: &Row<'_>) -> SqlResult<Post> {
 
 pub fn add_post(c: &Tx<'_>, author: UserId, title: &str, content: &str) -> Result<Post> {
     let now = Timestamp::now();
-    c.prepare_cached("INSERT INTO posts (author, title, content, created_at) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![author, title, content, now])?;
+    let id: PostId = c
+        .prepare_cached("INSERT INTO posts (author, title, content, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING id")?
+        .query_row(params![author, title, content, now], |r| r.get(0))?;
     Ok(Post {
-        id: PostId(c.last_insert_rowid()?),
+        id,
         author,
         title: title.to_owned(),
         content: content.to_owned(),

@@ -97,12 +97,14 @@ pub fn insert(c: &Tx<'_>, new: &NewUser<'_>) -> Result<User> {
     }
     let uuid = Uuid::new_v4();
     let now = Timestamp::now();
-    c.prepare_cached(
-        "INSERT INTO users (id, username, email, password_hash, name, first_name, last_name, public_key, created_at,
-                            username_key, email_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?
-    .execute(params![
+    let number: UserId = c
+        .prepare_cached(
+            "INSERT INTO users (id, username, email, password_hash, name, first_name, last_name, public_key, created_at,
+                                username_key, email_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING number",
+        )?
+        .query_row(
+            params![
         uuid.to_string(),
         new.username,
         new.email,
@@ -114,8 +116,10 @@ pub fn insert(c: &Tx<'_>, new: &NewUser<'_>) -> Result<User> {
         now,
         key(new.username),
         new.email.map(key),
-    ])?;
-    by_id(c, UserId(c.last_insert_rowid()?))?.ok_or_else(|| Error::internal("inserted user vanished"))
+            ],
+            |r| r.get(0),
+        )?;
+    by_id(c, number)?.ok_or_else(|| Error::internal("inserted user vanished"))
 }
 
 fn one(c: &Tx<'_>, sql: &str, arg: &dyn super::Value) -> Result<Option<User>> {
