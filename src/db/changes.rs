@@ -162,7 +162,8 @@ pub fn imported_message(
     at: Timestamp,
 ) -> Result<()> {
     c.prepare_cached(
-        "INSERT OR IGNORE INTO changes (id, conversation, kind, user, at) VALUES (?1, ?2, 'message', ?3, ?4)",
+        "INSERT INTO changes (id, conversation, kind, \"user\", at) VALUES (?1, ?2, 'message', ?3, ?4)
+         ON CONFLICT DO NOTHING",
     )?
     .execute(params![id, conversation, sender, at])?;
     Ok(())
@@ -203,17 +204,17 @@ pub fn after(
     let rows = match conversation {
         Some(conv) => super::collect(
             c,
-            "SELECT id, conversation, kind, message, user, data FROM changes
-              WHERE id > ?1 AND conversation = ?2 AND (audience != 3 OR user = ?4) ORDER BY id LIMIT ?3",
+            "SELECT id, conversation, kind, message, \"user\", data FROM changes
+              WHERE id > ?1 AND conversation = ?2 AND (audience != 3 OR \"user\" = ?4) ORDER BY id LIMIT ?3",
             params![after, conv, limit, user],
             from_row,
         )?,
         None => super::collect(
             c,
-            "SELECT id, conversation, kind, message, user, data FROM changes
+            "SELECT id, conversation, kind, message, \"user\", data FROM changes
               WHERE id > ?1
-                AND ((audience != 3 AND conversation IN (SELECT conversation FROM members WHERE user = ?2))
-                     OR audience = 2 OR (audience IN (1, 3) AND user = ?2))
+                AND ((audience != 3 AND conversation IN (SELECT conversation FROM members WHERE \"user\" = ?2))
+                     OR audience = 2 OR (audience IN (1, 3) AND \"user\" = ?2))
               ORDER BY id LIMIT ?3",
             params![after, user, limit],
             from_row,

@@ -52,7 +52,7 @@ pub fn insert(c: &Tx<'_>, owner: UserId, name: &str, content_type: &str, data: &
 /// Bytes of files `owner` keeps stored.
 pub fn stored_bytes(c: &Tx<'_>, owner: UserId) -> Result<i64> {
     Ok(
-        c.prepare_cached("SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = ?1")?
+        c.prepare_cached("SELECT CAST(COALESCE(SUM(size), 0) AS bigint) FROM files WHERE owner = ?1")?
             .query_row(params![owner], |r| r.get(0))?,
     )
 }

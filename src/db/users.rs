@@ -174,8 +174,9 @@ pub fn search(c: &Tx<'_>, q: Option<&str>, limit: i64) -> Result<Vec<User>> {
         "SELECT ",
         user_columns!(),
         " FROM users u
-         WHERE ?1 IS NULL OR u.username LIKE ?1 ESCAPE '\\' OR u.name LIKE ?1 ESCAPE '\\'
-            OR (u.first_name || ' ' || u.last_name) LIKE ?1 ESCAPE '\\'
+         WHERE CAST(?1 AS text) IS NULL OR u.username LIKE ?1 ESCAPE '\\'
+            OR lower(u.name) LIKE lower(?1) ESCAPE '\\'
+            OR lower(u.first_name || ' ' || u.last_name) LIKE lower(?1) ESCAPE '\\'
          ORDER BY u.username LIMIT ?2"
     );
     let pattern = q.map(super::like_pattern);
@@ -296,7 +297,7 @@ pub fn ensure_bot(c: &Tx<'_>, username: &str, name: &str) -> Result<User> {
                     public_key: None,
                 },
             )?;
-            c.prepare_cached("UPDATE users SET is_bot = 1 WHERE number = ?1")?
+            c.prepare_cached("UPDATE users SET is_bot = TRUE WHERE number = ?1")?
                 .execute(params![user.id])?;
             user.id
         }
