@@ -225,16 +225,30 @@ pub fn after(
 
 /// The newest id handed out (0 before the first change).
 pub fn latest(c: &Tx<'_>) -> Result<EventId> {
-    Ok(
-        c.prepare_cached("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)")?
-            .query_row(params![], |r| r.get(0))?,
-    )
+    let sql = match c.as_sqlite() {
+        Some(_) => "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)",
+        // PostgreSQL has no sqlite_sequence, and its sequence's value may be
+        // an id not yet committed. Pruning deletes the oldest ids only, so
+        // the newest id is MAX(id), or the floor once every row is pruned
+        // (the number sqlite_sequence holds).
+        None => {
+            "SELECT COALESCE((SELECT MAX(id) FROM changes),
+                 (SELECT value FROM meta_integers WHERE key = 'changes_floor'), 0)"
+        }
+    };
+    Ok(c.prepare_cached(sql)?.query_row(params![], |r| r.get(0))?)
 }
 
 /// The highest id pruned: a cursor below it may have missed changes.
 pub fn floor(c: &Tx<'_>) -> Result<EventId> {
+    let sql = match c.as_sqlite() {
+        Some(_) => "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1",
+        // PostgreSQL's meta is bytea (the secrets); its integers have a table
+        // of their own.
+        None => "SELECT value FROM meta_integers WHERE key = ?1",
+    };
     let v: Option<i64> = c
-        .prepare_cached("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1")?
+        .prepare_cached(sql)?
         .query_row(params![FLOOR_KEY], |r| r.get(0))
         .optional()?;
     Ok(EventId(v.unwrap_or(0)))
@@ -280,10 +294,18 @@ pub fn prune(c: &Tx<'_>, upto: EventId, batch: i64) -> Result<usize> {
         .prepare_cached("SELECT MIN(id) - 1 FROM changes WHERE id <= ?1")?
         .query_row(params![upto], |r| r.get(0))?;
     let floor = gone.unwrap_or(upto.0);
-    c.prepare_cached(
-        "INSERT INTO meta (key, value) VALUES (?1, ?2)
-         ON CONFLICT (key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), excluded.value)",
-    )?
-    .execute(params![FLOOR_KEY, floor])?;
+    // Raised, never lowered.
+    let sql = match c.as_sqlite() {
+        Some(_) => {
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), excluded.value)"
+        }
+        None => {
+            "INSERT INTO meta_integers (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE
+             SET value = CASE WHEN excluded.value > meta_integers.value THEN excluded.value ELSE meta_integers.value END"
+        }
+    };
+    c.prepare_cached(sql)?.execute(params![FLOOR_KEY, floor])?;
     Ok(n)
 }

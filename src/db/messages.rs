@@ -156,11 +156,16 @@ pub fn by_ids(c: &Tx<'_>, ids: &[MessageId]) -> Result<Vec<Message>> {
     // One statement for any number of ids: they go in as a JSON array.
     let list = serde_json::to_string(&ids.iter().map(|m| m.0).collect::<Vec<_>>())
         .map_err(|e| Error::Internal(format!("encoding message ids: {e}")))?;
-    many(
-        c,
-        select!("WHERE m.id IN (SELECT value FROM json_each(?1)) ORDER BY m.id DESC"),
-        &[&list],
-    )
+    let sql = match c.as_sqlite() {
+        Some(_) => select!("WHERE m.id IN (SELECT value FROM json_each(?1)) ORDER BY m.id DESC"),
+        // PostgreSQL's json_each() takes objects only: the same JSON text,
+        // read as an array.
+        None => select!(
+            "WHERE m.id IN (SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST(CAST(?1 AS text) AS json)))
+             ORDER BY m.id DESC"
+        ),
+    };
+    many(c, sql, &[&list])
 }
 
 /// Which slice of a conversation's history to read.
