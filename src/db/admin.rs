@@ -46,11 +46,11 @@ pub fn set_password(c: &Tx<'_>, user: UserId, hash: &str) -> Result<()> {
 pub fn revoke_all_sessions(c: &Tx<'_>, user: UserId) -> Result<Vec<Uuid>> {
     let ids = super::collect(
         c,
-        "SELECT id FROM sessions WHERE user = ?1 AND revoked_at IS NULL",
+        "SELECT id FROM sessions WHERE \"user\" = ?1 AND revoked_at IS NULL",
         params![user],
         |r| parse_uuid(&r.get::<_, String>(0)?),
     )?;
-    c.prepare_cached("UPDATE sessions SET revoked_at = ?2 WHERE user = ?1 AND revoked_at IS NULL")?
+    c.prepare_cached("UPDATE sessions SET revoked_at = ?2 WHERE \"user\" = ?1 AND revoked_at IS NULL")?
         .execute(params![user, Timestamp::now()])?;
     Ok(ids)
 }
@@ -114,7 +114,7 @@ fn invite_from_row(r: &Row<'_>) -> SqlResult<Invite> {
 pub fn invites(c: &Tx<'_>, by: Option<UserId>) -> Result<Vec<Invite>> {
     let sql = format!(
         "SELECT {INVITE_COLUMNS} FROM invites i LEFT JOIN users u ON u.number = i.created_by
-         WHERE ?1 IS NULL OR i.created_by = ?1 ORDER BY i.created_at DESC"
+         WHERE CAST(?1 AS bigint) IS NULL OR i.created_by = ?1 ORDER BY i.created_at DESC"
     );
     super::collect(c, &sql, params![by], invite_from_row)
 }
@@ -188,10 +188,10 @@ pub fn insert_reset(
     expires_at: Timestamp,
 ) -> Result<()> {
     // One live link per user: a new one replaces the old.
-    c.prepare_cached("DELETE FROM password_resets WHERE user = ?1 AND used_at IS NULL")?
+    c.prepare_cached("DELETE FROM password_resets WHERE \"user\" = ?1 AND used_at IS NULL")?
         .execute(params![user])?;
     c.prepare_cached(
-        "INSERT INTO password_resets (token_hash, user, created_by, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO password_resets (token_hash, \"user\", created_by, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![token_hash, user, by, Timestamp::now(), expires_at])?;
     Ok(())
@@ -200,7 +200,7 @@ pub fn insert_reset(
 /// The user a reset link is for, if it is usable now; else why not.
 pub fn check_reset(c: &Tx<'_>, token_hash: &[u8], now: Timestamp) -> Result<UserId> {
     let found: Option<(UserId, Timestamp, Option<Timestamp>)> = c
-        .prepare_cached("SELECT user, expires_at, used_at FROM password_resets WHERE token_hash = ?1")?
+        .prepare_cached("SELECT \"user\", expires_at, used_at FROM password_resets WHERE token_hash = ?1")?
         .query_row(params![token_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     match found {
@@ -279,7 +279,7 @@ pub fn counts(c: &Tx<'_>) -> Result<Counts> {
                 (SELECT COUNT(*) FROM conversations WHERE kind = 'room'),
                 (SELECT COUNT(*) FROM messages WHERE NOT deleted),
                 (SELECT COUNT(*) FROM files),
-                (SELECT COALESCE(SUM(size), 0) FROM files)",
+                (SELECT CAST(COALESCE(SUM(size), 0) AS bigint) FROM files)",
     )?
     .query_row(params![], |r| {
         Ok(Counts {

@@ -89,7 +89,14 @@ pub fn is_empty(c: &super::Tx<'_>) -> Result<bool> {
 
 /// A small real write: proves the file takes commits (for `/readyz`).
 pub fn probe(c: &super::Tx<'_>, now: crate::model::Timestamp) -> Result<()> {
-    c.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('ready_probe', ?1)")?
-        .execute(params![now])?;
+    let sql = match c.as_sqlite() {
+        Some(_) => "INSERT OR REPLACE INTO meta (key, value) VALUES ('ready_probe', ?1)",
+        // PostgreSQL's meta is bytea (the secrets) and takes no integer.
+        None => {
+            "INSERT INTO meta_integers (key, value) VALUES ('ready_probe', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        }
+    };
+    c.prepare_cached(sql)?.execute(params![now])?;
     Ok(())
 }

@@ -126,28 +126,31 @@ pub fn record(c: &Tx<'_>, new: &New<'_>) -> Result<EventId> {
         .map(serde_json::to_string)
         .transpose()
         .map_err(|e| crate::error::Error::Internal(format!("change data: {e}")))?;
-    c.prepare_cached(
-        "INSERT INTO changes (conversation, kind, message, user, audience, data, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    Ok(c.prepare_cached(
+        "INSERT INTO changes (conversation, kind, message, \"user\", audience, data, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
     )?
-    .execute(params![
-        new.conversation,
-        new.kind.as_str(),
-        new.message,
-        new.user,
-        new.audience as i64,
-        data,
-        Timestamp::now()
-    ])?;
-    Ok(EventId(c.last_insert_rowid()?))
+    .query_row(
+        params![
+            new.conversation,
+            new.kind.as_str(),
+            new.message,
+            new.user,
+            new.audience as i64,
+            data,
+            Timestamp::now()
+        ],
+        |r| r.get(0),
+    )?)
 }
 
 /// The id a new message is stored under: a `message` change is written and
 /// its id is the message's.
 pub fn next_message_id(c: &Tx<'_>, conversation: ConversationId, sender: UserId) -> Result<MessageId> {
-    c.prepare_cached("INSERT INTO changes (conversation, kind, user, at) VALUES (?1, 'message', ?2, ?3)")?
-        .execute(params![conversation, sender, Timestamp::now()])?;
-    Ok(MessageId(c.last_insert_rowid()?))
+    Ok(c.prepare_cached(
+        "INSERT INTO changes (conversation, kind, \"user\", at) VALUES (?1, 'message', ?2, ?3) RETURNING id",
+    )?
+    .query_row(params![conversation, sender, Timestamp::now()], |r| r.get(0))?)
 }
 
 /// An imported message keeps its id: its `message` change gets the same.
@@ -159,7 +162,8 @@ pub fn imported_message(
     at: Timestamp,
 ) -> Result<()> {
     c.prepare_cached(
-        "INSERT OR IGNORE INTO changes (id, conversation, kind, user, at) VALUES (?1, ?2, 'message', ?3, ?4)",
+        "INSERT INTO changes (id, conversation, kind, \"user\", at) VALUES (?1, ?2, 'message', ?3, ?4)
+         ON CONFLICT DO NOTHING",
     )?
     .execute(params![id, conversation, sender, at])?;
     Ok(())
@@ -200,17 +204,17 @@ pub fn after(
     let rows = match conversation {
         Some(conv) => super::collect(
             c,
-            "SELECT id, conversation, kind, message, user, data FROM changes
-              WHERE id > ?1 AND conversation = ?2 AND (audience != 3 OR user = ?4) ORDER BY id LIMIT ?3",
+            "SELECT id, conversation, kind, message, \"user\", data FROM changes
+              WHERE id > ?1 AND conversation = ?2 AND (audience != 3 OR \"user\" = ?4) ORDER BY id LIMIT ?3",
             params![after, conv, limit, user],
             from_row,
         )?,
         None => super::collect(
             c,
-            "SELECT id, conversation, kind, message, user, data FROM changes
+            "SELECT id, conversation, kind, message, \"user\", data FROM changes
               WHERE id > ?1
-                AND ((audience != 3 AND conversation IN (SELECT conversation FROM members WHERE user = ?2))
-                     OR audience = 2 OR (audience IN (1, 3) AND user = ?2))
+                AND ((audience != 3 AND conversation IN (SELECT conversation FROM members WHERE \"user\" = ?2))
+                     OR audience = 2 OR (audience IN (1, 3) AND \"user\" = ?2))
               ORDER BY id LIMIT ?3",
             params![after, user, limit],
             from_row,
@@ -221,16 +225,30 @@ pub fn after(
 
 /// The newest id handed out (0 before the first change).
 pub fn latest(c: &Tx<'_>) -> Result<EventId> {
-    Ok(
-        c.prepare_cached("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)")?
-            .query_row(params![], |r| r.get(0))?,
-    )
+    let sql = match c.as_sqlite() {
+        Some(_) => "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)",
+        // PostgreSQL has no sqlite_sequence, and its sequence's value may be
+        // an id not yet committed. Pruning deletes the oldest ids only, so
+        // the newest id is MAX(id), or the floor once every row is pruned
+        // (the number sqlite_sequence holds).
+        None => {
+            "SELECT COALESCE((SELECT MAX(id) FROM changes),
+                 (SELECT value FROM meta_integers WHERE key = 'changes_floor'), 0)"
+        }
+    };
+    Ok(c.prepare_cached(sql)?.query_row(params![], |r| r.get(0))?)
 }
 
 /// The highest id pruned: a cursor below it may have missed changes.
 pub fn floor(c: &Tx<'_>) -> Result<EventId> {
+    let sql = match c.as_sqlite() {
+        Some(_) => "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1",
+        // PostgreSQL's meta is bytea (the secrets); its integers have a table
+        // of their own.
+        None => "SELECT value FROM meta_integers WHERE key = ?1",
+    };
     let v: Option<i64> = c
-        .prepare_cached("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1")?
+        .prepare_cached(sql)?
         .query_row(params![FLOOR_KEY], |r| r.get(0))
         .optional()?;
     Ok(EventId(v.unwrap_or(0)))
@@ -276,10 +294,18 @@ pub fn prune(c: &Tx<'_>, upto: EventId, batch: i64) -> Result<usize> {
         .prepare_cached("SELECT MIN(id) - 1 FROM changes WHERE id <= ?1")?
         .query_row(params![upto], |r| r.get(0))?;
     let floor = gone.unwrap_or(upto.0);
-    c.prepare_cached(
-        "INSERT INTO meta (key, value) VALUES (?1, ?2)
-         ON CONFLICT (key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), excluded.value)",
-    )?
-    .execute(params![FLOOR_KEY, floor])?;
+    // Raised, never lowered.
+    let sql = match c.as_sqlite() {
+        Some(_) => {
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), excluded.value)"
+        }
+        None => {
+            "INSERT INTO meta_integers (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE
+             SET value = CASE WHEN excluded.value > meta_integers.value THEN excluded.value ELSE meta_integers.value END"
+        }
+    };
+    c.prepare_cached(sql)?.execute(params![FLOOR_KEY, floor])?;
     Ok(n)
 }

@@ -62,13 +62,16 @@ pub fn direct_between(c: &Tx<'_>, a: UserId, b: UserId) -> Result<Option<Convers
 fn insert(c: &Tx<'_>, kind: Kind, name: Option<&str>, key: Option<&str>, by: UserId) -> Result<Conversation> {
     let uuid = Uuid::new_v4();
     let now = Timestamp::now();
-    c.prepare_cached(
-        "INSERT INTO conversations (id, kind, name, direct_key, created_by, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![uuid.to_string(), kind.as_str(), name, key, by, now])?;
+    let id: ConversationId = c
+        .prepare_cached(
+            "INSERT INTO conversations (id, kind, name, direct_key, created_by, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING number",
+        )?
+        .query_row(params![uuid.to_string(), kind.as_str(), name, key, by, now], |r| {
+            r.get(0)
+        })?;
     Ok(Conversation {
-        id: ConversationId(c.last_insert_rowid()?),
+        id,
         uuid,
         kind,
         name: name.map(str::to_owned),
@@ -107,8 +110,9 @@ pub fn add_member(c: &Tx<'_>, conv: ConversationId, user: UserId) -> Result<bool
     // A new member starts with everything before joining marked read.
     let n = c
         .prepare_cached(
-            "INSERT OR IGNORE INTO members (conversation, user, last_read, joined_at)
-             VALUES (?1, ?2, COALESCE((SELECT MAX(id) FROM messages WHERE conversation = ?1), 0), ?3)",
+            "INSERT INTO members (conversation, \"user\", last_read, joined_at)
+             VALUES (?1, ?2, COALESCE((SELECT MAX(id) FROM messages WHERE conversation = ?1), 0), ?3)
+             ON CONFLICT DO NOTHING",
         )?
         .execute(params![conv, user, Timestamp::now()])?;
     Ok(n > 0)
@@ -116,7 +120,7 @@ pub fn add_member(c: &Tx<'_>, conv: ConversationId, user: UserId) -> Result<bool
 
 pub fn remove_member(c: &Tx<'_>, conv: ConversationId, user: UserId) -> Result<bool> {
     let n = c
-        .prepare_cached("DELETE FROM members WHERE conversation = ?1 AND user = ?2")?
+        .prepare_cached("DELETE FROM members WHERE conversation = ?1 AND \"user\" = ?2")?
         .execute(params![conv, user])?;
     Ok(n > 0)
 }
@@ -124,7 +128,7 @@ pub fn remove_member(c: &Tx<'_>, conv: ConversationId, user: UserId) -> Result<b
 /// The member's last-read id, or `None` if not a member.
 pub fn membership(c: &Tx<'_>, conv: ConversationId, user: UserId) -> Result<Option<MessageId>> {
     Ok(
-        c.prepare_cached("SELECT last_read FROM members WHERE conversation = ?1 AND user = ?2")?
+        c.prepare_cached("SELECT last_read FROM members WHERE conversation = ?1 AND \"user\" = ?2")?
             .query_row(params![conv, user], |r| r.get(0))
             .optional()?,
     )
@@ -133,7 +137,7 @@ pub fn membership(c: &Tx<'_>, conv: ConversationId, user: UserId) -> Result<Opti
 pub fn member_ids(c: &Tx<'_>, conv: ConversationId) -> Result<Vec<UserId>> {
     super::collect(
         c,
-        "SELECT user FROM members WHERE conversation = ?1 ORDER BY user",
+        "SELECT \"user\" FROM members WHERE conversation = ?1 ORDER BY \"user\"",
         params![conv],
         |r| r.get(0),
     )
@@ -153,7 +157,9 @@ pub fn members(c: &Tx<'_>, conv: ConversationId) -> Result<Vec<UserBrief>> {
 /// Move `user`'s read mark forward to `upto`: the mark now, and whether it moved.
 pub fn mark_read(c: &Tx<'_>, conv: ConversationId, user: UserId, upto: MessageId) -> Result<(MessageId, bool)> {
     let moved = c
-        .prepare_cached("UPDATE members SET last_read = ?3 WHERE conversation = ?1 AND user = ?2 AND last_read < ?3")?
+        .prepare_cached(
+            "UPDATE members SET last_read = ?3 WHERE conversation = ?1 AND \"user\" = ?2 AND last_read < ?3",
+        )?
         .execute(params![conv, user, upto])?
         > 0;
     let mark = membership(c, conv, user)?.ok_or_else(|| Error::forbidden("not a member of this conversation"))?;
@@ -189,7 +195,7 @@ pub fn delete(c: &Tx<'_>, conv: ConversationId) -> Result<()> {
 pub fn ids_of(c: &Tx<'_>, user: UserId) -> Result<Vec<ConversationId>> {
     super::collect(
         c,
-        "SELECT conversation FROM members WHERE user = ?1",
+        "SELECT conversation FROM members WHERE \"user\" = ?1",
         params![user],
         |r| r.get(0),
     )
@@ -227,7 +233,7 @@ pub struct Mark {
 /// The member's read mark and notify level, or `None` if not a member.
 pub fn mark(c: &Tx<'_>, conv: ConversationId, user: UserId) -> Result<Option<Mark>> {
     let row: Option<(MessageId, String)> = c
-        .prepare_cached("SELECT last_read, notify FROM members WHERE conversation = ?1 AND user = ?2")?
+        .prepare_cached("SELECT last_read, notify FROM members WHERE conversation = ?1 AND \"user\" = ?2")?
         .query_row(params![conv, user], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     Ok(row.map(|(last_read, notify)| Mark {
@@ -245,7 +251,7 @@ pub fn set_notify(c: &Tx<'_>, conv: ConversationId, user: UserId, level: NotifyL
     if was.notify == level {
         return Ok(Some(false));
     }
-    c.prepare_cached("UPDATE members SET notify = ?3 WHERE conversation = ?1 AND user = ?2")?
+    c.prepare_cached("UPDATE members SET notify = ?3 WHERE conversation = ?1 AND \"user\" = ?2")?
         .execute(params![conv, user, level.as_str()])?;
     Ok(Some(true))
 }
@@ -254,7 +260,7 @@ pub fn set_notify(c: &Tx<'_>, conv: ConversationId, user: UserId, level: NotifyL
 pub fn notify_levels(c: &Tx<'_>, conv: ConversationId) -> Result<Vec<(UserId, NotifyLevel)>> {
     super::collect(
         c,
-        "SELECT user, notify FROM members WHERE conversation = ?1",
+        "SELECT \"user\", notify FROM members WHERE conversation = ?1",
         params![conv],
         |r| {
             let level: String = r.get(1)?;
@@ -301,7 +307,7 @@ pub fn rooms(c: &Tx<'_>, user: UserId) -> Result<Vec<(Conversation, i64, bool)>>
         "SELECT ",
         conversation_columns!(),
         ", (SELECT COUNT(*) FROM members WHERE conversation = c.number),
-           EXISTS (SELECT 1 FROM members WHERE conversation = c.number AND user = ?1)
+           EXISTS (SELECT 1 FROM members WHERE conversation = c.number AND \"user\" = ?1)
          FROM conversations c WHERE c.kind = 'room' ORDER BY c.name"
     );
     super::collect(c, sql, params![user], |r| Ok((from_row(r)?, r.get(6)?, r.get(7)?)))

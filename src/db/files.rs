@@ -22,21 +22,25 @@ pub(crate) fn from_row(r: &Row<'_>) -> SqlResult<FileMeta> {
 
 pub fn insert(c: &Tx<'_>, owner: UserId, name: &str, content_type: &str, data: &[u8]) -> Result<FileMeta> {
     let uuid = Uuid::new_v4();
-    c.prepare_cached(
-        "INSERT INTO files (id, owner, name, content_type, size, data, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        uuid.to_string(),
-        owner,
-        name,
-        content_type,
-        data.len() as i64,
-        data,
-        Timestamp::now()
-    ])?;
+    let id: FileId = c
+        .prepare_cached(
+            "INSERT INTO files (id, owner, name, content_type, size, data, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING number",
+        )?
+        .query_row(
+            params![
+                uuid.to_string(),
+                owner,
+                name,
+                content_type,
+                data.len() as i64,
+                data,
+                Timestamp::now()
+            ],
+            |r| r.get(0),
+        )?;
     Ok(FileMeta {
-        id: FileId(c.last_insert_rowid()?),
+        id,
         uuid,
         owner,
         name: name.to_owned(),
@@ -48,7 +52,7 @@ pub fn insert(c: &Tx<'_>, owner: UserId, name: &str, content_type: &str, data: &
 /// Bytes of files `owner` keeps stored.
 pub fn stored_bytes(c: &Tx<'_>, owner: UserId) -> Result<i64> {
     Ok(
-        c.prepare_cached("SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = ?1")?
+        c.prepare_cached("SELECT CAST(COALESCE(SUM(size), 0) AS bigint) FROM files WHERE owner = ?1")?
             .query_row(params![owner], |r| r.get(0))?,
     )
 }

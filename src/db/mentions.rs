@@ -12,7 +12,8 @@ use crate::model::{ConversationId, MessageId, UserBrief, UserId};
 
 /// Record that `message` mentions `users` (a new message).
 pub fn add(c: &Tx<'_>, message: MessageId, users: &[UserId]) -> Result<()> {
-    let mut insert = c.prepare_cached("INSERT OR IGNORE INTO mentions (user, message) VALUES (?1, ?2)")?;
+    let mut insert =
+        c.prepare_cached("INSERT INTO mentions (\"user\", message) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?;
     for u in users {
         insert.execute(params![u, message])?;
     }

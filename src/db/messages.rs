@@ -89,7 +89,7 @@ fn assemble(c: &Tx<'_>, rows: Vec<Row_>) -> Result<Vec<Message>> {
                 let marks = if direct {
                     Some(super::collect(
                         c,
-                        "SELECT user, last_read FROM members WHERE conversation = ?1",
+                        "SELECT \"user\", last_read FROM members WHERE conversation = ?1",
                         params![r.conversation],
                         |row| Ok((row.get(0)?, row.get(1)?)),
                     )?)
@@ -156,11 +156,16 @@ pub fn by_ids(c: &Tx<'_>, ids: &[MessageId]) -> Result<Vec<Message>> {
     // One statement for any number of ids: they go in as a JSON array.
     let list = serde_json::to_string(&ids.iter().map(|m| m.0).collect::<Vec<_>>())
         .map_err(|e| Error::Internal(format!("encoding message ids: {e}")))?;
-    many(
-        c,
-        select!("WHERE m.id IN (SELECT value FROM json_each(?1)) ORDER BY m.id DESC"),
-        &[&list],
-    )
+    let sql = match c.as_sqlite() {
+        Some(_) => select!("WHERE m.id IN (SELECT value FROM json_each(?1)) ORDER BY m.id DESC"),
+        // PostgreSQL's json_each() takes objects only: the same JSON text,
+        // read as an array.
+        None => select!(
+            "WHERE m.id IN (SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST(CAST(?1 AS text) AS json)))
+             ORDER BY m.id DESC"
+        ),
+    };
+    many(c, sql, &[&list])
 }
 
 /// Which slice of a conversation's history to read.
@@ -219,7 +224,7 @@ pub fn around(c: &Tx<'_>, conv: ConversationId, at: MessageId, limit: i64) -> Re
 /// Messages after `after` in every conversation `user` is in, oldest first.
 pub fn since_for_user(c: &Tx<'_>, user: UserId, after: MessageId, limit: i64) -> Result<Vec<Message>> {
     let sql = select!(
-        "WHERE m.conversation IN (SELECT conversation FROM members WHERE user = ?1)
+        "WHERE m.conversation IN (SELECT conversation FROM members WHERE \"user\" = ?1)
            AND m.id > ?2 ORDER BY m.id LIMIT ?3"
     );
     many(c, sql, &[&user, &after, &limit])
@@ -281,7 +286,7 @@ pub fn delete(c: &Tx<'_>, id: MessageId) -> Result<()> {
     super::mentions::replace(c, id, &[])?;
     let n = c
         .prepare_cached(
-            "UPDATE messages SET body = '', file = NULL, deleted = 1, updated_at = ?2
+            "UPDATE messages SET body = '', file = NULL, deleted = TRUE, updated_at = ?2
              WHERE id = ?1 AND NOT deleted",
         )?
         .execute(params![id, Timestamp::now()])?;

@@ -160,7 +160,11 @@ pub fn init(path: &Path) -> Result<InitReport> {
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
     }
     let has_secret: Option<i64> = tx
-        .query_row("SELECT 1 FROM meta WHERE key = ?1", [JWT_SECRET_KEY], |r| r.get(0))
+        .query_row(
+            "SELECT CAST(1 AS bigint) FROM meta WHERE key = ?1",
+            [JWT_SECRET_KEY],
+            |r| r.get(0),
+        )
         .optional()?;
     if has_secret.is_none() {
         let secret: [u8; 32] = rand::random();

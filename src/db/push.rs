@@ -22,7 +22,11 @@ const P256_ORDER: [u8; 32] = [
 /// subscription is bound to its public half.
 pub fn ensure_vapid_key(c: &Tx<'_>) -> Result<bool> {
     let has: Option<i64> = c
-        .query_row("SELECT 1 FROM meta WHERE key = ?1", params![VAPID_KEY], |r| r.get(0))
+        .query_row(
+            "SELECT CAST(1 AS bigint) FROM meta WHERE key = ?1",
+            params![VAPID_KEY],
+            |r| r.get(0),
+        )
         .optional()?;
     if has.is_some() {
         return Ok(false);
@@ -76,10 +80,10 @@ pub struct NewSubscription<'a> {
 /// are removed; returns how many.
 pub fn add(c: &Tx<'_>, new: &NewSubscription<'_>, keep: u32) -> Result<usize> {
     c.prepare_cached(
-        "INSERT INTO push_subscriptions (user, session, endpoint, p256dh, auth, created_at)
+        "INSERT INTO push_subscriptions (\"user\", session, endpoint, p256dh, auth, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (endpoint) DO UPDATE SET
-             user = excluded.user, session = excluded.session, p256dh = excluded.p256dh,
+             \"user\" = excluded.\"user\", session = excluded.session, p256dh = excluded.p256dh,
              auth = excluded.auth, created_at = excluded.created_at",
     )?
     .execute(params![
@@ -95,18 +99,19 @@ pub fn add(c: &Tx<'_>, new: &NewSubscription<'_>, keep: u32) -> Result<usize> {
     }
     let removed = c
         .prepare_cached(
-            "DELETE FROM push_subscriptions WHERE id IN (
-                 SELECT id FROM push_subscriptions WHERE user = ?1
-                 ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?2)",
+            "DELETE FROM push_subscriptions WHERE \"user\" = ?1 AND id NOT IN (
+                 SELECT id FROM push_subscriptions WHERE \"user\" = ?1
+                 ORDER BY created_at DESC, id DESC LIMIT ?2)",
         )?
-        .execute(params![new.user, keep])?;
+        // An i64: PostgreSQL's driver sends a u32 as an `oid`.
+        .execute(params![new.user, i64::from(keep)])?;
     Ok(removed)
 }
 
 /// Remove `user`'s subscription with this endpoint; false if there is none.
 pub fn remove(c: &Tx<'_>, user: UserId, endpoint: &str) -> Result<bool> {
     Ok(
-        c.prepare_cached("DELETE FROM push_subscriptions WHERE user = ?1 AND endpoint = ?2")?
+        c.prepare_cached("DELETE FROM push_subscriptions WHERE \"user\" = ?1 AND endpoint = ?2")?
             .execute(params![user, endpoint])?
             > 0,
     )
@@ -145,6 +150,6 @@ pub fn of_users(c: &Tx<'_>, users: &[UserId], now: Timestamp) -> Result<Vec<Subs
 /// Users with at least one subscription (loaded at start, so sends to
 /// nobody with push cost nothing).
 pub fn subscribed_users(c: &Tx<'_>) -> Result<Vec<UserId>> {
-    let mut stmt = c.prepare_cached("SELECT DISTINCT user FROM push_subscriptions")?;
+    let mut stmt = c.prepare_cached("SELECT DISTINCT \"user\" FROM push_subscriptions")?;
     Ok(stmt.query_map(params![], |r| r.get(0))?)
 }

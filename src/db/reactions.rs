@@ -13,17 +13,17 @@ use crate::model::{MessageId, Reaction, Timestamp, UserId};
 
 /// Add `user`'s `emoji` to `message`; whether it was new.
 pub fn add(c: &Tx<'_>, message: MessageId, user: UserId, emoji: &str) -> Result<bool> {
-    Ok(
-        c.prepare_cached("INSERT OR IGNORE INTO reactions (message, emoji, user, created_at) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![message, emoji, user, Timestamp::now()])?
-            > 0,
-    )
+    Ok(c.prepare_cached(
+        "INSERT INTO reactions (message, emoji, \"user\", created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![message, emoji, user, Timestamp::now()])?
+        > 0)
 }
 
 /// Take `user`'s `emoji` off `message`; whether it was there.
 pub fn remove(c: &Tx<'_>, message: MessageId, user: UserId, emoji: &str) -> Result<bool> {
     Ok(
-        c.prepare_cached("DELETE FROM reactions WHERE message = ?1 AND emoji = ?2 AND user = ?3")?
+        c.prepare_cached("DELETE FROM reactions WHERE message = ?1 AND emoji = ?2 AND \"user\" = ?3")?
             .execute(params![message, emoji, user])?
             > 0,
     )

@@ -12,7 +12,7 @@ use crate::model::{ConversationId, Timestamp, UserId};
 
 pub fn create(c: &Tx<'_>, user: UserId, expires_at: Timestamp) -> Result<Uuid> {
     let id = Uuid::new_v4();
-    c.prepare_cached("INSERT INTO sessions (id, user, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")?
+    c.prepare_cached("INSERT INTO sessions (id, \"user\", created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![id.to_string(), user, Timestamp::now(), expires_at])?;
     Ok(id)
 }
@@ -115,11 +115,11 @@ pub fn current_room(c: &Tx<'_>, session: &Uuid) -> Result<Option<ConversationId>
 pub fn revoke_others(c: &Tx<'_>, user: UserId, keep: &Uuid) -> Result<Vec<Uuid>> {
     let ids = super::collect(
         c,
-        "SELECT id FROM sessions WHERE user = ?1 AND id != ?2 AND revoked_at IS NULL",
+        "SELECT id FROM sessions WHERE \"user\" = ?1 AND id != ?2 AND revoked_at IS NULL",
         params![user, keep.to_string()],
         |r| super::users::parse_uuid(&r.get::<_, String>(0)?),
     )?;
-    c.prepare_cached("UPDATE sessions SET revoked_at = ?3 WHERE user = ?1 AND id != ?2 AND revoked_at IS NULL")?
+    c.prepare_cached("UPDATE sessions SET revoked_at = ?3 WHERE \"user\" = ?1 AND id != ?2 AND revoked_at IS NULL")?
         .execute(params![user, keep.to_string(), Timestamp::now()])?;
     Ok(ids)
 }

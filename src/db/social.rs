@@ -10,7 +10,9 @@ use crate::model::{Post, PostId, Timestamp, User, UserId};
 /// Add `friend` to `user`'s friends; false if already there.
 pub fn add_friend(c: &Tx<'_>, user: UserId, friend: UserId) -> Result<bool> {
     let n = c
-        .prepare_cached("INSERT OR IGNORE INTO friends (user, friend, created_at) VALUES (?1, ?2, ?3)")?
+        .prepare_cached(
+            "INSERT INTO friends (\"user\", friend, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        )?
         .execute(params![user, friend, Timestamp::now()])?;
     Ok(n > 0)
 }
@@ -18,7 +20,7 @@ pub fn add_friend(c: &Tx<'_>, user: UserId, friend: UserId) -> Result<bool> {
 /// Remove `friend` from `user`'s friends; false if not there.
 pub fn remove_friend(c: &Tx<'_>, user: UserId, friend: UserId) -> Result<bool> {
     let n = c
-        .prepare_cached("DELETE FROM friends WHERE user = ?1 AND friend = ?2")?
+        .prepare_cached("DELETE FROM friends WHERE \"user\" = ?1 AND friend = ?2")?
         .execute(params![user, friend])?;
     Ok(n > 0)
 }
@@ -44,10 +46,11 @@ fn post_from_row(r: &Row<'_>) -> SqlResult<Post> {
 
 pub fn add_post(c: &Tx<'_>, author: UserId, title: &str, content: &str) -> Result<Post> {
     let now = Timestamp::now();
-    c.prepare_cached("INSERT INTO posts (author, title, content, created_at) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![author, title, content, now])?;
+    let id: PostId = c
+        .prepare_cached("INSERT INTO posts (author, title, content, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING id")?
+        .query_row(params![author, title, content, now], |r| r.get(0))?;
     Ok(Post {
-        id: PostId(c.last_insert_rowid()?),
+        id,
         author,
         title: title.to_owned(),
         content: content.to_owned(),
@@ -60,7 +63,7 @@ pub fn posts(c: &Tx<'_>, author: Option<UserId>) -> Result<Vec<Post>> {
     super::collect(
         c,
         "SELECT id, author, title, content, created_at FROM posts
-             WHERE ?1 IS NULL OR author = ?1 ORDER BY id",
+             WHERE CAST(?1 AS bigint) IS NULL OR author = ?1 ORDER BY id",
         params![author],
         post_from_row,
     )

@@ -314,17 +314,6 @@ impl<'a> Tx<'a> {
     pub(super) fn execute(&self, sql: &str, p: &[&dyn Value]) -> SqlResult<usize> {
         self.prepare_cached(sql)?.execute(p)
     }
-
-    /// The key SQLite gave the last row inserted. (Bodies that run on
-    /// PostgreSQL too say `RETURNING` instead.)
-    pub(super) fn last_insert_rowid(&self) -> SqlResult<i64> {
-        match self.e {
-            Engine::Sqlite(c) => Ok(c.last_insert_rowid()),
-            Engine::Postgres(_) => Err(SqlError::Decode(
-                "last_insert_rowid on PostgreSQL: say RETURNING".into(),
-            )),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -97,12 +97,14 @@ pub fn insert(c: &Tx<'_>, new: &NewUser<'_>) -> Result<User> {
     }
     let uuid = Uuid::new_v4();
     let now = Timestamp::now();
-    c.prepare_cached(
-        "INSERT INTO users (id, username, email, password_hash, name, first_name, last_name, public_key, created_at,
-                            username_key, email_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?
-    .execute(params![
+    let number: UserId = c
+        .prepare_cached(
+            "INSERT INTO users (id, username, email, password_hash, name, first_name, last_name, public_key, created_at,
+                                username_key, email_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING number",
+        )?
+        .query_row(
+            params![
         uuid.to_string(),
         new.username,
         new.email,
@@ -114,8 +116,10 @@ pub fn insert(c: &Tx<'_>, new: &NewUser<'_>) -> Result<User> {
         now,
         key(new.username),
         new.email.map(key),
-    ])?;
-    by_id(c, UserId(c.last_insert_rowid()?))?.ok_or_else(|| Error::internal("inserted user vanished"))
+            ],
+            |r| r.get(0),
+        )?;
+    by_id(c, number)?.ok_or_else(|| Error::internal("inserted user vanished"))
 }
 
 fn one(c: &Tx<'_>, sql: &str, arg: &dyn super::Value) -> Result<Option<User>> {
@@ -170,8 +174,9 @@ pub fn search(c: &Tx<'_>, q: Option<&str>, limit: i64) -> Result<Vec<User>> {
         "SELECT ",
         user_columns!(),
         " FROM users u
-         WHERE ?1 IS NULL OR u.username LIKE ?1 ESCAPE '\\' OR u.name LIKE ?1 ESCAPE '\\'
-            OR (u.first_name || ' ' || u.last_name) LIKE ?1 ESCAPE '\\'
+         WHERE CAST(?1 AS text) IS NULL OR u.username LIKE ?1 ESCAPE '\\'
+            OR lower(u.name) LIKE lower(?1) ESCAPE '\\'
+            OR lower(u.first_name || ' ' || u.last_name) LIKE lower(?1) ESCAPE '\\'
          ORDER BY u.username LIMIT ?2"
     );
     let pattern = q.map(super::like_pattern);
@@ -292,7 +297,7 @@ pub fn ensure_bot(c: &Tx<'_>, username: &str, name: &str) -> Result<User> {
                     public_key: None,
                 },
             )?;
-            c.prepare_cached("UPDATE users SET is_bot = 1 WHERE number = ?1")?
+            c.prepare_cached("UPDATE users SET is_bot = TRUE WHERE number = ?1")?
                 .execute(params![user.id])?;
             user.id
         }
