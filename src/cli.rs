@@ -83,6 +83,13 @@ fn admin(action: &AdminCommand, config: &Config) -> Result<(), String> {
 /// Run a subcommand; the error is the message to print.
 pub fn run(command: &Command, config: &Config) -> Result<(), String> {
     let db = &config.db;
+    if crate::db::pg::is_url(db) && !matches!(command, Command::Admin { .. } | Command::Config) {
+        return Err(format!(
+            "this command works on a SQLite file, and --db {} is PostgreSQL: \
+             use pg_dump and pg_restore for its backups",
+            crate::db::pg::display(db)
+        ));
+    }
     match command {
         Command::Backup { out } => {
             let report = backup::backup_file(db, out).map_err(|e| format!("backup failed: {e}"))?;

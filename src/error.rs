@@ -35,6 +35,10 @@ pub enum Error {
     /// The disk (or `--max-database-bytes`) is full: nothing was written.
     #[error("{0}")]
     DiskFull(String),
+    /// This server cannot do it as it is set up (a file backup of a
+    /// PostgreSQL database): 501.
+    #[error("{0}")]
+    Unsupported(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -85,6 +89,7 @@ impl Error {
             Error::Unavailable(_) => 503,
             Error::Busy(_) => 503,
             Error::DiskFull(_) => 507,
+            Error::Unsupported(_) => 501,
             Error::Internal(_) => 500,
         }
     }
@@ -102,6 +107,7 @@ impl Error {
             Error::Unavailable(_) => "unavailable",
             Error::Busy(_) => "busy",
             Error::DiskFull(_) => "disk_full",
+            Error::Unsupported(_) => "unsupported",
             Error::Internal(_) => "internal",
         }
     }
@@ -140,21 +146,31 @@ impl From<crate::db::SqlError> for Error {
             SqlError::Sqlite(e) => e.into(),
             SqlError::NoRows => Error::Internal("storage: a row that should be there is not".into()),
             SqlError::Decode(e) => Error::Internal(format!("storage: {e}")),
-            SqlError::Postgres(e) => {
-                use postgres::error::SqlState;
-                match e.code() {
-                    Some(c) if *c == SqlState::UNIQUE_VIOLATION => Error::Conflict("already exists".into()),
-                    Some(c) if *c == SqlState::DISK_FULL => {
-                        Error::DiskFull("the server's disk is full: nothing was saved; try again later".into())
-                    }
-                    _ => Error::Internal(format!("postgres: {e}")),
-                }
-            }
+            SqlError::Postgres(e) => Error::from_postgres(&e),
         }
     }
 }
 
 impl Error {
+    /// A PostgreSQL failure as the caller sees it: a duplicate key is a
+    /// conflict (409), a full disk 507, a database out of reach 503.
+    pub fn from_postgres(e: &postgres::Error) -> Error {
+        use postgres::error::SqlState;
+        match e.code() {
+            Some(c) if *c == SqlState::UNIQUE_VIOLATION => Error::Conflict("already exists".into()),
+            Some(c) if *c == SqlState::DISK_FULL => {
+                Error::DiskFull("the server's disk is full: nothing was saved; try again later".into())
+            }
+            Some(c) if *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CANNOT_CONNECT_NOW => {
+                Error::Unavailable("the database is restarting; try again in a few seconds".into())
+            }
+            None if e.is_closed() => {
+                Error::Unavailable("the server lost its database connection; try again in a few seconds".into())
+            }
+            _ => Error::Internal(format!("postgres: {e}")),
+        }
+    }
+
     /// A storage fault said as such: a full disk (507) or a database
     /// locked by another program (503); `None` for any other SQLite error.
     /// Used for failed statements and failed commits alike.

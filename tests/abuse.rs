@@ -416,7 +416,7 @@ async fn every_429_says_when_to_try_again_in_whole_seconds() {
 
 #[tokio::test]
 async fn a_full_database_is_said_clearly_everywhere_and_recovers() {
-    let s = TestServer::start_with(|c| {
+    let s = TestServer::start_sqlite_with(|c| {
         c.guards.max_database_bytes = 1024 * 1024;
         c.guards.unattached_upload_ttl = Duration::from_secs(4);
         c.guards.uploads_per_minute = 0;
@@ -495,7 +495,7 @@ async fn a_full_database_is_said_clearly_everywhere_and_recovers() {
 
 #[tokio::test]
 async fn a_database_locked_by_another_program_is_503_with_retry_after_on_every_path() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_sqlite().await;
     let alice = s.register("alice").await;
     let room = alice.room("locked").await;
     let mut ws = Ws::connect(&s.ws_url(&format!("/api/ws?token={}", alice.token()))).await;

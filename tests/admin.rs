@@ -184,9 +184,13 @@ async fn invitations_expire_can_be_withdrawn_and_members_may_invite_when_allowed
     let bob = client(&s, "bob", &body);
 
     // Expired: the clock is moved by writing the expiry into the past.
-    let db = rusqlite::Connection::open(s.dir.path().join("natter.db")).unwrap();
-    db.execute("UPDATE invites SET expires_at = 1 WHERE id = ?1", [&first])
-        .unwrap();
+    // (`first` is a UUID the server made: no quoting to worry about.)
+    assert!(uuid::Uuid::parse_str(&first).is_ok(), "{first}");
+    let expired: Option<String> = common::db_query(
+        &s.config,
+        &format!("UPDATE invites SET expires_at = 1 WHERE id = '{first}' RETURNING id"),
+    );
+    assert_eq!(expired.as_deref(), Some(first.as_str()));
     let (st, body) = sign_up(&s, "carol", Some(&code)).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
     assert!(message(&body).contains("expired"), "{body}");

@@ -50,7 +50,7 @@ async fn upload(c: &Client, name: &str, bytes: Vec<u8>) -> String {
 async fn populated() -> (TestServer, FakeAi, Vec<u8>) {
     let ai = FakeAi::start().await;
     let url = ai.url.clone();
-    let s = TestServer::start_with(|c| c.ai.ai_url = Some(url)).await;
+    let s = TestServer::start_sqlite_with(|c| c.ai.ai_url = Some(url)).await;
     let alice = s.register("alice").await;
     let bob = s.register("bob").await;
     let room = alice.room("general").await;
@@ -215,7 +215,7 @@ async fn export_then_import_keeps_every_message_id_and_byte() {
 
     // The imported database serves: history and attachment bytes as they
     // were; the old password does not log in (it was never exported).
-    let s2 = TestServer::start_in(dir, common::test_config(&copy)).await;
+    let s2 = TestServer::start_in(dir, common::sqlite_config(&copy)).await;
     let (status, body) = s2
         .anonymous()
         .post("/api/auth/login", json!({"username": "alice", "password": "password1"}))

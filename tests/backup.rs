@@ -43,7 +43,7 @@ fn message_ids(db: &Path) -> BTreeSet<i64> {
 
 #[tokio::test]
 async fn a_backup_under_write_load_holds_every_message_acknowledged_before_it() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_sqlite().await;
     let alice = s.register("alice").await;
     let room = alice.room("busy").await;
     let live = s.config.db.clone();
@@ -117,7 +117,7 @@ async fn a_backup_under_write_load_holds_every_message_acknowledged_before_it() 
     );
 
     // The restored database serves: login works, the history is there, sending works.
-    let s = TestServer::start_in(fresh_dir, common::test_config(&fresh)).await;
+    let s = TestServer::start_in(fresh_dir, common::sqlite_config(&fresh)).await;
     let alice = login(&s, "alice").await;
     let (status, page) = alice.get(&format!("/api/conversations/{room}?limit=1000")).await;
     assert_eq!(status, 200);
@@ -127,7 +127,7 @@ async fn a_backup_under_write_load_holds_every_message_acknowledged_before_it() 
 
 #[tokio::test]
 async fn restore_is_refused_while_a_server_uses_the_database() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_sqlite().await;
     let alice = s.register("alice").await;
     let room = alice.room("kept").await;
     alice.say(&room, "still here").await;
@@ -216,7 +216,7 @@ async fn restore_refuses_broken_and_newer_copies() {
 async fn the_server_makes_backups_on_schedule_and_keeps_the_newest() {
     let backups = tempfile::tempdir().unwrap();
     let dir = backups.path().to_owned();
-    let s = TestServer::start_with(|c| {
+    let s = TestServer::start_sqlite_with(|c| {
         c.backup.backup_dir = Some(dir.clone());
         c.backup.backup_every = Duration::from_secs(1);
         c.backup.backup_keep = 2;
@@ -250,7 +250,7 @@ async fn the_server_makes_backups_on_schedule_and_keeps_the_newest() {
 
 #[tokio::test]
 async fn the_http_backup_is_for_admins_only() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_sqlite().await;
     // The first account is the admin; bob is a member.
     let alice = s.register("alice").await;
     let bob = s.register("bob").await;

@@ -34,7 +34,7 @@ async fn healthz_and_readyz_answer() {
 
 #[tokio::test]
 async fn readyz_says_why_when_the_database_takes_no_writes() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_sqlite().await;
     let alice = s.register("alice").await;
     // Another process holding SQLite's write lock: the writer waits, as it
     // would on a stuck disk.

@@ -41,7 +41,7 @@ async fn a_schema_1_database_opens_migrated_with_everything_in_it() {
     };
     assert_eq!(version(&db), 1, "the fixture is schema 1");
 
-    let s = TestServer::start_in(dir, common::test_config(&db)).await;
+    let s = TestServer::start_in(dir, common::sqlite_config(&db)).await;
     let ada = log_in(&s, "ada").await;
     let ben = log_in(&s, "ben").await;
     assert_eq!(version(&db), natter::db::SCHEMA_VERSION, "migrated on start");

@@ -375,7 +375,7 @@ impl Core {
     pub async fn overview(&self, caller: &Caller) -> Result<Overview> {
         self.require_admin(caller).await?;
         let counts = self.db.read(db::admin::counts).await?;
-        let database_bytes = std::fs::metadata(self.db.path()).map(|m| m.len()).unwrap_or(0);
+        let database_bytes = self.db.size().await?;
         Ok(Overview {
             counts,
             sockets: self.hub.connection_count(),
@@ -384,84 +384,64 @@ impl Core {
     }
 }
 
-/// `natter admin …`: accounts, on the database file directly (the server
-/// may be running; SQLite keeps the two apart).
+/// `natter admin …`: accounts, on the database directly (the server may be
+/// running: SQLite keeps the two apart, PostgreSQL serves any number).
 pub mod offline {
     use std::path::Path;
 
-    use rusqlite::Connection;
-
-    use crate::db::{self, Tx, users::NewUser};
+    use crate::db::{self, users::NewUser};
     use crate::error::{Error, Result};
     use crate::model::{Role, User};
-
-    fn open(path: &Path) -> Result<Connection> {
-        if !path.exists() {
-            return Err(Error::invalid(format!(
-                "{} does not exist: start natter once (or run --init-db) first",
-                path.display()
-            )));
-        }
-        db::init(path)?;
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        Ok(conn)
-    }
 
     /// Create `username` with `role`, or give an existing account that role
     /// (and reactivate it). True if the account is new.
     pub fn create(path: &Path, username: &str, password_hash: &str, role: Role) -> Result<bool> {
-        let mut conn = open(path)?;
-        let t = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let tx = Tx::sqlite(&t);
-        let created = match db::users::by_username(&tx, username)? {
-            Some(user) => {
-                db::admin::set_role(&tx, user.id, role)?;
-                db::admin::set_deactivated(&tx, user.id, None)?;
-                db::admin::set_password(&tx, user.id, password_hash)?;
-                false
-            }
-            None => {
-                super::validate::username(username)?;
-                let user = db::users::insert(
-                    &tx,
-                    &NewUser {
-                        username,
-                        email: None,
-                        password_hash,
-                        name: "",
-                        first_name: "",
-                        last_name: "",
-                        public_key: None,
-                    },
-                )?;
-                db::admin::set_role(&tx, user.id, role)?;
-                true
-            }
-        };
-        db::admin::audit(&tx, None, "cli.create", username, role.as_str())?;
-        t.commit()?;
-        Ok(created)
+        db::offline(path, |tx| {
+            let created = match db::users::by_username(tx, username)? {
+                Some(user) => {
+                    db::admin::set_role(tx, user.id, role)?;
+                    db::admin::set_deactivated(tx, user.id, None)?;
+                    db::admin::set_password(tx, user.id, password_hash)?;
+                    false
+                }
+                None => {
+                    super::validate::username(username)?;
+                    let user = db::users::insert(
+                        tx,
+                        &NewUser {
+                            username,
+                            email: None,
+                            password_hash,
+                            name: "",
+                            first_name: "",
+                            last_name: "",
+                            public_key: None,
+                        },
+                    )?;
+                    db::admin::set_role(tx, user.id, role)?;
+                    true
+                }
+            };
+            db::admin::audit(tx, None, "cli.create", username, role.as_str())?;
+            Ok(created)
+        })
     }
 
     /// Set `username`'s password and end their sessions (tokens already
     /// handed out stop working at their expiry, or at once after a restart).
     pub fn reset_password(path: &Path, username: &str, password_hash: &str) -> Result<usize> {
-        let mut conn = open(path)?;
-        let t = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let tx = Tx::sqlite(&t);
-        let user = db::users::by_username(&tx, username)?
-            .filter(|u| !u.is_bot)
-            .ok_or_else(|| Error::NotFound(format!("no user `{username}`")))?;
-        db::admin::set_password(&tx, user.id, password_hash)?;
-        let ended = db::admin::revoke_all_sessions(&tx, user.id)?;
-        db::admin::audit(&tx, None, "cli.reset_password", username, "")?;
-        t.commit()?;
-        Ok(ended.len())
+        db::offline(path, |tx| {
+            let user = db::users::by_username(tx, username)?
+                .filter(|u| !u.is_bot)
+                .ok_or_else(|| Error::NotFound(format!("no user `{username}`")))?;
+            db::admin::set_password(tx, user.id, password_hash)?;
+            let ended = db::admin::revoke_all_sessions(tx, user.id)?;
+            db::admin::audit(tx, None, "cli.reset_password", username, "")?;
+            Ok(ended.len())
+        })
     }
 
     pub fn users(path: &Path) -> Result<Vec<User>> {
-        let conn = open(path)?;
-        db::users::all(&Tx::sqlite(&conn))
+        db::offline(path, db::users::all)
     }
 }

@@ -186,7 +186,11 @@ pub(super) fn schedule(core: &Arc<Core>, dir: PathBuf, every: Duration, keep: us
         loop {
             tick.tick().await;
             let Some(core) = weak.upgrade() else { return };
-            let (db, dir) = (core.db.path().to_owned(), dir.clone());
+            // `Core::open` refuses a schedule on PostgreSQL: there is no file.
+            let Some(db) = core.db.path().map(Path::to_owned) else {
+                return;
+            };
+            let dir = dir.clone();
             let made = tokio::task::spawn_blocking(move || {
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
@@ -223,7 +227,11 @@ impl Core {
     /// the stream is done with it.
     pub async fn backup_for_download(&self, caller: &Caller) -> Result<(std::fs::File, u64)> {
         self.require_admin(caller).await?;
-        let db = self.db.path().to_owned();
+        let db = self.db.path().map(Path::to_owned).ok_or_else(|| {
+            Error::Unsupported(
+                "this server keeps its data in PostgreSQL: back it up with pg_dump or PostgreSQL's own backups".into(),
+            )
+        })?;
         let tmp = with_suffix(&db, &format!(".download-{}", uuid::Uuid::new_v4()));
         tokio::task::spawn_blocking(move || {
             let report = backup_file(&db, &tmp);

@@ -124,6 +124,12 @@ impl Core {
                 "--backup-every needs --backup-dir: say where the backups go",
             ));
         }
+        if crate::db::pg::is_url(path) && !config.backup.backup_every.is_zero() {
+            return Err(Error::invalid(
+                "--backup-every makes copies of a SQLite file; this server keeps its data in PostgreSQL: \
+                 back it up with pg_dump or PostgreSQL's own backups",
+            ));
+        }
         let (db, report) = {
             let path = path.to_owned();
             let sync = config.sync;

@@ -1,9 +1,10 @@
-//! Storage: one SQLite file in WAL mode.
+//! Storage: one SQLite file in WAL mode, or a PostgreSQL database
+//! (`--db postgres://…`, see `pg`).
 //!
-//! Reads run on an r2d2 pool of read-only connections inside
-//! `spawn_blocking`. Every write goes to one writer thread (see `writer`),
-//! which owns the only writing connection and commits in batches. The
-//! functions in the submodules are plain synchronous SQL over a `&Connection`;
+//! Reads run on an r2d2 pool of connections inside `spawn_blocking`. Every
+//! write goes to one writer thread (see `writer`), which owns this node's
+//! only writing connection and commits in batches. The functions in the
+//! submodules are plain synchronous SQL over a `Tx` of either engine;
 //! nothing above this module writes SQL.
 
 // Column lists as macros, so every SQL string is a compile-time constant:
@@ -36,6 +37,7 @@ pub mod indexer;
 pub mod lock;
 pub mod mentions;
 pub mod messages;
+pub mod pg;
 pub mod push;
 pub mod reactions;
 pub mod search;
@@ -52,7 +54,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use crate::config::SyncMode;
 use crate::error::{Error, Result};
@@ -60,6 +62,7 @@ use crate::metrics::WriterMetrics;
 use lock::DbLock;
 pub(crate) use tx::params;
 pub use tx::{Column, Optional, PgConn, Row, SqlError, SqlResult, Tx, Value};
+use writer::Conn;
 pub use writer::Writer;
 
 /// The migrations, in order; `PRAGMA user_version` counts how many have run.
@@ -91,7 +94,7 @@ pub struct InitReport {
 impl InitReport {
     pub fn lines(&self, path: &Path) -> Vec<String> {
         let mut out = Vec::new();
-        let p = path.display();
+        let p = pg::display(path);
         if self.created_file {
             out.push(format!("created database {p}"));
         }
@@ -128,8 +131,12 @@ fn apply_pragmas(conn: &Connection, sync: SyncMode) -> rusqlite::Result<()> {
     })
 }
 
-/// Create or migrate the database at `path` and make sure it has a JWT secret.
+/// Create or migrate the database at `path` (a file, or a `postgres://`
+/// URL) and make sure it has its secrets.
 pub fn init(path: &Path) -> Result<InitReport> {
+    if pg::is_url(path) {
+        return pg::init(path);
+    }
     let mut report = InitReport {
         created_file: !path.exists(),
         ..Default::default()
@@ -159,21 +166,7 @@ pub fn init(path: &Path) -> Result<InitReport> {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
     }
-    let has_secret: Option<i64> = tx
-        .query_row(
-            "SELECT CAST(1 AS bigint) FROM meta WHERE key = ?1",
-            [JWT_SECRET_KEY],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if has_secret.is_none() {
-        let secret: [u8; 32] = rand::random();
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2)",
-            rusqlite::params![JWT_SECRET_KEY, &secret[..]],
-        )?;
-        report.created_secret = true;
-    }
+    report.created_secret = ensure_jwt_secret(&Tx::sqlite(&tx))?;
     // Whatever an older version, or a write outside the writer, left queued.
     search::index_queued(&Tx::sqlite(&tx))?;
     report.created_vapid_key = push::ensure_vapid_key(&Tx::sqlite(&tx))?;
@@ -181,22 +174,90 @@ pub fn init(path: &Path) -> Result<InitReport> {
     Ok(report)
 }
 
+/// Make the JWT signing secret if there is none; true if it was made.
+fn ensure_jwt_secret(c: &Tx<'_>) -> Result<bool> {
+    let has: Option<i64> = c
+        .query_row(
+            "SELECT CAST(1 AS bigint) FROM meta WHERE key = ?1",
+            params![JWT_SECRET_KEY],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if has.is_some() {
+        return Ok(false);
+    }
+    let secret: [u8; 32] = rand::random();
+    c.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+        params![JWT_SECRET_KEY, &secret[..]],
+    )?;
+    Ok(true)
+}
+
+/// Run `f` in one transaction on the database at `path` (a file or a
+/// URL), outside a server: `natter admin`. On a file, the server may be
+/// running (SQLite keeps the two apart); on PostgreSQL, any number may.
+pub fn offline<T>(path: &Path, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+    if pg::is_url(path) {
+        init(path)?;
+        let conn = std::cell::RefCell::new(pg::connect(&pg::config(path)?, path)?);
+        conn.borrow_mut().batch("BEGIN")?;
+        let out = f(&Tx::postgres(&conn));
+        if out.is_ok() {
+            conn.borrow_mut().batch("COMMIT")?;
+        } else {
+            let _ = conn.borrow_mut().batch("ROLLBACK");
+        }
+        return out;
+    }
+    if !path.exists() {
+        return Err(Error::invalid(format!(
+            "{} does not exist: start natter once (or run --init-db) first",
+            path.display()
+        )));
+    }
+    init(path)?;
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.execute_batch("PRAGMA foreign_keys = ON")?;
+    let t = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let out = f(&Tx::sqlite(&t))?;
+    t.commit()?;
+    Ok(out)
+}
+
 /// The open database: a pool for reads, a writer for writes.
 pub struct Db {
-    path: PathBuf,
-    pool: r2d2::Pool<SqliteConnectionManager>,
+    store: Store,
     writer: Writer,
-    checkpointer: Checkpointer,
-    indexer: indexer::Indexer,
-    /// Held while serving (see `lock`); let go at shutdown.
-    lock: Mutex<Option<DbLock>>,
+}
+
+/// What each engine keeps beside the writer.
+enum Store {
+    Sqlite {
+        path: PathBuf,
+        pool: r2d2::Pool<SqliteConnectionManager>,
+        checkpointer: Checkpointer,
+        indexer: indexer::Indexer,
+        /// Held while serving (see `lock`); let go at shutdown.
+        lock: Mutex<Option<DbLock>>,
+    },
+    /// No lock, checkpoints or indexer: other nodes share the database,
+    /// PostgreSQL keeps its own log, and its search indexes are written by
+    /// the statements that change a message.
+    Postgres { pool: pg::Pool },
 }
 
 impl Db {
-    /// Take the file's lock, open (creating or migrating as needed) and
-    /// start the writer thread.
-    /// `wal_limit` is `--wal-limit-bytes` (0: no limit).
+    /// Open the database at `path` (creating or migrating as needed) and
+    /// start the writer thread: a file (its lock taken first) or a
+    /// `postgres://` URL. `wal_limit` is `--wal-limit-bytes` (0: no limit;
+    /// SQLite's alone, as is `sync`: PostgreSQL's commits are durable by
+    /// its own `synchronous_commit`).
     pub fn open(path: &Path, sync: SyncMode, wal_limit: u64, metrics: WriterMetrics) -> Result<(Db, InitReport)> {
+        if pg::is_url(path) {
+            return Self::open_postgres(path, metrics);
+        }
         let lock = DbLock::acquire(path)?;
         let report = init(path)?;
         // Readers map the file: pages are read in place, not copied in by pread.
@@ -224,44 +285,98 @@ impl Db {
         // The writer is who starts the WAL over after a checkpoint, and
         // SQLite cuts the file back to this limit when it does.
         conn.pragma_update(None, "journal_size_limit", journal_size_limit(wal_limit))?;
-        let writer = Writer::start(conn, metrics)?;
+        let writer = Writer::start(Conn::Sqlite(conn), metrics)?;
         let checkpointer = checkpoints(path, sync, wal_limit, writer.shared_stats())?;
         let indexer = indexer::Indexer::start(path, sync, wal_limit, writer.shared_stats())?;
         Ok((
             Db {
-                path: path.to_owned(),
-                pool,
+                store: Store::Sqlite {
+                    path: path.to_owned(),
+                    pool,
+                    checkpointer,
+                    indexer,
+                    lock: Mutex::new(Some(lock)),
+                },
                 writer,
-                checkpointer,
-                indexer,
-                lock: Mutex::new(Some(lock)),
             },
             report,
         ))
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    fn open_postgres(url: &Path, metrics: WriterMetrics) -> Result<(Db, InitReport)> {
+        let report = pg::init(url)?;
+        let config = pg::config(url)?;
+        let pool = r2d2::Pool::builder()
+            .max_size(8)
+            .min_idle(Some(1))
+            .build(pg::Manager { config: config.clone() })
+            .map(pg::Pool::new)
+            .map_err(|e| {
+                Error::Unavailable(format!(
+                    "cannot open the PostgreSQL read pool for {}: {e}",
+                    pg::display(url)
+                ))
+            })?;
+        let conn = std::cell::RefCell::new(pg::connect(&config, url)?);
+        let writer = Writer::start(Conn::Postgres { conn, config }, metrics)?;
+        Ok((
+            Db {
+                store: Store::Postgres { pool },
+                writer,
+            },
+            report,
+        ))
+    }
+
+    /// The database file; `None` on PostgreSQL.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.store {
+            Store::Sqlite { path, .. } => Some(path),
+            Store::Postgres { .. } => None,
+        }
+    }
+
+    /// How many bytes the database takes: the file (not its WAL), or what
+    /// PostgreSQL says the database's size is.
+    pub async fn size(&self) -> Result<u64> {
+        match &self.store {
+            Store::Sqlite { path, .. } => Ok(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)),
+            Store::Postgres { .. } => {
+                let n: i64 = self
+                    .read(|c| Ok(c.query_row("SELECT pg_database_size(current_database())", params![], |r| r.get(0))?))
+                    .await?;
+                Ok(n.max(0) as u64)
+            }
+        }
     }
 
     /// The last step before letting go of the file: copy the whole WAL
     /// into the database and empty it, and wait for that, so the database
     /// file alone holds every commit. Call it once the writer has stopped.
+    /// (Nothing to do on PostgreSQL: a commit there is whole.)
     pub async fn checkpoint_and_stop(&self) {
-        // What the writer queued last is indexed first: the file is whole.
-        self.indexer.finish().await;
-        self.checkpointer.finish().await;
+        if let Store::Sqlite {
+            checkpointer, indexer, ..
+        } = &self.store
+        {
+            // What the writer queued last is indexed first: the file is whole.
+            indexer.finish().await;
+            checkpointer.finish().await;
+        }
     }
 
     /// Wait (up to `indexer::CATCH_UP`) until what was queued for the
     /// search index when this was called is indexed: a search then finds
-    /// every message committed before it began.
+    /// every message committed before it began. (PostgreSQL indexes in the
+    /// transaction that changes a message: nothing to wait for.)
     pub async fn search_caught_up(&self) -> Result<()> {
+        let Store::Sqlite { indexer, .. } = &self.store else {
+            return Ok(());
+        };
         let Some(upto) = self.read(indexer::queued_upto).await? else {
             return Ok(());
         };
-        self.indexer.poke();
+        indexer.poke();
         let deadline = Instant::now() + indexer::CATCH_UP;
         while !self.read(move |c| indexer::indexed_upto(c, upto)).await? && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -271,7 +386,9 @@ impl Db {
 
     /// Let go of the file's lock: the server is done with it.
     pub fn unlock(&self) {
-        self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Store::Sqlite { lock, .. } = &self.store {
+            lock.lock().unwrap_or_else(|e| e.into_inner()).take();
+        }
     }
 
     /// Run a read on a pooled connection, off the async runtime.
@@ -280,13 +397,27 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = pool.get()?;
-            f(&Tx::sqlite(&conn))
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("read task failed: {e}")))?
+        let task = match &self.store {
+            Store::Sqlite { pool, .. } => {
+                let pool = pool.clone();
+                tokio::task::spawn_blocking(move || {
+                    let conn = pool.get()?;
+                    f(&Tx::sqlite(&conn))
+                })
+            }
+            Store::Postgres { pool } => {
+                let pool = pool.get();
+                tokio::task::spawn_blocking(move || {
+                    let conn = pool
+                        .ok_or_else(|| Error::Unavailable("the server is shutting down".into()))?
+                        .get()
+                        .map_err(|e| Error::Unavailable(format!("no connection to the database: {e}")))?;
+                    f(&Tx::postgres(&conn))
+                })
+            }
+        };
+        task.await
+            .map_err(|e| Error::Internal(format!("read task failed: {e}")))?
     }
 
     /// The writer: all writes go through it.

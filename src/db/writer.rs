@@ -1,7 +1,8 @@
 //! The single writer: one thread, one connection, group commit.
 //!
 //! Writes arrive as jobs over a channel in the order they were submitted. The
-//! thread opens an IMMEDIATE transaction, runs every job that is waiting (each
+//! thread opens a transaction (IMMEDIATE on SQLite: the file's write lock is
+//! taken at once), runs every job that is waiting (each
 //! in its own savepoint, so one failing job does not undo the others), commits
 //! once, and only then completes the jobs, in order: each job's
 //! `after_commit` runs (the core publishes live events there) and its caller
@@ -16,10 +17,12 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Instant;
 
+use std::cell::RefCell;
+
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::Tx;
+use super::{PgConn, SqlError, SqlResult, Tx};
 use crate::error::{Error, Result};
 use crate::metrics::WriterMetrics;
 
@@ -27,16 +30,71 @@ use crate::metrics::WriterMetrics;
 const MAX_BATCH: usize = 512;
 
 /// Runs after the batch's commit; gets the commit error, if any.
-type Completion = Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>;
+type Completion = Box<dyn FnOnce(Option<&SqlError>) + Send>;
 /// Runs inside the transaction, or gets the error that kept the
 /// transaction from starting; says whether it succeeded (else its
 /// savepoint is undone).
-type Job = Box<dyn FnOnce(Result<&Connection, &rusqlite::Error>) -> (bool, Completion) + Send>;
+type Job = Box<dyn FnOnce(Result<&Tx<'_>, &SqlError>) -> (bool, Completion) + Send>;
 
 /// A failed commit as the caller sees it: a full disk and a lock held by
-/// another program are said as such (507, 503), anything else is internal.
-fn commit_failed(e: &rusqlite::Error) -> Error {
-    Error::storage(e).unwrap_or_else(|| Error::Internal(format!("commit failed: {e}")))
+/// another program are said as such (507, 503), a database out of reach is
+/// 503, anything else is internal.
+fn commit_failed(e: &SqlError) -> Error {
+    match e {
+        SqlError::Sqlite(e) => Error::storage(e).unwrap_or_else(|| Error::Internal(format!("commit failed: {e}"))),
+        SqlError::Postgres(e) => Error::from_postgres(e),
+        e => Error::Internal(format!("commit failed: {e}")),
+    }
+}
+
+/// The writer's connection, of either engine.
+pub enum Conn {
+    Sqlite(Connection),
+    /// With what it takes to connect again: a PostgreSQL connection can
+    /// be lost (a restart, a network fault) and the writer outlives it.
+    Postgres {
+        conn: RefCell<PgConn>,
+        config: postgres::Config,
+    },
+}
+
+impl Conn {
+    fn begin(&mut self) -> SqlResult<()> {
+        match self {
+            Conn::Sqlite(c) => exec(c, "BEGIN IMMEDIATE"),
+            Conn::Postgres { conn, config } => {
+                if conn.get_mut().client.is_closed() {
+                    tracing::warn!("the writer's PostgreSQL connection was lost; connecting again");
+                    *conn.get_mut() = PgConn::new(config.connect(postgres::NoTls)?);
+                }
+                conn.get_mut().batch("BEGIN")
+            }
+        }
+    }
+
+    fn exec(&self, sql: &str) -> SqlResult<()> {
+        match self {
+            Conn::Sqlite(c) => exec(c, sql),
+            Conn::Postgres { conn, .. } => conn.borrow_mut().batch(sql),
+        }
+    }
+
+    /// Is the batch's transaction still open? SQLite rolls it all back on
+    /// some faults (a full disk among them); PostgreSQL keeps it until
+    /// ROLLBACK unless the connection is gone.
+    fn in_transaction(&self) -> bool {
+        match self {
+            Conn::Sqlite(c) => !c.is_autocommit(),
+            Conn::Postgres { conn, .. } => !conn.borrow().client.is_closed(),
+        }
+    }
+
+    fn tx(&self) -> Tx<'_> {
+        match self {
+            Conn::Sqlite(c) => Tx::sqlite(c),
+            Conn::Postgres { conn, .. } => Tx::postgres(conn),
+        }
+    }
 }
 
 enum Msg {
@@ -60,7 +118,7 @@ pub struct Stats {
 }
 
 impl Writer {
-    pub fn start(conn: Connection, metrics: WriterMetrics) -> Result<Writer> {
+    pub fn start(conn: Conn, metrics: WriterMetrics) -> Result<Writer> {
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(Stats::default());
         let counters = stats.clone();
@@ -87,14 +145,14 @@ impl Writer {
     {
         let (done_tx, done_rx) = oneshot::channel::<Result<T>>();
         let job: Job = Box::new(move |conn| {
-            let conn = match conn {
-                Ok(conn) => conn,
+            let tx = match conn {
+                Ok(tx) => tx,
                 Err(e) => {
                     let err = commit_failed(e);
                     return (false, Box::new(move |_| drop(done_tx.send(Err(err)))));
                 }
             };
-            let result = op(&Tx::sqlite(conn));
+            let result = op(tx);
             let ok = result.is_ok();
             let completion: Completion = Box::new(move |commit_error| {
                 let result = match (commit_error, result) {
@@ -143,7 +201,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &WriterMetrics) {
+fn run(mut conn: Conn, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &WriterMetrics) {
     let mut stop: Option<oneshot::Sender<()>> = None;
     while stop.is_none() {
         let first = match rx.recv() {
@@ -156,7 +214,7 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &Write
         };
         let mut completions: Vec<Completion> = Vec::new();
         stats.wants_lock.store(true, Ordering::Relaxed);
-        let begun = exec(&conn, "BEGIN IMMEDIATE");
+        let begun = conn.begin();
         stats.wants_lock.store(false, Ordering::Relaxed);
         if let Err(e) = begun {
             // Another program holds the write lock past the busy timeout
@@ -179,7 +237,7 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &Write
             }
             continue;
         }
-        let mut fault: Option<rusqlite::Error> = None;
+        let mut fault: Option<SqlError> = None;
         let (completion, f) = run_job(&conn, first);
         completions.push(completion);
         fault = fault.or(f);
@@ -187,7 +245,7 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &Write
         // during this batch shares its commit. Not once the transaction is
         // gone (SQLite rolls it all back on some faults, a full disk among
         // them): a job then would run, and commit, on its own.
-        while completions.len() < MAX_BATCH && !conn.is_autocommit() {
+        while completions.len() < MAX_BATCH && conn.in_transaction() {
             match rx.try_recv() {
                 Ok(Msg::Job(job)) => {
                     let (completion, f) = run_job(&conn, job);
@@ -202,7 +260,7 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &Write
             }
         }
         let started = Instant::now();
-        let committed = exec(&conn, "COMMIT");
+        let committed = conn.exec("COMMIT");
         // Counted once committed: the search indexer reads this counter to
         // know there is something to index, and must then find it.
         stats.jobs.fetch_add(completions.len() as u64, Ordering::Relaxed);
@@ -210,7 +268,7 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &Write
         metrics.batch_size.observe(completions.len() as f64);
         metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
         let commit_error = committed.err().map(|e| {
-            let _ = exec(&conn, "ROLLBACK");
+            let _ = conn.exec("ROLLBACK");
             tracing::warn!(error = %e, jobs = completions.len(), "commit failed");
             // A savepoint that could not be released (FTS5 writes its index
             // then) took the transaction with it: the COMMIT only says there
@@ -230,26 +288,27 @@ fn run(conn: Connection, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &Write
 
 /// Run one job inside a savepoint, undoing it if it fails or panics; with
 /// the error of a release that failed (the batch's commit then fails too).
-fn run_job(conn: &Connection, job: Job) -> (Completion, Option<rusqlite::Error>) {
-    if let Err(e) = exec(conn, "SAVEPOINT job") {
+fn run_job(conn: &Conn, job: Job) -> (Completion, Option<SqlError>) {
+    if let Err(e) = conn.exec("SAVEPOINT job") {
         tracing::error!(error = %e, "savepoint failed");
     }
-    let completion = match catch_unwind(AssertUnwindSafe(|| job(Ok(conn)))) {
+    let tx = conn.tx();
+    let completion = match catch_unwind(AssertUnwindSafe(|| job(Ok(&tx)))) {
         Ok((true, completion)) => {
-            if let Err(e) = exec(conn, "RELEASE job") {
+            if let Err(e) = conn.exec("RELEASE job") {
                 return (completion, Some(e));
             }
             completion
         }
         Ok((false, completion)) => {
-            let _ = exec(conn, "ROLLBACK TO job").and_then(|_| exec(conn, "RELEASE job"));
+            let _ = conn.exec("ROLLBACK TO job").and_then(|_| conn.exec("RELEASE job"));
             completion
         }
         Err(_) => {
             tracing::error!("a write panicked; it was rolled back");
-            let _ = exec(conn, "ROLLBACK TO job").and_then(|_| exec(conn, "RELEASE job"));
+            let _ = conn.exec("ROLLBACK TO job").and_then(|_| conn.exec("RELEASE job"));
             // Its caller's channel was dropped with the job: it sees an error.
-            let nothing: Completion = Box::new(|_: Option<&rusqlite::Error>| {});
+            let nothing: Completion = Box::new(|_: Option<&SqlError>| {});
             nothing
         }
     };
@@ -257,6 +316,7 @@ fn run_job(conn: &Connection, job: Job) -> (Completion, Option<rusqlite::Error>)
 }
 
 /// A statement without results, prepared once: these run for every job.
-fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<usize> {
-    conn.prepare_cached(sql)?.execute([])
+fn exec(conn: &Connection, sql: &str) -> SqlResult<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }

@@ -17,6 +17,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 pub mod fake_ai;
 pub mod load;
+pub mod pg;
 pub mod raw_ws;
 pub mod shapes;
 pub mod tokens;
@@ -33,8 +34,50 @@ pub struct TestServer {
     done: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// The defaults tests start from, on the database at `db`.
+/// The backend the suite runs on: SQLite unless `NATTER_TEST_BACKEND` is
+/// `postgres`, when every test that does not need the SQLite file itself
+/// gets a fresh PostgreSQL database at `NATTER_TEST_POSTGRES` instead (the
+/// same tests on both backends: `.ci/run` runs the suite twice).
+pub fn on_postgres() -> bool {
+    std::env::var("NATTER_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// The defaults tests start from, on the database at `db`, or on a fresh
+/// PostgreSQL database when the suite runs on PostgreSQL.
 pub fn test_config(db: impl Into<std::path::PathBuf>) -> Config {
+    if on_postgres() {
+        return config_for(pg::fresh_database().into());
+    }
+    sqlite_config(db)
+}
+
+/// The defaults, on the SQLite file `db` whatever the backend: for the
+/// tests of what only a file has (backups, the WAL, the file's lock, the
+/// offline tools).
+pub fn sqlite_config(db: impl Into<std::path::PathBuf>) -> Config {
+    config_for(db.into())
+}
+
+/// Run `sql` (no parameters) on the server's database, whatever its
+/// engine, as an operator with sqlite3 or psql would; the first column of
+/// the first row, if any. For tests that reach behind the API (to move a
+/// clock, to read a secret); the SQL must mean the same on both engines.
+pub fn db_query<T>(config: &Config, sql: &str) -> Option<T>
+where
+    T: rusqlite::types::FromSql + for<'r> postgres::types::FromSql<'r> + Send + 'static,
+{
+    let db = config.db.to_str().unwrap_or_default();
+    if db.starts_with("postgres://") {
+        return pg::query(db, sql);
+    }
+    let c = rusqlite::Connection::open(&config.db).expect("open the test database");
+    c.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
+    let mut st = c.prepare(sql).expect("the statement prepares");
+    let mut rows = st.query([]).expect("the statement runs");
+    rows.next().expect("a row").map(|r| r.get(0).expect("the first column"))
+}
+
+fn config_for(db: std::path::PathBuf) -> Config {
     let mut config = Config::with_db(db);
     // Tests send in bursts; the rate limit has its own test.
     config.send_rate = 0;
@@ -57,6 +100,19 @@ impl TestServer {
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config(dir.path().join("natter.db"));
+        tweak(&mut config);
+        Self::start_in(dir, config).await
+    }
+
+    /// Start on a SQLite file whatever the backend: for the tests of what
+    /// only a file has (its lock, its size cap, backups, the WAL).
+    pub async fn start_sqlite() -> TestServer {
+        Self::start_sqlite_with(|_| {}).await
+    }
+
+    pub async fn start_sqlite_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = sqlite_config(dir.path().join("natter.db"));
         tweak(&mut config);
         Self::start_in(dir, config).await
     }

@@ -9,9 +9,7 @@ use super::TestServer;
 
 /// The server's JWT signing secret, from its database.
 pub fn secret(s: &TestServer) -> Vec<u8> {
-    let db = rusqlite::Connection::open(s.dir.path().join("natter.db")).expect("open the test database");
-    db.query_row("SELECT value FROM meta WHERE key = 'jwt_secret'", [], |r| r.get(0))
-        .expect("the secret is in meta")
+    super::db_query(&s.config, "SELECT value FROM meta WHERE key = 'jwt_secret'").expect("the secret is in meta")
 }
 
 /// The claims of a token (unchecked: it is ours to read).

@@ -217,6 +217,7 @@ const CHUNK: usize = 64 * 1024;
         (status = 200, description = "The SQLite file", content_type = "application/vnd.sqlite3", body = Vec<u8>),
         (status = 401, description = "Not logged in", body = super::dto::ErrorBody),
         (status = 403, description = "Not an admin", body = super::dto::ErrorBody),
+        (status = 501, description = "The server keeps its data in PostgreSQL: back it up with pg_dump", body = super::dto::ErrorBody),
     )
 )]
 pub async fn backup(core: Arc<Core>, caller: Caller) -> Result<Response, Error> {
