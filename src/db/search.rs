@@ -1,16 +1,23 @@
-//! Full-text search: the FTS5 indexes of migration 0005 (see that file for
-//! what each index holds and why), written from the queue of migration
-//! 0008 by `db::indexer` just after each commit.
+//! Full-text search. On SQLite: the FTS5 indexes of migration 0005 (see
+//! that file for what each index holds and why), written from the queue of
+//! migration 0008 by `db::indexer` just after each commit.
 //!
-//! The caller hands over FTS5 expressions that it built from quoted
-//! strings only (`core::search`); user text is never an expression here.
+//! The caller says what to look for as [`Term`]s (folded text, and whether
+//! it is the start of a word or anywhere); each engine builds its own query
+//! from them. User text is only ever a bound value: an FTS5 string in
+//! double quotes on SQLite.
 
 use super::params;
 
 use super::{Row, SqlResult, Tx};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{ConversationId, MessageId, Timestamp, UserId};
+
+/// A short term of a script without spaces is looked up on SQLite through
+/// the trigrams that start with it; one that starts more is refused as too
+/// common (the lookup would be most of the index).
+const MAX_TRIGRAMS_PER_TERM: i64 = 500;
 
 /// Index every message queued, in the caller's transaction (at start, on
 /// import, in the benches' seeding; a running server's queue is indexed by
@@ -47,13 +54,31 @@ pub(super) fn index_oldest(c: &Tx<'_>, limit: i64) -> SqlResult<usize> {
         .execute(params![limit])
 }
 
+/// How a term is matched, in text folded as the indexes fold it (case and
+/// diacritics ignored: `core::search::fold`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    /// The start of a word: "ok" finds "OK" and "okay", not "book". Its
+    /// text is letters and digits only, as the word indexes see words.
+    WordStart,
+    /// Anywhere in the text, as one string, spaces included: "afé" finds
+    /// "Café", "good morning" finds "Good morning!" and not "good, morning".
+    Anywhere,
+}
+
+/// One thing a message must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    /// Folded (`core::search::fold`).
+    pub folded: String,
+    pub how: Match,
+}
+
 /// What to look for, and where.
 #[derive(Debug, Clone)]
 pub struct Query {
-    /// An expression over `messages_trigrams` (substrings), if any term needs it.
-    pub trigrams: Option<String>,
-    /// An expression over `messages_words` (word prefixes), if any term needs it.
-    pub words: Option<String>,
+    /// A message matches when it has every one; none finds nothing.
+    pub terms: Vec<Term>,
     /// Only conversations this user is a member of.
     pub member: UserId,
     pub conversation: Option<ConversationId>,
@@ -67,6 +92,19 @@ pub struct Query {
     pub limit: i64,
 }
 
+/// The ids of the matching messages, newest first, at most `q.limit`.
+pub fn find(c: &Tx<'_>, q: &Query) -> Result<Vec<MessageId>> {
+    if q.terms.is_empty() {
+        return Ok(Vec::new());
+    }
+    match c.as_sqlite() {
+        Some(_) => find_fts5(c, q),
+        None => Err(Error::Internal("search::find has no PostgreSQL body yet".into())),
+    }
+}
+
+// SQLite: FTS5.
+//
 // The filters every variant shares. `?N IS NULL OR …` keeps one statement
 // per variant (so each is prepared once); the FTS5 index drives the scan,
 // newest first, and stops after `limit` rows pass.
@@ -105,9 +143,11 @@ const BY_WORDS: &str = concat!(
     " ORDER BY w.rowid DESC LIMIT ?8"
 );
 
-/// The ids of the matching messages, newest first, at most `q.limit`.
-pub fn find(c: &Tx<'_>, q: &Query) -> Result<Vec<MessageId>> {
-    let (sql, first, words) = match (&q.trigrams, &q.words) {
+fn find_fts5(c: &Tx<'_>, q: &Query) -> Result<Vec<MessageId>> {
+    let Some((trigrams, words)) = fts5_expressions(c, &q.terms)? else {
+        return Ok(Vec::new());
+    };
+    let (sql, first, words) = match (&trigrams, &words) {
         (Some(t), None) => (BY_TRIGRAMS, t, None),
         (Some(t), Some(w)) => (BY_BOTH, t, Some(w)),
         (None, Some(w)) => (BY_WORDS, w, None),
@@ -120,6 +160,44 @@ pub fn find(c: &Tx<'_>, q: &Query) -> Result<Vec<MessageId>> {
         Some(w) => super::collect(c, sql, params![first, below, m, cv, sd, af, bf, n, w], id),
         None => super::collect(c, sql, params![first, below, m, cv, sd, af, bf, n], id),
     }
+}
+
+/// `s` as an FTS5 string: in double quotes, each quote doubled. Whatever
+/// it holds, FTS5 reads it as text to match, never as syntax.
+fn fts5_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// The FTS5 expressions for `terms` (trigram index, word index), or `None`
+/// when a term cannot match anything. A trigram index cannot see fewer than
+/// 3 characters, so a shorter term to find anywhere (1–2 characters of a
+/// script without spaces) is every trigram of the index that starts with
+/// it, OR-ed.
+fn fts5_expressions(c: &Tx<'_>, terms: &[Term]) -> Result<Option<(Option<String>, Option<String>)>> {
+    let mut trigrams = Vec::new();
+    let mut words = Vec::new();
+    for t in terms {
+        match t.how {
+            Match::WordStart => words.push(format!("{}*", fts5_string(&t.folded))),
+            Match::Anywhere if t.folded.chars().nth(2).is_some() => trigrams.push(fts5_string(&t.folded)),
+            Match::Anywhere => {
+                let found = trigrams_starting(c, &t.folded, MAX_TRIGRAMS_PER_TERM + 1)?;
+                if found.is_empty() {
+                    return Ok(None);
+                }
+                if found.len() as i64 > MAX_TRIGRAMS_PER_TERM {
+                    return Err(Error::invalid(format!(
+                        "“{}” is in too many messages to search for on its own: add a character next to it",
+                        t.folded
+                    )));
+                }
+                let any: Vec<String> = found.iter().map(|f| fts5_string(f)).collect();
+                trigrams.push(format!("({})", any.join(" OR ")));
+            }
+        }
+    }
+    let join = |v: Vec<String>| (!v.is_empty()).then(|| v.join(" AND "));
+    Ok(Some((join(trigrams), join(words))))
 }
 
 /// The trigrams in the index that start with `prefix` (one or two folded
@@ -160,6 +238,11 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         ids
+    }
+
+    #[test]
+    fn quoting_keeps_fts5_syntax_out() {
+        assert_eq!(fts5_string(r#"a "b" OR c*"#), r#""a ""b"" OR c*""#);
     }
 
     fn queued(c: &Tx<'_>) -> i64 {
