@@ -1,15 +1,17 @@
 //! Full-text search. On SQLite: the FTS5 indexes of migration 0005 (see
 //! that file for what each index holds and why), written from the queue of
-//! migration 0008 by `db::indexer` just after each commit.
+//! migration 0008 by `db::indexer` just after each commit. On PostgreSQL:
+//! the GIN indexes over `messages.body_folded` (migrations/postgres, its
+//! NOTES.md "Search"), written with the row.
 //!
 //! The caller says what to look for as [`Term`]s (folded text, and whether
 //! it is the start of a word or anywhere); each engine builds its own query
 //! from them. User text is only ever a bound value: an FTS5 string in
-//! double quotes on SQLite.
+//! double quotes on SQLite, a parameter on PostgreSQL.
 
 use super::params;
 
-use super::{Row, SqlResult, Tx};
+use super::{Row, SqlResult, Tx, Value};
 
 use crate::error::{Error, Result};
 use crate::model::{ConversationId, MessageId, Timestamp, UserId};
@@ -99,7 +101,7 @@ pub fn find(c: &Tx<'_>, q: &Query) -> Result<Vec<MessageId>> {
     }
     match c.as_sqlite() {
         Some(_) => find_fts5(c, q),
-        None => Err(Error::Internal("search::find has no PostgreSQL body yet".into())),
+        None => find_postgres(c, q),
     }
 }
 
@@ -198,6 +200,104 @@ fn fts5_expressions(c: &Tx<'_>, terms: &[Term]) -> Result<Option<(Option<String>
     }
     let join = |v: Vec<String>| (!v.is_empty()).then(|| v.join(" AND "));
     Ok(Some((join(trigrams), join(words))))
+}
+
+// PostgreSQL: tsvector and pg_trgm over `messages.body_folded`.
+//
+// The statement is put together from fixed pieces by which parts the query
+// has (ten texts at most, each prepared once per connection); the terms and
+// filters are always parameters. The parts an index can serve (the terms,
+// the conversation) are left out when absent rather than written
+// `CAST(?N …) IS NULL OR …`: a custom plan folds that away, but PostgreSQL
+// may switch a prepared statement to a generic plan after five runs, and
+// under such an OR no index applies. The sender and the time range have no
+// index, so they stay in every text that way.
+//
+// The terms go in folded by Rust and are folded again by the schema's
+// functions (`natter_like_anywhere`, `natter_word_starts`), so that they
+// meet the text under unaccent's rules, which fold more than Rust's
+// ("straße" finds "Strasse"). What Rust folds (case, Latin diacritics,
+// combining marks) unaccent and lower() fold alike, so the second fold
+// gives what folding the typed text would. LIKE's wildcards are escaped in
+// there, after that fold (unaccent makes fullwidth ％ ＿ ＼ into % _ \),
+// which `like_pattern` here, before it, could not do.
+//
+// * Anywhere: the longest term as `body_folded LIKE natter_like_anywhere(…)`,
+//   which the trigram index serves (from 3 characters) and which a custom
+//   plan folds to a constant pattern the planner estimates from the column's
+//   statistics: a common 東京 walks the ids backwards and stops after
+//   `limit`, a rare one reads every message (no trigram selects 2
+//   characters; NOTES.md, open question 4). The other terms are `LIKE ALL`
+//   over a JSON array, a recheck of the rows the first brings.
+// * Word starts: all of them as one tsquery, `'ok':* & 'c':*`, which the
+//   word index serves. They are letters and digits only (`Match::WordStart`),
+//   so a space joins them unambiguously.
+// * Newest first, `LIMIT`: the planner either walks the primary key
+//   backwards with the search as a filter, or takes the GIN index's rows and
+//   sorts them; `m.id < ?1` is the cursor either way.
+
+// `NOT m.deleted`: both GIN indexes are partial on it.
+const PG_HEAD: &str = "SELECT m.id FROM messages m
+      WHERE m.id < ?1
+        AND m.conversation IN (SELECT conversation FROM members WHERE \"user\" = ?2)
+        AND (CAST(?3 AS bigint) IS NULL OR m.sender = ?3)
+        AND (CAST(?4 AS bigint) IS NULL OR m.created_at >= ?4)
+        AND (CAST(?5 AS bigint) IS NULL OR m.created_at < ?5)
+        AND NOT m.deleted";
+
+fn find_postgres(c: &Tx<'_>, q: &Query) -> Result<Vec<MessageId>> {
+    let mut anywhere: Vec<&str> = Vec::new();
+    let mut words: Vec<&str> = Vec::new();
+    for t in &q.terms {
+        match t.how {
+            Match::Anywhere => anywhere.push(&t.folded),
+            Match::WordStart => words.push(&t.folded),
+        }
+    }
+    // The longest has the most trigrams: the fewest candidates.
+    let lead = anywhere
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.chars().count(), i))
+        .max()
+        .map(|(_, i)| anywhere.remove(i));
+    let others = (!anywhere.is_empty())
+        .then(|| serde_json::to_string(&anywhere))
+        .transpose()
+        .map_err(|e| Error::Internal(format!("encoding search terms: {e}")))?;
+    let words = (!words.is_empty()).then(|| words.join(" "));
+
+    let below = q.below.map_or(i64::MAX, |m| m.0);
+    // The parts this query has, each with its value: `?N` is its place.
+    let mut parts: Vec<(&str, &dyn Value)> = Vec::new();
+    if let Some(t) = &lead {
+        parts.push((" AND m.body_folded LIKE natter_like_anywhere(?N)", t));
+    }
+    if let Some(j) = &others {
+        parts.push((
+            " AND m.body_folded LIKE ALL (ARRAY(SELECT natter_like_anywhere(t)
+                  FROM json_array_elements_text(CAST(CAST(?N AS text) AS json)) AS j(t)))",
+            j,
+        ));
+    }
+    if let Some(w) = &words {
+        parts.push((
+            " AND natter_words(m.body_folded) @@ natter_word_starts(string_to_array(CAST(?N AS text), ' '))",
+            w,
+        ));
+    }
+    if let Some(cv) = &q.conversation {
+        parts.push((" AND m.conversation = ?N", cv));
+    }
+    parts.push((" ORDER BY m.id DESC LIMIT ?N", &q.limit));
+
+    let mut args: Vec<&dyn Value> = vec![&below, &q.member, &q.sender, &q.after, &q.before];
+    let mut sql = String::from(PG_HEAD);
+    for (piece, value) in parts {
+        args.push(value);
+        sql.push_str(&piece.replace("?N", &format!("?{}", args.len())));
+    }
+    super::collect(c, &sql, &args, |r| r.get::<_, MessageId>(0))
 }
 
 /// The trigrams in the index that start with `prefix` (one or two folded
