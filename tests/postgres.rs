@@ -575,3 +575,203 @@ fn rewritten_statements_run_on_postgres() {
     db::search::index_queued(&tx).unwrap();
     assert!(db::search::trigrams_starting(&tx, "東", 10).unwrap().is_empty());
 }
+
+/// `db::search::find` on PostgreSQL (tsvector and pg_trgm over
+/// `body_folded`) and, for the same messages and the same queries, on SQLite
+/// (FTS5): the same ids, newest first, but where the two foldings differ.
+#[test]
+#[ignore = "needs PostgreSQL: NATTER_TEST_POSTGRES=$(tools/pg/up.sh) cargo test --test postgres -- --ignored (see .ci/run)"]
+fn search_finds_the_same_messages_as_on_sqlite() {
+    let fresh = FreshDb::new();
+    let conn = fresh.conn();
+    search_scenario(&Tx::postgres(&conn), Engine::Postgres);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("natter.db");
+    db::init(&path).unwrap();
+    let sqlite = rusqlite::Connection::open(&path).unwrap();
+    search_scenario(&Tx::sqlite(&sqlite), Engine::Sqlite);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+fn search_scenario(tx: &Tx<'_>, engine: Engine) {
+    use Match::{Anywhere, WordStart};
+    use db::search::{Match, Query, Term};
+
+    let ann = db::users::insert(tx, &person("ann", "", "", "")).unwrap().id;
+    let bob = db::users::insert(tx, &person("bob", "", "", "")).unwrap().id;
+    let cat = db::users::insert(tx, &person("cat", "", "", "")).unwrap().id;
+    let dan = db::users::insert(tx, &person("dan", "", "", "")).unwrap().id;
+    let plans = db::conversations::create_room(tx, "Plans", ann, &[bob]).unwrap().id;
+    let other = db::conversations::create_room(tx, "Other", ann, &[cat]).unwrap().id;
+    let at = |us: i64| Timestamp(1_700_000_000_000_000 + us);
+    let send = |conversation: ConversationId, sender: UserId, text: &str, t: i64| {
+        db::messages::insert(
+            tx,
+            &db::messages::NewMessage {
+                conversation,
+                sender,
+                text,
+                file: None,
+                at: at(t),
+                incomplete: false,
+                reply_to: None,
+            },
+        )
+        .unwrap()
+    };
+    let cafe = send(plans, ann, "Meet at the Café at noon", 1);
+    let okay = send(plans, bob, "Okay, see you there", 2);
+    let book = send(plans, ann, "I read a book", 3);
+    let tokyo = send(plans, bob, "明日は東京タワーで会いましょう", 4);
+    let percent = send(plans, ann, "100% sure", 5);
+    send(plans, ann, "1000 sure", 6);
+    let snake = send(plans, ann, "snake_case names", 7);
+    send(plans, ann, "snakeXcase names", 8);
+    let street = send(plans, bob, "Straße", 9);
+    let gone = send(plans, ann, "this café closed", 10);
+    db::messages::delete(tx, gone).unwrap();
+    let edited = send(plans, bob, "lunch at the cafe?", 11);
+    db::messages::edit(tx, edited, "lunch at the deli").unwrap();
+    let elsewhere = send(other, cat, "CAFÉ crème in the other room", 12);
+    let pings: Vec<MessageId> = (1..=5)
+        .map(|n| send(plans, ann, &format!("ping {n}"), 20 + n))
+        .collect();
+    let [p1, p2, p3, p4, p5] = pings[..] else {
+        unreachable!()
+    };
+    // SQLite's indexes are written beside the writer (db::indexer); here at once.
+    db::search::index_queued(tx).unwrap();
+
+    let query = |member: UserId, terms: &[(&str, Match)]| Query {
+        terms: terms
+            .iter()
+            .map(|&(folded, how)| Term {
+                folded: folded.to_owned(),
+                how,
+            })
+            .collect(),
+        member,
+        conversation: None,
+        sender: None,
+        after: None,
+        before: None,
+        below: None,
+        limit: 100,
+    };
+    let find = |q: Query| -> Vec<MessageId> { db::search::find(tx, &q).unwrap() };
+    let ann_finds = |terms: &[(&str, Match)]| find(query(ann, terms));
+
+    // Anywhere, diacritics folded in the text: "Café" and "CAFÉ" for "cafe";
+    // not the deleted message, nor the one whose "cafe" was edited away.
+    assert_eq!(ann_finds(&[("cafe", Anywhere)]), [elsewhere, cafe], "{engine:?}");
+    assert_eq!(ann_finds(&[("afe", Anywhere)]), [elsewhere, cafe], "{engine:?}");
+    assert_eq!(ann_finds(&[("boo", Anywhere)]), [book], "{engine:?}");
+    assert!(ann_finds(&[("closed", Anywhere)]).is_empty(), "{engine:?}: deleted");
+    assert_eq!(ann_finds(&[("deli", Anywhere)]), [edited], "{engine:?}");
+    assert!(
+        ann_finds(&[("lunch at the cafe", Anywhere)]).is_empty(),
+        "{engine:?}: edited"
+    );
+    // A phrase is one string, its spaces included.
+    assert_eq!(ann_finds(&[("see you", Anywhere)]), [okay], "{engine:?}");
+    assert!(ann_finds(&[("see  you", Anywhere)]).is_empty(), "{engine:?}");
+    // The start of a word: "ok" is in "book", but does not start a word there.
+    assert_eq!(ann_finds(&[("ok", WordStart)]), [okay], "{engine:?}");
+    assert_eq!(ann_finds(&[("i", WordStart)]), [elsewhere, book], "{engine:?}");
+    // Every term is needed.
+    assert_eq!(ann_finds(&[("see", Anywhere), ("ok", WordStart)]), [okay], "{engine:?}");
+    assert!(
+        ann_finds(&[("cafe", Anywhere), ("ok", WordStart)]).is_empty(),
+        "{engine:?}"
+    );
+    assert_eq!(
+        ann_finds(&[("noon", Anywhere), ("meet", Anywhere), ("th", WordStart)]),
+        [cafe],
+        "{engine:?}"
+    );
+    assert!(
+        ann_finds(&[("noon", Anywhere), ("okay", Anywhere)]).is_empty(),
+        "{engine:?}"
+    );
+    assert!(ann_finds(&[]).is_empty());
+    // Chinese and Japanese: substrings of any length, the last character too.
+    assert_eq!(ann_finds(&[("東京タワー", Anywhere)]), [tokyo], "{engine:?}");
+    assert_eq!(ann_finds(&[("東京", Anywhere)]), [tokyo], "{engine:?}");
+    assert_eq!(ann_finds(&[("う", Anywhere)]), [tokyo], "{engine:?}");
+    assert_eq!(
+        ann_finds(&[("京", Anywhere), ("タワー", Anywhere)]),
+        [tokyo],
+        "{engine:?}"
+    );
+    assert!(ann_finds(&[("京都", Anywhere)]).is_empty(), "{engine:?}");
+    // LIKE's wildcards are text: "100%" is not "100" and anything.
+    assert_eq!(ann_finds(&[("100%", Anywhere)]), [percent], "{engine:?}");
+    assert_eq!(ann_finds(&[("e_c", Anywhere)]), [snake], "{engine:?}");
+    assert_eq!(ann_finds(&[("%", Anywhere)]), [percent], "{engine:?}");
+    assert!(
+        ann_finds(&[("_", Anywhere), ("sure", Anywhere)]).is_empty(),
+        "{engine:?}"
+    );
+    // unaccent folds ß to ss (NOTES.md: PostgreSQL finds more); FTS5 does not.
+    let ss = match engine {
+        Engine::Postgres => vec![street],
+        Engine::Sqlite => vec![],
+    };
+    assert_eq!(ann_finds(&[("strasse", Anywhere)]), ss, "{engine:?}");
+    assert_eq!(ann_finds(&[("straße", Anywhere)]), [street], "{engine:?}");
+
+    // Only the member's conversations.
+    assert_eq!(find(query(bob, &[("cafe", Anywhere)])), [cafe], "{engine:?}");
+    assert_eq!(find(query(cat, &[("cafe", Anywhere)])), [elsewhere], "{engine:?}");
+    assert!(find(query(cat, &[("pi", WordStart)])).is_empty(), "{engine:?}");
+    assert!(find(query(dan, &[("cafe", Anywhere)])).is_empty(), "{engine:?}");
+    assert!(find(query(dan, &[("ok", WordStart)])).is_empty(), "{engine:?}");
+
+    // One conversation, one sender, a time range.
+    let mut q = query(ann, &[("cafe", Anywhere)]);
+    q.conversation = Some(other);
+    assert_eq!(find(q.clone()), [elsewhere], "{engine:?}");
+    q.conversation = Some(plans);
+    assert_eq!(find(q), [cafe], "{engine:?}");
+    let mut q = query(ann, &[("cafe", Anywhere)]);
+    q.sender = Some(cat);
+    assert_eq!(find(q.clone()), [elsewhere], "{engine:?}");
+    q.sender = Some(ann);
+    assert_eq!(find(q.clone()), [cafe], "{engine:?}");
+    q.sender = Some(bob);
+    assert!(find(q).is_empty(), "{engine:?}");
+    let mut q = query(ann, &[("ping", Anywhere)]);
+    q.after = Some(at(22));
+    q.before = Some(at(25));
+    assert_eq!(find(q), [p4, p3, p2], "{engine:?}");
+    let mut q = query(bob, &[("ok", WordStart)]);
+    q.conversation = Some(plans);
+    q.sender = Some(bob);
+    assert_eq!(find(q), [okay], "{engine:?}");
+
+    // Pages by the cursor, through either index: no duplicate, no gap.
+    for how in [Anywhere, WordStart] {
+        let term = if how == Anywhere { "ping" } else { "pi" };
+        let mut q = query(ann, &[(term, how)]);
+        q.limit = 2;
+        let mut pages = Vec::new();
+        loop {
+            let page = find(q.clone());
+            if page.is_empty() {
+                break;
+            }
+            q.below = page.last().copied();
+            pages.push(page);
+        }
+        assert_eq!(pages, [vec![p5, p4], vec![p3, p2], vec![p1]], "{engine:?}, {how:?}");
+    }
+    let mut q = query(ann, &[("東京", Anywhere)]);
+    q.below = Some(tokyo);
+    assert!(find(q).is_empty(), "{engine:?}");
+}

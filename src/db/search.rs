@@ -1,16 +1,25 @@
-//! Full-text search: the FTS5 indexes of migration 0005 (see that file for
-//! what each index holds and why), written from the queue of migration
-//! 0008 by `db::indexer` just after each commit.
+//! Full-text search. On SQLite: the FTS5 indexes of migration 0005 (see
+//! that file for what each index holds and why), written from the queue of
+//! migration 0008 by `db::indexer` just after each commit. On PostgreSQL:
+//! the GIN indexes over `messages.body_folded` (migrations/postgres, its
+//! NOTES.md "Search"), written with the row.
 //!
-//! The caller hands over FTS5 expressions that it built from quoted
-//! strings only (`core::search`); user text is never an expression here.
+//! The caller says what to look for as [`Term`]s (folded text, and whether
+//! it is the start of a word or anywhere); each engine builds its own query
+//! from them. User text is only ever a bound value: an FTS5 string in
+//! double quotes on SQLite, a parameter on PostgreSQL.
 
 use super::params;
 
-use super::{Row, SqlResult, Tx};
+use super::{Row, SqlResult, Tx, Value};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{ConversationId, MessageId, Timestamp, UserId};
+
+/// A short term of a script without spaces is looked up on SQLite through
+/// the trigrams that start with it; one that starts more is refused as too
+/// common (the lookup would be most of the index).
+const MAX_TRIGRAMS_PER_TERM: i64 = 500;
 
 /// Index every message queued, in the caller's transaction (at start, on
 /// import, in the benches' seeding; a running server's queue is indexed by
@@ -47,13 +56,31 @@ pub(super) fn index_oldest(c: &Tx<'_>, limit: i64) -> SqlResult<usize> {
         .execute(params![limit])
 }
 
+/// How a term is matched, in text folded as the indexes fold it (case and
+/// diacritics ignored: `core::search::fold`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    /// The start of a word: "ok" finds "OK" and "okay", not "book". Its
+    /// text is letters and digits only, as the word indexes see words.
+    WordStart,
+    /// Anywhere in the text, as one string, spaces included: "afé" finds
+    /// "Café", "good morning" finds "Good morning!" and not "good, morning".
+    Anywhere,
+}
+
+/// One thing a message must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    /// Folded (`core::search::fold`).
+    pub folded: String,
+    pub how: Match,
+}
+
 /// What to look for, and where.
 #[derive(Debug, Clone)]
 pub struct Query {
-    /// An expression over `messages_trigrams` (substrings), if any term needs it.
-    pub trigrams: Option<String>,
-    /// An expression over `messages_words` (word prefixes), if any term needs it.
-    pub words: Option<String>,
+    /// A message matches when it has every one; none finds nothing.
+    pub terms: Vec<Term>,
     /// Only conversations this user is a member of.
     pub member: UserId,
     pub conversation: Option<ConversationId>,
@@ -67,6 +94,19 @@ pub struct Query {
     pub limit: i64,
 }
 
+/// The ids of the matching messages, newest first, at most `q.limit`.
+pub fn find(c: &Tx<'_>, q: &Query) -> Result<Vec<MessageId>> {
+    if q.terms.is_empty() {
+        return Ok(Vec::new());
+    }
+    match c.as_sqlite() {
+        Some(_) => find_fts5(c, q),
+        None => find_postgres(c, q),
+    }
+}
+
+// SQLite: FTS5.
+//
 // The filters every variant shares. `?N IS NULL OR …` keeps one statement
 // per variant (so each is prepared once); the FTS5 index drives the scan,
 // newest first, and stops after `limit` rows pass.
@@ -105,9 +145,11 @@ const BY_WORDS: &str = concat!(
     " ORDER BY w.rowid DESC LIMIT ?8"
 );
 
-/// The ids of the matching messages, newest first, at most `q.limit`.
-pub fn find(c: &Tx<'_>, q: &Query) -> Result<Vec<MessageId>> {
-    let (sql, first, words) = match (&q.trigrams, &q.words) {
+fn find_fts5(c: &Tx<'_>, q: &Query) -> Result<Vec<MessageId>> {
+    let Some((trigrams, words)) = fts5_expressions(c, &q.terms)? else {
+        return Ok(Vec::new());
+    };
+    let (sql, first, words) = match (&trigrams, &words) {
         (Some(t), None) => (BY_TRIGRAMS, t, None),
         (Some(t), Some(w)) => (BY_BOTH, t, Some(w)),
         (None, Some(w)) => (BY_WORDS, w, None),
@@ -120,6 +162,142 @@ pub fn find(c: &Tx<'_>, q: &Query) -> Result<Vec<MessageId>> {
         Some(w) => super::collect(c, sql, params![first, below, m, cv, sd, af, bf, n, w], id),
         None => super::collect(c, sql, params![first, below, m, cv, sd, af, bf, n], id),
     }
+}
+
+/// `s` as an FTS5 string: in double quotes, each quote doubled. Whatever
+/// it holds, FTS5 reads it as text to match, never as syntax.
+fn fts5_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// The FTS5 expressions for `terms` (trigram index, word index), or `None`
+/// when a term cannot match anything. A trigram index cannot see fewer than
+/// 3 characters, so a shorter term to find anywhere (1–2 characters of a
+/// script without spaces) is every trigram of the index that starts with
+/// it, OR-ed.
+fn fts5_expressions(c: &Tx<'_>, terms: &[Term]) -> Result<Option<(Option<String>, Option<String>)>> {
+    let mut trigrams = Vec::new();
+    let mut words = Vec::new();
+    for t in terms {
+        match t.how {
+            Match::WordStart => words.push(format!("{}*", fts5_string(&t.folded))),
+            Match::Anywhere if t.folded.chars().nth(2).is_some() => trigrams.push(fts5_string(&t.folded)),
+            Match::Anywhere => {
+                let found = trigrams_starting(c, &t.folded, MAX_TRIGRAMS_PER_TERM + 1)?;
+                if found.is_empty() {
+                    return Ok(None);
+                }
+                if found.len() as i64 > MAX_TRIGRAMS_PER_TERM {
+                    return Err(Error::invalid(format!(
+                        "“{}” is in too many messages to search for on its own: add a character next to it",
+                        t.folded
+                    )));
+                }
+                let any: Vec<String> = found.iter().map(|f| fts5_string(f)).collect();
+                trigrams.push(format!("({})", any.join(" OR ")));
+            }
+        }
+    }
+    let join = |v: Vec<String>| (!v.is_empty()).then(|| v.join(" AND "));
+    Ok(Some((join(trigrams), join(words))))
+}
+
+// PostgreSQL: tsvector and pg_trgm over `messages.body_folded`.
+//
+// The statement is put together from fixed pieces by which parts the query
+// has (ten texts at most, each prepared once per connection); the terms and
+// filters are always parameters. The parts an index can serve (the terms,
+// the conversation) are left out when absent rather than written
+// `CAST(?N …) IS NULL OR …`: a custom plan folds that away, but PostgreSQL
+// may switch a prepared statement to a generic plan after five runs, and
+// under such an OR no index applies. The sender and the time range have no
+// index, so they stay in every text that way.
+//
+// The terms go in folded by Rust and are folded again by the schema's
+// functions (`natter_like_anywhere`, `natter_word_starts`), so that they
+// meet the text under unaccent's rules, which fold more than Rust's
+// ("straße" finds "Strasse"). What Rust folds (case, Latin diacritics,
+// combining marks) unaccent and lower() fold alike, so the second fold
+// gives what folding the typed text would. LIKE's wildcards are escaped in
+// there, after that fold (unaccent makes fullwidth ％ ＿ ＼ into % _ \),
+// which `like_pattern` here, before it, could not do.
+//
+// * Anywhere: the longest term as `body_folded LIKE natter_like_anywhere(…)`,
+//   which the trigram index serves (from 3 characters) and which a custom
+//   plan folds to a constant pattern the planner estimates from the column's
+//   statistics: a common 東京 walks the ids backwards and stops after
+//   `limit`, a rare one reads every message (no trigram selects 2
+//   characters; NOTES.md, open question 4). The other terms are `LIKE ALL`
+//   over a JSON array, a recheck of the rows the first brings.
+// * Word starts: all of them as one tsquery, `'ok':* & 'c':*`, which the
+//   word index serves. They are letters and digits only (`Match::WordStart`),
+//   so a space joins them unambiguously.
+// * Newest first, `LIMIT`: the planner either walks the primary key
+//   backwards with the search as a filter, or takes the GIN index's rows and
+//   sorts them; `m.id < ?1` is the cursor either way.
+
+// `NOT m.deleted`: both GIN indexes are partial on it.
+const PG_HEAD: &str = "SELECT m.id FROM messages m
+      WHERE m.id < ?1
+        AND m.conversation IN (SELECT conversation FROM members WHERE \"user\" = ?2)
+        AND (CAST(?3 AS bigint) IS NULL OR m.sender = ?3)
+        AND (CAST(?4 AS bigint) IS NULL OR m.created_at >= ?4)
+        AND (CAST(?5 AS bigint) IS NULL OR m.created_at < ?5)
+        AND NOT m.deleted";
+
+fn find_postgres(c: &Tx<'_>, q: &Query) -> Result<Vec<MessageId>> {
+    let mut anywhere: Vec<&str> = Vec::new();
+    let mut words: Vec<&str> = Vec::new();
+    for t in &q.terms {
+        match t.how {
+            Match::Anywhere => anywhere.push(&t.folded),
+            Match::WordStart => words.push(&t.folded),
+        }
+    }
+    // The longest has the most trigrams: the fewest candidates.
+    let lead = anywhere
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.chars().count(), i))
+        .max()
+        .map(|(_, i)| anywhere.remove(i));
+    let others = (!anywhere.is_empty())
+        .then(|| serde_json::to_string(&anywhere))
+        .transpose()
+        .map_err(|e| Error::Internal(format!("encoding search terms: {e}")))?;
+    let words = (!words.is_empty()).then(|| words.join(" "));
+
+    let below = q.below.map_or(i64::MAX, |m| m.0);
+    // The parts this query has, each with its value: `?N` is its place.
+    let mut parts: Vec<(&str, &dyn Value)> = Vec::new();
+    if let Some(t) = &lead {
+        parts.push((" AND m.body_folded LIKE natter_like_anywhere(?N)", t));
+    }
+    if let Some(j) = &others {
+        parts.push((
+            " AND m.body_folded LIKE ALL (ARRAY(SELECT natter_like_anywhere(t)
+                  FROM json_array_elements_text(CAST(CAST(?N AS text) AS json)) AS j(t)))",
+            j,
+        ));
+    }
+    if let Some(w) = &words {
+        parts.push((
+            " AND natter_words(m.body_folded) @@ natter_word_starts(string_to_array(CAST(?N AS text), ' '))",
+            w,
+        ));
+    }
+    if let Some(cv) = &q.conversation {
+        parts.push((" AND m.conversation = ?N", cv));
+    }
+    parts.push((" ORDER BY m.id DESC LIMIT ?N", &q.limit));
+
+    let mut args: Vec<&dyn Value> = vec![&below, &q.member, &q.sender, &q.after, &q.before];
+    let mut sql = String::from(PG_HEAD);
+    for (piece, value) in parts {
+        args.push(value);
+        sql.push_str(&piece.replace("?N", &format!("?{}", args.len())));
+    }
+    super::collect(c, &sql, &args, |r| r.get::<_, MessageId>(0))
 }
 
 /// The trigrams in the index that start with `prefix` (one or two folded
@@ -160,6 +338,11 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         ids
+    }
+
+    #[test]
+    fn quoting_keeps_fts5_syntax_out() {
+        assert_eq!(fts5_string(r#"a "b" OR c*"#), r#""a ""b"" OR c*""#);
     }
 
     fn queued(c: &Tx<'_>) -> i64 {

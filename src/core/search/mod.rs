@@ -2,15 +2,17 @@
 //!
 //! What the user typed is cut into terms (words, or "quoted phrases"); a
 //! message matches when it has every term, ignoring case and diacritics.
-//! Each term becomes a quoted FTS5 string, never an expression of its own,
-//! so no input is an FTS5 syntax error. How a term is looked up depends on
-//! its length, because a trigram index cannot see fewer than 3 characters:
+//! Each term goes to storage as folded text to match (`db::search::Term`),
+//! which each engine turns into its own query without ever reading it as
+//! syntax. How a term is looked up depends on its length, because a
+//! trigram index cannot see fewer than 3 characters:
 //!
 //! * 3 characters or more: anywhere in the text (the trigram index).
 //! * 1–2 characters: the start of a word ("ok" finds "OK" and "okay", not
 //!   "book") through the word index; but in scripts written without spaces
-//!   (Chinese, Japanese, Thai…), where a "word" is a whole clause, anywhere,
-//!   through the trigrams that start with it (see migration 0005).
+//!   (Chinese, Japanese, Thai…), where a "word" is a whole clause, anywhere
+//!   (on SQLite through the trigrams that start with it, see migration 0005
+//!   and `db::search`).
 
 mod fold;
 mod snippet;
@@ -22,7 +24,10 @@ use snippet::{Needle, snippet};
 
 use super::conversations::{load_uuid, require_member};
 use super::{Caller, Core};
-use crate::db::{self, search::Query};
+use crate::db::{
+    self,
+    search::{Match, Query},
+};
 use crate::error::{Error, Result};
 use crate::model::{Message, MessageId, Timestamp};
 
@@ -36,10 +41,6 @@ pub const MAX_QUERY_CHARS: usize = 256;
 const MAX_TERMS: usize = 16;
 /// The most characters a snippet shows.
 const SNIPPET_CHARS: usize = 160;
-/// A short term of a script without spaces is looked up through the
-/// trigrams that start with it; one that starts more is refused as too
-/// common (the lookup would be most of the index).
-const MAX_TRIGRAMS_PER_TERM: i64 = 500;
 
 /// A search, as a dialect hands it over.
 #[derive(Debug, Clone, Default)]
@@ -77,14 +78,13 @@ pub struct SearchPage {
 enum How {
     Anywhere,
     WordStart,
-    /// Anywhere, through the trigrams that start with it.
+    /// Anywhere, though shorter than a trigram: 1–2 characters of a script
+    /// without spaces.
     Expand,
 }
 
 #[derive(Debug, Clone)]
 struct Term {
-    /// As typed, for messages.
-    raw: String,
     /// Folded as the indexes fold it.
     folded: String,
     how: How,
@@ -148,13 +148,11 @@ fn parse(text: &str) -> Result<Vec<Term>> {
         let n = folded.chars().count();
         let term = if n >= 3 {
             Term {
-                raw,
                 folded,
                 how: How::Anywhere,
             }
         } else if folded.chars().any(unspaced) {
             Term {
-                raw,
                 folded,
                 how: How::Expand,
             }
@@ -165,7 +163,6 @@ fn parse(text: &str) -> Result<Vec<Term>> {
                 continue;
             }
             Term {
-                raw,
                 folded,
                 how: How::WordStart,
             }
@@ -183,39 +180,19 @@ fn parse(text: &str) -> Result<Vec<Term>> {
     Ok(terms)
 }
 
-/// `s` as an FTS5 string: in double quotes, each quote doubled. Whatever
-/// it holds, FTS5 reads it as text to match, never as syntax.
-fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-/// The FTS5 expressions for `terms` (trigram index, word index), or `None`
-/// when a term cannot match anything.
-fn expressions(c: &crate::db::Tx<'_>, terms: &[Term]) -> Result<Option<(Option<String>, Option<String>)>> {
-    let mut trigrams = Vec::new();
-    let mut words = Vec::new();
-    for t in terms {
-        match t.how {
-            How::Anywhere => trigrams.push(quote(&t.folded)),
-            How::WordStart => words.push(format!("{}*", quote(&t.folded))),
-            How::Expand => {
-                let found = db::search::trigrams_starting(c, &t.folded, MAX_TRIGRAMS_PER_TERM + 1)?;
-                if found.is_empty() {
-                    return Ok(None);
-                }
-                if found.len() as i64 > MAX_TRIGRAMS_PER_TERM {
-                    return Err(Error::invalid(format!(
-                        "“{}” is in too many messages to search for on its own: add a character next to it",
-                        t.raw
-                    )));
-                }
-                let any: Vec<String> = found.iter().map(|f| quote(f)).collect();
-                trigrams.push(format!("({})", any.join(" OR ")));
-            }
-        }
-    }
-    let join = |v: Vec<String>| (!v.is_empty()).then(|| v.join(" AND "));
-    Ok(Some((join(trigrams), join(words))))
+/// `terms` as storage takes them: a term of a script without spaces is
+/// found anywhere, whatever its length (how is the engine's business).
+fn storage_terms(terms: &[Term]) -> Vec<db::search::Term> {
+    terms
+        .iter()
+        .map(|t| db::search::Term {
+            folded: t.folded.clone(),
+            how: match t.how {
+                How::WordStart => Match::WordStart,
+                How::Anywhere | How::Expand => Match::Anywhere,
+            },
+        })
+        .collect()
 }
 
 fn needles(terms: &[Term]) -> Vec<Needle> {
@@ -255,17 +232,10 @@ impl Core {
                     Some(id) => Some(db::users::by_uuid(c, id)?.ok_or_else(|| Error::not_found("user"))?.id),
                     None => None,
                 };
-                let Some((trigrams, words)) = expressions(c, &terms)? else {
-                    return Ok(SearchPage {
-                        hits: Vec::new(),
-                        next: None,
-                    });
-                };
                 let mut ids = db::search::find(
                     c,
                     &Query {
-                        trigrams,
-                        words,
+                        terms: storage_terms(&terms),
                         member: me,
                         conversation,
                         sender,
@@ -336,10 +306,5 @@ mod tests {
         for q in ["", "   ", "\"\"", "!", "?! ..", &"x ".repeat(17), &"y".repeat(257)] {
             assert!(matches!(parse(q), Err(Error::Invalid(_))), "{q:?}");
         }
-    }
-
-    #[test]
-    fn quoting_keeps_syntax_out() {
-        assert_eq!(quote(r#"a "b" OR c*"#), r#""a ""b"" OR c*""#);
     }
 }
