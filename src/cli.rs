@@ -35,7 +35,12 @@ fn admin(action: &AdminCommand, config: &Config) -> Result<(), String> {
             let role = if *member { Role::Member } else { Role::Admin };
             let created = offline::create(db, username.trim(), &hash, role).map_err(|e| e.to_string())?;
             if created {
-                println!("created {} ({}) in {}", username.trim(), role.as_str(), db.display());
+                println!(
+                    "created {} ({}) in {}",
+                    username.trim(),
+                    role.as_str(),
+                    crate::db::pg::display(db)
+                );
             } else {
                 println!(
                     "{} already existed: it is now {}, active, with the new password",
@@ -95,7 +100,7 @@ pub fn run(command: &Command, config: &Config) -> Result<(), String> {
             let report = backup::backup_file(db, out).map_err(|e| format!("backup failed: {e}"))?;
             println!(
                 "backed up {} to {} ({} bytes in {} ms)",
-                db.display(),
+                crate::db::pg::display(db),
                 report.path.display(),
                 report.bytes,
                 report.took.as_millis()
@@ -117,7 +122,7 @@ pub fn run(command: &Command, config: &Config) -> Result<(), String> {
         }
         Command::Export { out, files } => {
             let counts = archive::export(db, out, *files).map_err(|e| format!("export failed: {e}"))?;
-            println!("exported {} to {}", db.display(), out.display());
+            println!("exported {} to {}", crate::db::pg::display(db), out.display());
             if *files == archive::FilesMode::Ref {
                 println!("file contents are in {}", archive::files_dir(out).display());
             }
@@ -128,7 +133,7 @@ pub fn run(command: &Command, config: &Config) -> Result<(), String> {
         }
         Command::Import { input } => {
             let counts = archive::import(db, input).map_err(|e| format!("import refused: {e}"))?;
-            println!("imported {} into {}", input.display(), db.display());
+            println!("imported {} into {}", input.display(), crate::db::pg::display(db));
             for line in counts.lines() {
                 println!("{line}");
             }

@@ -25,7 +25,8 @@ pub struct Config {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// SQLite database file; created on first start.
+    /// SQLite database file, created on first start; or a PostgreSQL URL
+    /// (postgres://user:password@host:port/database), migrated on start.
     #[arg(long, env = "NATTER_DB", default_value = "natter.db", global = true)]
     pub db: PathBuf,
 

@@ -161,6 +161,11 @@ impl Error {
             Some(c) if *c == SqlState::DISK_FULL => {
                 Error::DiskFull("the server's disk is full: nothing was saved; try again later".into())
             }
+            // PostgreSQL's text holds no NUL character (SQLite's does): a
+            // name or text with one can be neither stored nor found there.
+            Some(c) if *c == SqlState::CHARACTER_NOT_IN_REPERTOIRE => {
+                Error::Invalid("text may not contain the NUL character (U+0000)".into())
+            }
             Some(c) if *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CANNOT_CONNECT_NOW => {
                 Error::Unavailable("the database is restarting; try again in a few seconds".into())
             }

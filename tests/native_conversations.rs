@@ -570,7 +570,7 @@ async fn concurrent_sends_share_commits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_checkpoints_the_wal_into_the_database_file() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_sqlite().await;
     let db = s.dir.path().join("natter.db");
     let a = s.register("alice").await;
     let room = a.room("log").await;

@@ -29,6 +29,14 @@ struct FreshDb {
 
 impl FreshDb {
     fn new() -> FreshDb {
+        let db = FreshDb::empty();
+        let mut c = postgres::Client::connect(&db.url, postgres::NoTls).expect("connect to the new database");
+        c.batch_execute(SCHEMA).expect("the schema applies");
+        db
+    }
+
+    /// A database with nothing in it yet.
+    fn empty() -> FreshDb {
         let url = std::env::var("NATTER_TEST_POSTGRES")
             .expect("NATTER_TEST_POSTGRES must name a PostgreSQL server: the URL tools/pg/up.sh prints");
         let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("connect to NATTER_TEST_POSTGRES");
@@ -40,8 +48,6 @@ impl FreshDb {
             .expect("create a database");
         let (base, _) = url.rsplit_once('/').expect("a URL ending in /database");
         let url = format!("{base}/{name}");
-        let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect to the new database");
-        c.batch_execute(SCHEMA).expect("the schema applies");
         FreshDb { admin, name, url }
     }
 
@@ -774,4 +780,74 @@ fn search_scenario(tx: &Tx<'_>, engine: Engine) {
     let mut q = query(ann, &[("東京", Anywhere)]);
     q.below = Some(tokyo);
     assert!(find(q).is_empty(), "{engine:?}");
+}
+
+/// natter's own command line on a PostgreSQL URL: `--init-db` migrates an
+/// empty database under the advisory lock (twice: the second finds it up
+/// to date), `natter admin` makes and lists accounts there, the file
+/// commands refuse clearly, and the password in the URL is printed nowhere.
+#[test]
+#[ignore = "needs PostgreSQL: NATTER_TEST_POSTGRES=$(tools/pg/up.sh) cargo test --test postgres -- --ignored (see .ci/run)"]
+fn the_command_line_migrates_and_administers_a_postgres_database() {
+    let db = FreshDb::empty();
+    let password = db
+        .url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .map(|(userinfo, _)| userinfo)
+        .and_then(|u| u.split_once(':'))
+        .map(|(_, p)| p.to_owned())
+        .expect("NATTER_TEST_POSTGRES has a password");
+    let natter = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_natter"))
+            .args(args)
+            .env("NATTER_DB", &db.url)
+            .env("NATTER_ADMIN_PASSWORD", "correct horse battery")
+            .env_remove("NATTER_CONFIG")
+            .output()
+            .expect("run natter");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !text.contains(&format!(":{password}@")),
+            "the password is printed: {text}"
+        );
+        (out.status.success(), text)
+    };
+
+    let (ok, text) = natter(&["--init-db"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("from schema version 0 to 1"), "{text}");
+    assert!(text.contains("created a new JWT signing secret"), "{text}");
+    assert!(text.contains("created a VAPID key pair"), "{text}");
+    let (ok, text) = natter(&["--init-db"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("at schema version 1 (up to date)"), "{text}");
+    assert!(text.contains("kept the existing JWT signing secret"), "{text}");
+
+    let (ok, text) = natter(&["admin", "create", "root"]);
+    assert!(ok, "{text}");
+    let (ok, text) = natter(&["admin", "list-users"]);
+    assert!(ok && text.contains("root"), "{text}");
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).expect("connect");
+    let hash: String = c
+        .query_one("SELECT password_hash FROM users WHERE username = 'root'", &[])
+        .expect("root is stored")
+        .get(0);
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    let role: String = c
+        .query_one("SELECT role FROM users WHERE username = 'root'", &[])
+        .expect("root is stored")
+        .get(0);
+    assert_eq!(role, "admin");
+
+    let (ok, text) = natter(&["backup", "/tmp/never-written.db"]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("pg_dump"), "{text}");
+    let (ok, text) = natter(&["config"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("db = \"postgres://natter@"), "{text}");
 }

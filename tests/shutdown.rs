@@ -170,7 +170,7 @@ async fn under_load_what_is_stored_is_exactly_what_was_acknowledged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_stop_the_database_file_alone_holds_every_acknowledged_message() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_sqlite().await;
     let (outcome, db, _dir) = load_through_a_stop(s).await;
     assert!(outcome.acked.len() > 200, "{} acknowledged", outcome.acked.len());
     assert_eq!(wal_size(&db), 0, "the last checkpoint emptied the WAL");
@@ -187,7 +187,7 @@ async fn after_a_stop_the_database_file_alone_holds_every_acknowledged_message()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wal_grows_in_a_burst_and_is_emptied_when_writes_pause() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_sqlite().await;
     let db = s.config.db.clone();
     let c = s.register("writer").await;
     let room = c.room("burst").await;
@@ -239,7 +239,7 @@ async fn under_steady_writes_the_wal_is_cut_back_to_its_limit() {
     // passive checkpoints never catch up with a writer that never stops:
     // the limit alone keeps the file small.
     const LIMIT: u64 = 256 * 1024;
-    let s = TestServer::start_with(|c| c.wal_limit_bytes = LIMIT).await;
+    let s = TestServer::start_sqlite_with(|c| c.wal_limit_bytes = LIMIT).await;
     let db = s.config.db.clone();
     let c = s.register("writer").await;
     let room = c.room("steady").await;

@@ -169,6 +169,9 @@ impl Loaded {
             };
             let shown = if SECRETS.contains(&id) {
                 "\"***\"".to_owned()
+            } else if id == "db" {
+                // A PostgreSQL URL may hold a password.
+                toml::Value::String(crate::db::pg::display(std::path::Path::new(&value))).to_string()
             } else if value.parse::<i64>().is_ok() || value == "true" || value == "false" {
                 value
             } else {

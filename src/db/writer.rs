@@ -47,7 +47,9 @@ fn commit_failed(e: &SqlError) -> Error {
     }
 }
 
-/// The writer's connection, of either engine.
+/// The writer's connection, of either engine. (One per server: its size
+/// does not matter.)
+#[allow(clippy::large_enum_variant)]
 pub enum Conn {
     Sqlite(Connection),
     /// With what it takes to connect again: a PostgreSQL connection can

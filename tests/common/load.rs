@@ -166,6 +166,11 @@ impl Load {
 
 /// Every message text in the database at `db`, read with rusqlite.
 pub fn stored_texts(db: &std::path::Path) -> BTreeSet<String> {
+    if let Some(url) = db.to_str().filter(|d| d.starts_with("postgres://")) {
+        return super::pg::strings(url, "SELECT body FROM messages")
+            .into_iter()
+            .collect();
+    }
     let c = rusqlite::Connection::open(db).expect("open the database");
     let mut stmt = c.prepare("SELECT body FROM messages").expect("query");
     stmt.query_map([], |r| r.get::<_, String>(0))

@@ -85,3 +85,16 @@ where
     .join()
     .expect("a statement on the test database")
 }
+
+/// The first column of every row of `sql` (no parameters) on the
+/// PostgreSQL database at `url`.
+pub fn strings(url: &str, sql: &str) -> Vec<String> {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect to the test database");
+        let rows = c.query(sql.as_str(), &[]).expect("the statement runs");
+        rows.iter().map(|r| r.get(0)).collect()
+    })
+    .join()
+    .expect("a statement on the test database")
+}
