@@ -27,7 +27,13 @@ pub struct Config {
 
     /// SQLite database file, created on first start; or a PostgreSQL URL
     /// (postgres://user:password@host:port/database), migrated on start.
-    #[arg(long, env = "NATTER_DB", default_value = "natter.db", global = true)]
+    #[arg(
+        long,
+        env = "NATTER_DB",
+        default_value = "natter.db",
+        global = true,
+        hide_env_values = true
+    )]
     pub db: PathBuf,
 
     /// A TOML file of settings (`listen = "0.0.0.0:8080"`, one per flag,

@@ -169,7 +169,11 @@ impl Error {
             Some(c) if *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CANNOT_CONNECT_NOW => {
                 Error::Unavailable("the database is restarting; try again in a few seconds".into())
             }
-            None if e.is_closed() => {
+            // No SQL state: the server was never reached or the connection
+            // broke (its cause is an I/O error).
+            None if e.is_closed()
+                || std::error::Error::source(e).is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some()) =>
+            {
                 Error::Unavailable("the server lost its database connection; try again in a few seconds".into())
             }
             _ => Error::Internal(format!("postgres: {e}")),

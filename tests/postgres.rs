@@ -40,7 +40,8 @@ impl FreshDb {
         let url = std::env::var("NATTER_TEST_POSTGRES")
             .expect("NATTER_TEST_POSTGRES must name a PostgreSQL server: the URL tools/pg/up.sh prints");
         let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("connect to NATTER_TEST_POSTGRES");
-        let name = format!("natter_t_{}", Uuid::new_v4().simple());
+        // Not natter_t_…: those are the suite's (tests/common/pg.rs).
+        let name = format!("natter_f_{}", Uuid::new_v4().simple());
         admin
             .batch_execute(&format!(
                 "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C.UTF-8'"

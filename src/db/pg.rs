@@ -35,15 +35,29 @@ pub fn display(db: &Path) -> String {
     let Some(url) = db.to_str().filter(|_| is_url(db)) else {
         return db.display().to_string();
     };
+    let (url, query) = url.split_once('?').map_or((url, None), |(u, q)| (u, Some(q)));
     // scheme://user:password@host… → scheme://user@host…
-    match (url.find("://"), url.rfind('@')) {
+    let mut out = match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let userinfo = &url[s + 3..at];
             let user = userinfo.split(':').next().unwrap_or("");
             format!("{}{user}@{}", &url[..s + 3], &url[at + 1..])
         }
         _ => url.to_owned(),
+    };
+    // …?password=… is a password too.
+    if let Some(query) = query {
+        let shown: Vec<String> = query
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => kv.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&shown.join("&"));
     }
+    out
 }
 
 /// The connection settings in `--db`.
@@ -193,5 +207,9 @@ mod tests {
         );
         assert_eq!(display(Path::new("postgres://h/db")), "postgres://h/db");
         assert_eq!(display(Path::new("natter.db")), "natter.db");
+        assert_eq!(
+            display(Path::new("postgres://h/db?user=u&password=secret&sslmode=disable")),
+            "postgres://h/db?user=u&password=***&sslmode=disable"
+        );
     }
 }

@@ -65,11 +65,17 @@ impl Conn {
         match self {
             Conn::Sqlite(c) => exec(c, "BEGIN IMMEDIATE"),
             Conn::Postgres { conn, config } => {
-                if conn.get_mut().client.is_closed() {
-                    tracing::warn!("the writer's PostgreSQL connection was lost; connecting again");
-                    *conn.get_mut() = PgConn::new(config.connect(postgres::NoTls)?);
+                match conn.get_mut().batch("BEGIN") {
+                    // The client learns that its connection is gone only by
+                    // using it (a server restart, a network fault): connect
+                    // again once, so the first batch after it is served.
+                    Err(SqlError::Postgres(e)) if e.code().is_none() => {
+                        tracing::warn!(error = %e, "the writer's PostgreSQL connection was lost; connecting again");
+                        *conn.get_mut() = PgConn::new(config.connect(postgres::NoTls)?);
+                        conn.get_mut().batch("BEGIN")
+                    }
+                    other => other,
                 }
-                conn.get_mut().batch("BEGIN")
             }
         }
     }
@@ -247,7 +253,7 @@ fn run(mut conn: Conn, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &WriterM
         // during this batch shares its commit. Not once the transaction is
         // gone (SQLite rolls it all back on some faults, a full disk among
         // them): a job then would run, and commit, on its own.
-        while completions.len() < MAX_BATCH && conn.in_transaction() {
+        while completions.len() < MAX_BATCH && conn.in_transaction() && fault.is_none() {
             match rx.try_recv() {
                 Ok(Msg::Job(job)) => {
                     let (completion, f) = run_job(&conn, job);
@@ -262,7 +268,14 @@ fn run(mut conn: Conn, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &WriterM
             }
         }
         let started = Instant::now();
-        let committed = conn.exec("COMMIT");
+        let committed = match fault.take() {
+            // A savepoint that could not be set or released: SQLite has
+            // then lost the transaction, and PostgreSQL has aborted it (a
+            // COMMIT there would quietly roll it back and report success).
+            // Nothing of the batch is kept, and every job hears why.
+            Some(f) => Err(f),
+            None => conn.exec("COMMIT"),
+        };
         // Counted once committed: the search indexer reads this counter to
         // know there is something to index, and must then find it.
         stats.jobs.fetch_add(completions.len() as u64, Ordering::Relaxed);
@@ -272,10 +285,7 @@ fn run(mut conn: Conn, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &WriterM
         let commit_error = committed.err().map(|e| {
             let _ = conn.exec("ROLLBACK");
             tracing::warn!(error = %e, jobs = completions.len(), "commit failed");
-            // A savepoint that could not be released (FTS5 writes its index
-            // then) took the transaction with it: the COMMIT only says there
-            // is none. The fault that did it is what the callers are told.
-            fault.take().unwrap_or(e)
+            e
         });
         for completion in completions {
             if catch_unwind(AssertUnwindSafe(|| completion(commit_error.as_ref()))).is_err() {
@@ -292,7 +302,11 @@ fn run(mut conn: Conn, rx: mpsc::Receiver<Msg>, stats: &Stats, metrics: &WriterM
 /// the error of a release that failed (the batch's commit then fails too).
 fn run_job(conn: &Conn, job: Job) -> (Completion, Option<SqlError>) {
     if let Err(e) = conn.exec("SAVEPOINT job") {
+        // Without a savepoint the job could not be undone alone: it does
+        // not run, and the batch ends here.
         tracing::error!(error = %e, "savepoint failed");
+        let completion = job(Err(&e)).1;
+        return (completion, Some(e));
     }
     let tx = conn.tx();
     let completion = match catch_unwind(AssertUnwindSafe(|| job(Ok(&tx)))) {

@@ -49,9 +49,16 @@ fn make() -> String {
             .expect("list old test databases");
         for row in old {
             let name: String = row.get(0);
+            // Not another test process's that is still running.
+            let owner = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
+            if owner.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists()) {
+                continue;
+            }
             let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
         }
         let name = format!("natter_t_{pid}_template");
+        // A reused pid's leftover.
+        let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         admin
             .batch_execute(&format!(
                 "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C.UTF-8'"
