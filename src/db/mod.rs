@@ -174,24 +174,24 @@ pub fn init(path: &Path) -> Result<InitReport> {
     Ok(report)
 }
 
-/// Make the JWT signing secret if there is none; true if it was made.
-fn ensure_jwt_secret(c: &Tx<'_>) -> Result<bool> {
+/// Store `make()` in `meta` under `key` unless something is there (a
+/// secret made once and kept); true if it was made now.
+pub(crate) fn ensure_meta(c: &Tx<'_>, key: &str, make: impl FnOnce() -> Vec<u8>) -> Result<bool> {
     let has: Option<i64> = c
-        .query_row(
-            "SELECT CAST(1 AS bigint) FROM meta WHERE key = ?1",
-            params![JWT_SECRET_KEY],
-            |r| r.get(0),
-        )
+        .query_row("SELECT CAST(1 AS bigint) FROM meta WHERE key = ?1", params![key], |r| {
+            r.get(0)
+        })
         .optional()?;
     if has.is_some() {
         return Ok(false);
     }
-    let secret: [u8; 32] = rand::random();
-    c.execute(
-        "INSERT INTO meta (key, value) VALUES (?1, ?2)",
-        params![JWT_SECRET_KEY, &secret[..]],
-    )?;
+    c.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", params![key, make()])?;
     Ok(true)
+}
+
+/// The JWT signing secret, made if there is none; true if it was made.
+fn ensure_jwt_secret(c: &Tx<'_>) -> Result<bool> {
+    ensure_meta(c, JWT_SECRET_KEY, || rand::random::<[u8; 32]>().to_vec())
 }
 
 /// Run `f` in one transaction on the database at `path` (a file or a
@@ -200,15 +200,7 @@ fn ensure_jwt_secret(c: &Tx<'_>) -> Result<bool> {
 pub fn offline<T>(path: &Path, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
     if pg::is_url(path) {
         init(path)?;
-        let conn = std::cell::RefCell::new(pg::connect(&pg::config(path)?, path)?);
-        conn.borrow_mut().batch("BEGIN")?;
-        let out = f(&Tx::postgres(&conn));
-        if out.is_ok() {
-            conn.borrow_mut().batch("COMMIT")?;
-        } else {
-            let _ = conn.borrow_mut().batch("ROLLBACK");
-        }
-        return out;
+        return pg::transaction(path, |c| f(&Tx::postgres(c)));
     }
     if !path.exists() {
         return Err(Error::invalid(format!(
@@ -406,10 +398,9 @@ impl Db {
                 })
             }
             Store::Postgres { pool } => {
-                let pool = pool.get();
+                let pool = pool.get().clone();
                 tokio::task::spawn_blocking(move || {
                     let conn = pool
-                        .ok_or_else(|| Error::Unavailable("the server is shutting down".into()))?
                         .get()
                         .map_err(|e| Error::Unavailable(format!("no connection to the database: {e}")))?;
                     f(&Tx::postgres(&conn))

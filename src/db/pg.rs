@@ -111,8 +111,9 @@ impl Pool {
         Pool(Some(pool))
     }
 
-    pub fn get(&self) -> Option<r2d2::Pool<Manager>> {
-        self.0.clone()
+    pub fn get(&self) -> &r2d2::Pool<Manager> {
+        // Taken only by `drop`.
+        self.0.as_ref().expect("the read pool is there until dropped")
     }
 }
 
@@ -130,20 +131,21 @@ impl Drop for Pool {
 /// what `super::init` does for a file. Every node runs it at start; the
 /// advisory lock makes the others wait while one migrates.
 pub fn init(db: &Path) -> Result<InitReport> {
-    let config = config(db)?;
-    let conn = RefCell::new(connect(&config, db)?);
+    transaction(db, migrate)
+}
+
+/// Run `f` in one transaction on a connection of its own (outside the
+/// server's writer: migrations, `natter admin`); committed if it succeeds.
+pub fn transaction<T>(db: &Path, f: impl FnOnce(&RefCell<PgConn>) -> Result<T>) -> Result<T> {
+    let conn = RefCell::new(connect(&config(db)?, db)?);
     conn.borrow_mut().batch("BEGIN")?;
-    let report = migrate(&conn);
-    match report {
-        Ok(report) => {
-            conn.borrow_mut().batch("COMMIT")?;
-            Ok(report)
-        }
-        Err(e) => {
-            let _ = conn.borrow_mut().batch("ROLLBACK");
-            Err(e)
-        }
+    let out = f(&conn);
+    if out.is_ok() {
+        conn.borrow_mut().batch("COMMIT")?;
+    } else {
+        let _ = conn.borrow_mut().batch("ROLLBACK");
     }
+    out
 }
 
 fn migrate(conn: &RefCell<PgConn>) -> Result<InitReport> {

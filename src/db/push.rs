@@ -21,29 +21,16 @@ const P256_ORDER: [u8; 32] = [
 /// is one; true if it was created. Once made it is kept: every browser's
 /// subscription is bound to its public half.
 pub fn ensure_vapid_key(c: &Tx<'_>) -> Result<bool> {
-    let has: Option<i64> = c
-        .query_row(
-            "SELECT CAST(1 AS bigint) FROM meta WHERE key = ?1",
-            params![VAPID_KEY],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if has.is_some() {
-        return Ok(false);
-    }
-    // Uniform over the valid scalars: retry the (about 2^-32) draws that
-    // are zero or not below the order.
-    let key = loop {
-        let k: [u8; 32] = rand::random();
-        if k != [0; 32] && k < P256_ORDER {
-            break k;
+    super::ensure_meta(c, VAPID_KEY, || {
+        // Uniform over the valid scalars: retry the (about 2^-32) draws
+        // that are zero or not below the order.
+        loop {
+            let k: [u8; 32] = rand::random();
+            if k != [0; 32] && k < P256_ORDER {
+                break k.to_vec();
+            }
         }
-    };
-    c.execute(
-        "INSERT INTO meta (key, value) VALUES (?1, ?2)",
-        params![VAPID_KEY, &key[..]],
-    )?;
-    Ok(true)
+    })
 }
 
 /// The VAPID private key `init` made.

@@ -9,6 +9,7 @@
 //! is answered. A hundred concurrent sends therefore cost one fsync, not a
 //! hundred, and nobody hears of a write before it is durable.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -16,8 +17,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Instant;
-
-use std::cell::RefCell;
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;

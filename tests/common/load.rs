@@ -166,7 +166,7 @@ impl Load {
 
 /// Every message text in the database at `db`, read with rusqlite.
 pub fn stored_texts(db: &std::path::Path) -> BTreeSet<String> {
-    if let Some(url) = db.to_str().filter(|d| d.starts_with("postgres://")) {
+    if let Some(url) = db.to_str().filter(|_| natter::db::pg::is_url(db)) {
         return super::pg::strings(url, "SELECT body FROM messages")
             .into_iter()
             .collect();

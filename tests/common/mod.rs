@@ -66,9 +66,8 @@ pub fn db_query<T>(config: &Config, sql: &str) -> Option<T>
 where
     T: rusqlite::types::FromSql + for<'r> postgres::types::FromSql<'r> + Send + 'static,
 {
-    let db = config.db.to_str().unwrap_or_default();
-    if db.starts_with("postgres://") {
-        return pg::query(db, sql);
+    if natter::db::pg::is_url(&config.db) {
+        return pg::query(config.db.to_str().unwrap_or_default(), sql);
     }
     let c = rusqlite::Connection::open(&config.db).expect("open the test database");
     c.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
@@ -98,10 +97,7 @@ impl TestServer {
 
     /// Start with the defaults changed by `tweak` (limits, TTLs, …).
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = test_config(dir.path().join("natter.db"));
-        tweak(&mut config);
-        Self::start_in(dir, config).await
+        Self::start_fresh(test_config, tweak).await
     }
 
     /// Start on a SQLite file whatever the backend: for the tests of what
@@ -111,8 +107,17 @@ impl TestServer {
     }
 
     pub async fn start_sqlite_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_fresh(sqlite_config, tweak).await
+    }
+
+    /// A new temp directory, the config `make` gives for `natter.db` in
+    /// it, changed by `tweak`.
+    async fn start_fresh(
+        make: impl FnOnce(std::path::PathBuf) -> Config,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = sqlite_config(dir.path().join("natter.db"));
+        let mut config = make(dir.path().join("natter.db"));
         tweak(&mut config);
         Self::start_in(dir, config).await
     }
