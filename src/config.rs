@@ -12,6 +12,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub use file::{LoadError, Loaded, Source, load};
 
+/// How nodes sharing a database hear each other (`--bus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BusKind {
+    /// PostgreSQL's LISTEN/NOTIFY, on the database in --db.
+    Postgres,
+}
+
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "natter",
@@ -116,6 +123,13 @@ pub struct Config {
     /// its history. Messages themselves are kept; `0` keeps the log forever.
     #[arg(long, env = "NATTER_CHANGE_LOG_RETENTION", default_value = "30d", value_parser = parse_grace)]
     pub change_log_retention: Duration,
+
+    /// Run as one of several nodes on one PostgreSQL database: `postgres`
+    /// (needs --db postgres://…) delivers every node's changes to this
+    /// node's sockets through LISTEN/NOTIFY and the change log. Without it,
+    /// run one node per database.
+    #[arg(long, env = "NATTER_BUS", value_enum)]
+    pub bus: Option<BusKind>,
 
     /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `natter=debug`).
     #[arg(long, env = "NATTER_LOG", default_value = "natter=info,warn", global = true)]

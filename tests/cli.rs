@@ -75,6 +75,7 @@ async fn help_documents_every_flag() {
         "--backup-keep",
         "--registration",
         "--members-invite",
+        "--bus",
     ] {
         assert!(help.contains(flag), "--help mentions {flag}");
     }
@@ -94,6 +95,7 @@ async fn help_documents_every_flag() {
         "NATTER_METRICS_LISTEN",
         "NATTER_BACKUP_EVERY",
         "NATTER_REGISTRATION",
+        "NATTER_BUS",
     ] {
         assert!(help.contains(env), "--help mentions {env}");
     }
@@ -112,6 +114,23 @@ async fn bad_flags_are_refused_clearly() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen on not-an-address"));
+    // Nodes share a PostgreSQL database; a file has one node.
+    let out = natter(dir.path())
+        .args(["--bus", "postgres", "--listen", "127.0.0.1:0"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--bus postgres needs --db postgres://"), "{stderr}");
+    let out = natter(dir.path())
+        .args(["--bus", "nats://127.0.0.1:4222"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("possible values: postgres"), "{stderr}");
 }
 
 #[tokio::test]

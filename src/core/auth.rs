@@ -421,12 +421,33 @@ impl Core {
         Ok(())
     }
 
-    /// Refuse these sessions' tokens from now on and close their sockets.
+    /// Refuse these sessions' tokens from now on and close their sockets,
+    /// on every node.
     pub(super) fn end_sessions(&self, user: Option<UserId>, sessions: &[Uuid]) {
+        self.end_sessions_here(user, sessions);
+        if let Some(bus) = self.bus.get() {
+            bus.sessions_ended(user, sessions);
+        }
+    }
+
+    /// `end_sessions` on this node only (another node's bus message).
+    pub(super) fn end_sessions_here(&self, user: Option<UserId>, sessions: &[Uuid]) {
         for s in sessions {
             self.auth.mark_revoked(*s);
             self.hub.close_session(user, *s);
         }
+    }
+
+    /// Read again which sessions ended lately (the bus reconnected, and may
+    /// have missed another node saying so).
+    pub(super) async fn reload_revoked(&self) -> Result<()> {
+        let since = Timestamp(Timestamp::now().0 - self.auth.refresh_ttl.as_micros() as i64);
+        let revoked = self.db.read(move |c| db::sessions::revoked_since(c, since)).await?;
+        for s in revoked {
+            self.auth.mark_revoked(s);
+            self.hub.close_session(None, s);
+        }
+        Ok(())
     }
 
     /// A token that lasts as long as the session, for the session cookie.

@@ -7,8 +7,14 @@
 //! changes membership (join, leave) or a user's public profile forgets the
 //! affected entries in the same job, so the cache always matches what the
 //! writer's own connection sees — even before the batch commits.
+//!
+//! With a bus, other nodes change membership too, and this node hears of it
+//! only after their commit: member lists are then read in every job (the
+//! send's own transaction sees every membership committed before it), and
+//! the follower forgets a room's row when another node changes the room.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::db::Tx;
@@ -29,6 +35,8 @@ pub struct Cache {
     conversations: Mutex<HashMap<Uuid, Arc<Conversation>>>,
     members: Mutex<HashMap<ConversationId, Members>>,
     user_uuids: Mutex<HashMap<UserId, Uuid>>,
+    /// Other nodes write to the database too (`--bus`): members are not kept.
+    shared: AtomicBool,
 }
 
 impl Cache {
@@ -64,8 +72,17 @@ impl Cache {
         map.insert(id, uuid);
     }
 
+    /// Other nodes share the database from now on.
+    pub fn share(&self) {
+        self.shared.store(true, Ordering::Release);
+        self.members.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     /// The members of `conv`, in user-number order. Writer jobs only.
     pub fn members(&self, c: &Tx<'_>, conv: ConversationId) -> Result<Members> {
+        if self.shared.load(Ordering::Acquire) {
+            return Ok(db::conversations::members(c, conv)?.into_iter().map(Arc::new).collect());
+        }
         if let Some(m) = self.members.lock().unwrap_or_else(|e| e.into_inner()).get(&conv) {
             return Ok(m.clone());
         }

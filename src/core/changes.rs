@@ -11,8 +11,8 @@ use std::time::Duration;
 use crate::db::Tx;
 
 use super::Core;
-use super::hub::{Event, EventKind, RoomChange, Scope};
-use crate::db::{self, changes::Change, changes::Kind as ChangeKind};
+use super::hub::{Event, EventKind, RoomChange, Scope, To};
+use crate::db::{self, changes::Audience, changes::Change, changes::Kind as ChangeKind};
 use crate::error::Result;
 use crate::model::{Conversation, EventId, Kind, Message, NotifyLevel, Timestamp, UserBrief, UserId};
 
@@ -203,4 +203,48 @@ pub(super) fn prune_now_and_then(core: &Arc<Core>, retention: Duration) {
     super::now_and_then(core, every, "old entries of the change log", move |core| async move {
         core.prune_changes(retention).await
     });
+}
+
+/// A change another node wrote, as the event its node published and who
+/// hears it here (the members as they are now, as on resume); `None` if what
+/// it was about is gone.
+pub(super) fn from_elsewhere(c: &Tx<'_>, logged: db::changes::Logged) -> Result<Option<(Arc<Event>, To)>> {
+    let db::changes::Logged { change, audience, .. } = logged;
+    let (id, conversation, user) = (change.id, change.conversation, change.user);
+    let members = || -> Result<Vec<UserBrief>> { db::conversations::members(c, conversation) };
+    let to = match audience {
+        Audience::Everyone => To::All,
+        Audience::User => To::Users(user.into_iter().collect()),
+        Audience::Members => To::Users(members()?.iter().map(|m| m.id).collect()),
+        Audience::MembersAndUser => {
+            let mut users: Vec<UserId> = members()?.iter().map(|m| m.id).collect();
+            if let Some(u) = user.filter(|u| !users.contains(u)) {
+                users.push(u);
+            }
+            To::Users(users)
+        }
+    };
+    let event = match materialize(c, change)? {
+        None => return Ok(None),
+        Some(Missed::Event(event)) => event,
+        Some(Missed::Message(message)) => {
+            let Some(conv) = db::conversations::by_id(c, conversation)? else {
+                return Ok(None);
+            };
+            let briefs: Vec<Arc<UserBrief>> = members()?.into_iter().map(Arc::new).collect();
+            let receiver = super::messages::peer(&briefs, conv.kind, message.sender.id);
+            Event::recorded(
+                EventKind::Message {
+                    message: Arc::new(*message),
+                    conversation: Arc::new(conv),
+                    receiver,
+                    client_id: None,
+                    origin: None,
+                    reply_id: None,
+                },
+                Some(id),
+            )
+        }
+    };
+    Ok(Some((event, to)))
 }

@@ -11,10 +11,15 @@
 //! Frames are encoded lazily, once per event per wire format, and the bytes
 //! are shared by every socket that sends them.
 //!
-//! Everything here is behind `publish`/`subscribe`: a cross-node fan-out
-//! (Redis, NATS) would forward events between hubs at that seam.
+//! With a bus (`--bus postgres`, several nodes on one database) the hub
+//! also keeps events in the change log's order: a logged event this node
+//! published goes out once every change before it has (other nodes' read
+//! back from the log by the bus); events that are not logged (typing, an
+//! agent's deltas) are handed to the bus for the other nodes; and which
+//! users are online counts every node's sockets. Without a bus none of
+//! this runs and `publish` delivers at once.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
@@ -247,8 +252,45 @@ const LIVE: u8 = 0;
 const TOO_SLOW: u8 = 1;
 const SESSION_ENDED: u8 = 2;
 
+/// Who a logged event goes to.
+pub enum To {
+    Users(Vec<UserId>),
+    /// Every socket open (news of public rooms).
+    All,
+}
+
+/// Delivery in the change log's order, across nodes (`--bus`).
+struct Sequencer {
+    state: Mutex<SeqState>,
+    /// Wakes the bus's follower: a local event waits for changes before it.
+    wake: tokio::sync::Notify,
+}
+
+struct SeqState {
+    /// Every change up to here has been delivered (or was never written).
+    cursor: EventId,
+    /// This node's events that wait for changes before them, by id.
+    pending: BTreeMap<EventId, (Arc<Event>, To)>,
+}
+
+/// The other nodes' online users, as their bus messages said.
+#[derive(Default)]
+struct Remote {
+    nodes: HashMap<Uuid, RemoteNode>,
+}
+
+struct RemoteNode {
+    users: HashMap<UserId, Uuid>,
+    heard: Instant,
+}
+
 struct Inner {
     users: Mutex<HashMap<UserId, Vec<Conn>>>,
+    /// Set when the bus starts.
+    seq: OnceLock<Sequencer>,
+    /// Events that are not logged, for the bus to send to the other nodes.
+    outbox: OnceLock<mpsc::Sender<(Arc<Event>, Vec<UserId>)>>,
+    remote: Mutex<Remote>,
     /// Set by `close_all` (under the `users` lock): sockets that subscribe
     /// later are closed at once, so none outlives a shutdown.
     closed: AtomicBool,
@@ -302,6 +344,9 @@ impl Hub {
         Hub {
             inner: Arc::new(Inner {
                 users: Mutex::default(),
+                seq: OnceLock::new(),
+                outbox: OnceLock::new(),
+                remote: Mutex::default(),
                 closed: AtomicBool::new(false),
                 next_id: AtomicU64::new(0),
                 capacity: capacity.max(1),
@@ -398,18 +443,100 @@ impl Hub {
         false
     }
 
+    /// Has `user` a live socket, on this node or (with a bus) another?
     pub fn is_online(&self, user: UserId) -> bool {
         self.inner
             .users
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains_key(&user)
+            || self.online_elsewhere(user)
     }
 
-    /// Of `users`, those with a live socket.
+    /// Has `user` a live socket on another node?
+    pub fn online_elsewhere(&self, user: UserId) -> bool {
+        let remote = self.inner.remote.lock().unwrap_or_else(|e| e.into_inner());
+        remote.nodes.values().any(|n| n.users.contains_key(&user))
+    }
+
+    /// Of `users`, those with a live socket on this node.
     pub fn online_of(&self, users: &[UserId]) -> Vec<UserId> {
         let map = self.inner.users.lock().unwrap_or_else(|e| e.into_inner());
         users.iter().copied().filter(|u| map.contains_key(u)).collect()
+    }
+
+    /// Of `users`, those with a live socket on any node.
+    pub fn online_anywhere_of(&self, users: &[UserId]) -> Vec<UserId> {
+        let map = self.inner.users.lock().unwrap_or_else(|e| e.into_inner());
+        let remote = self.inner.remote.lock().unwrap_or_else(|e| e.into_inner());
+        users
+            .iter()
+            .copied()
+            .filter(|u| map.contains_key(u) || remote.nodes.values().any(|n| n.users.contains_key(u)))
+            .collect()
+    }
+
+    /// This node's online users, with their UUIDs (`uuid_of` finds them).
+    pub fn local_users(&self) -> Vec<UserId> {
+        self.inner
+            .users
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    /// Another node says `user` is online there now, or no longer; true if
+    /// that changed whether the user is online anywhere.
+    pub fn remote_presence(&self, node: Uuid, user: UserId, uuid: Uuid, online: bool) -> bool {
+        let before = self.is_online(user);
+        {
+            let mut remote = self.inner.remote.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = remote.nodes.entry(node).or_insert_with(|| RemoteNode {
+                users: HashMap::new(),
+                heard: Instant::now(),
+            });
+            entry.heard = Instant::now();
+            if online {
+                entry.users.insert(user, uuid);
+            } else {
+                entry.users.remove(&user);
+            }
+        }
+        before != self.is_online(user)
+    }
+
+    /// Another node was heard from (any bus message).
+    pub fn remote_heard(&self, node: Uuid) {
+        let mut remote = self.inner.remote.lock().unwrap_or_else(|e| e.into_inner());
+        remote
+            .nodes
+            .entry(node)
+            .or_insert_with(|| RemoteNode {
+                users: HashMap::new(),
+                heard: Instant::now(),
+            })
+            .heard = Instant::now();
+    }
+
+    /// Forget nodes not heard from for `silence` (or `node` at once, when
+    /// given: it said goodbye); the users this leaves offline everywhere.
+    pub fn remote_forget(&self, silence: std::time::Duration, node: Option<Uuid>) -> Vec<(UserId, Uuid)> {
+        let gone: Vec<(UserId, Uuid)> = {
+            let mut remote = self.inner.remote.lock().unwrap_or_else(|e| e.into_inner());
+            let dead: Vec<Uuid> = remote
+                .nodes
+                .iter()
+                .filter(|(id, n)| Some(**id) == node || n.heard.elapsed() > silence)
+                .map(|(id, _)| *id)
+                .collect();
+            dead.iter()
+                .filter_map(|id| remote.nodes.remove(id))
+                .flat_map(|n| n.users.into_iter())
+                .collect()
+        };
+        gone.into_iter().filter(|(u, _)| !self.is_online(*u)).collect()
     }
 
     pub fn connection_count(&self) -> usize {
@@ -423,8 +550,26 @@ impl Hub {
     }
 
     /// Queue `event` for every socket of `users` whose scope it falls in.
-    /// Never blocks: a full queue gets its socket cut off.
+    /// Never blocks: a full queue gets its socket cut off. With a bus, a
+    /// logged event waits for the changes before it, and one that is not
+    /// logged goes to the other nodes too.
     pub fn publish(&self, event: Arc<Event>, users: &[UserId]) {
+        if self.inner.seq.get().is_some() {
+            if let Some(id) = event.change {
+                return self.offer(id, event, To::Users(users.to_vec()));
+            }
+            if let Some(outbox) = self.inner.outbox.get()
+                && !matches!(event.kind, EventKind::Presence { .. })
+            {
+                // Not logged, so not worth waiting for: dropped when the bus is behind.
+                let _ = outbox.try_send((event.clone(), users.to_vec()));
+            }
+        }
+        self.deliver(event, users);
+    }
+
+    /// Queue `event` for this node's sockets of `users`, now.
+    pub fn deliver(&self, event: Arc<Event>, users: &[UserId]) {
         let conversation = event.conversation();
         let mut map = self.inner.users.lock().unwrap_or_else(|e| e.into_inner());
         for user in users {
@@ -455,6 +600,112 @@ impl Hub {
 
     /// Queue `event` for every socket open (news of public rooms).
     pub fn publish_all(&self, event: Arc<Event>) {
+        if self.inner.seq.get().is_some()
+            && let Some(id) = event.change
+        {
+            return self.offer(id, event, To::All);
+        }
+        self.deliver_all(event);
+    }
+
+    fn deliver_to(&self, event: Arc<Event>, to: To) {
+        match to {
+            To::Users(users) => self.deliver(event, &users),
+            To::All => self.deliver_all(event),
+        }
+    }
+
+    /// Start keeping logged events in the log's order, every change up to
+    /// `cursor` being already out; events that are not logged go to `outbox`.
+    pub fn sequence(&self, cursor: EventId, outbox: mpsc::Sender<(Arc<Event>, Vec<UserId>)>) {
+        let _ = self.inner.outbox.set(outbox);
+        let _ = self.inner.seq.set(Sequencer {
+            state: Mutex::new(SeqState {
+                cursor,
+                pending: BTreeMap::new(),
+            }),
+            wake: tokio::sync::Notify::new(),
+        });
+    }
+
+    fn seq(&self) -> &Sequencer {
+        self.inner.seq.get().expect("sequenced hubs only")
+    }
+
+    /// This node's logged event `id`: out now if every change before it is,
+    /// else kept until the bus has read them; dropped if the bus already
+    /// sent it from the log (it waited too long).
+    fn offer(&self, id: EventId, event: Arc<Event>, to: To) {
+        let seq = self.seq();
+        let mut state = seq.state.lock().unwrap_or_else(|e| e.into_inner());
+        if id <= state.cursor {
+            return;
+        }
+        if id.0 == state.cursor.0 + 1 {
+            state.cursor = id;
+            self.deliver_to(event, to);
+            return;
+        }
+        state.pending.insert(id, (event, to));
+        drop(state);
+        seq.wake.notify_one();
+    }
+
+    /// Have the bus's follower read the log now.
+    pub fn wake_sequencer(&self) {
+        if let Some(seq) = self.inner.seq.get() {
+            seq.wake.notify_one();
+        }
+    }
+
+    /// Wait until a local event may be waiting on the bus (or a while).
+    pub async fn sequencer_woken(&self) {
+        self.seq().wake.notified().await
+    }
+
+    /// The last change delivered.
+    pub fn sequenced_upto(&self) -> EventId {
+        self.seq().state.lock().unwrap_or_else(|e| e.into_inner()).cursor
+    }
+
+    /// The bus read change `id` from the log, written by another node (with
+    /// the event it is, if any): out now, in order.
+    pub fn logged_elsewhere(&self, id: EventId, event: Option<(Arc<Event>, To)>) {
+        let mut state = self.seq().state.lock().unwrap_or_else(|e| e.into_inner());
+        if id <= state.cursor {
+            return;
+        }
+        state.cursor = id;
+        if let Some((event, to)) = event {
+            self.deliver_to(event, to);
+        }
+    }
+
+    /// The bus read this node's change `id` from the log: true once it is
+    /// out (its event was waiting, or went out already). False: its event
+    /// has not been offered yet.
+    pub fn logged_here(&self, id: EventId) -> bool {
+        let mut state = self.seq().state.lock().unwrap_or_else(|e| e.into_inner());
+        if id <= state.cursor {
+            return true;
+        }
+        let Some((event, to)) = state.pending.remove(&id) else {
+            return false;
+        };
+        state.cursor = id;
+        self.deliver_to(event, to);
+        true
+    }
+
+    /// Nothing readable up to `id` (rows this version cannot read).
+    pub fn sequenced_past(&self, id: EventId) {
+        let mut state = self.seq().state.lock().unwrap_or_else(|e| e.into_inner());
+        if id > state.cursor && state.pending.range(..=id).next().is_none() {
+            state.cursor = id;
+        }
+    }
+
+    fn deliver_all(&self, event: Arc<Event>) {
         let users: Vec<UserId> = self
             .inner
             .users
@@ -463,7 +714,7 @@ impl Hub {
             .keys()
             .copied()
             .collect();
-        self.publish(event, &users);
+        self.deliver(event, &users);
     }
 
     /// Drop every socket's queue, for good: each socket sends what is

@@ -22,7 +22,7 @@ impl Core {
             ));
         };
         if first {
-            self.announce(caller.user, caller.uuid, true);
+            self.came_and_went(caller.user, caller.uuid, true);
         }
         Ok(sub)
     }
@@ -30,8 +30,34 @@ impl Core {
     /// Unregister a socket.
     pub fn disconnect(self: &Arc<Self>, caller: &Caller, sub: Subscription) {
         if sub.leave() {
-            self.announce(caller.user, caller.uuid, false);
+            self.came_and_went(caller.user, caller.uuid, false);
         }
+    }
+
+    /// The user's first socket on this node opened, or its last closed: the
+    /// other nodes are told, and the user's contacts if no other node has
+    /// the user online.
+    fn came_and_went(self: &Arc<Self>, user: UserId, uuid: uuid::Uuid, online: bool) {
+        if let Some(bus) = self.bus.get() {
+            bus.presence(user, online);
+            if self.hub.online_elsewhere(user) {
+                return;
+            }
+        }
+        self.announce(user, uuid, online);
+    }
+
+    /// Another node changed whether `user` is online anywhere: tell the
+    /// contacts with a socket on this node.
+    pub(super) fn announce_by_id(self: &Arc<Self>, user: UserId, online: bool) {
+        let core = self.clone();
+        tokio::spawn(async move {
+            match core.db.read(move |c| db::users::by_id(c, user)).await {
+                Ok(Some(u)) => core.announce(user, u.uuid, online),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "presence lookup failed"),
+            }
+        });
     }
 
     fn announce(self: &Arc<Self>, user: UserId, uuid: uuid::Uuid, online: bool) {

@@ -115,7 +115,7 @@ fn find(c: &Tx<'_>, cache: &Cache, to: &Target, me: UserId) -> Result<Arc<Conver
 }
 
 /// The member of a pair who is not `me`.
-fn peer(members: &[Arc<UserBrief>], kind: Kind, me: UserId) -> Option<Arc<UserBrief>> {
+pub(super) fn peer(members: &[Arc<UserBrief>], kind: Kind, me: UserId) -> Option<Arc<UserBrief>> {
     kind.is_pair()
         .then(|| members.iter().find(|m| m.id != me).cloned())
         .flatten()

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod ai;
 mod auth;
 pub mod backup;
+pub mod bus;
 mod cache;
 pub mod changes;
 mod conversations;
@@ -112,6 +113,8 @@ pub struct Core {
     draining: Draining,
     /// Web Push: the VAPID key and the queue of pushes to send.
     push: Arc<push::Push>,
+    /// The bus to the other nodes (`--bus`), once started.
+    bus: std::sync::OnceLock<bus::Bus>,
 }
 
 impl Core {
@@ -122,6 +125,11 @@ impl Core {
         if !config.backup.backup_every.is_zero() && config.backup.backup_dir.is_none() {
             return Err(Error::invalid(
                 "--backup-every needs --backup-dir: say where the backups go",
+            ));
+        }
+        if config.bus.is_some() && !crate::db::pg::is_url(path) {
+            return Err(Error::invalid(
+                "--bus postgres needs --db postgres://…: nodes share one PostgreSQL database (a SQLite file has one node)",
             ));
         }
         if crate::db::pg::is_url(path) && !config.backup.backup_every.is_zero() {
@@ -192,7 +200,12 @@ impl Core {
             sockets: Tracker::default(),
             draining: Draining::default(),
             push: Arc::new(pusher),
+            bus: std::sync::OnceLock::new(),
         });
+        if config.bus.is_some() {
+            let bus = bus::start(&core).await?;
+            let _ = core.bus.set(bus);
+        }
         push::run(&core, push_sender, push_queue);
         if let Some(agent) = &core.agent {
             agent.resume(&core).await?;

@@ -85,6 +85,11 @@ impl Draining {
         self.tx.send_replace(true);
     }
 
+    /// Has a shutdown begun?
+    pub fn is_set(&self) -> bool {
+        *self.tx.borrow()
+    }
+
     /// A receiver whose value turns true when a shutdown begins.
     pub fn watch(&self) -> watch::Receiver<bool> {
         self.tx.subscribe()

@@ -309,3 +309,50 @@ pub fn prune(c: &Tx<'_>, upto: EventId, batch: i64) -> Result<usize> {
     c.prepare_cached(sql)?.execute(params![FLOOR_KEY, floor])?;
     Ok(n)
 }
+
+/// A change as the bus hands it to every node: the row, who may see it, and
+/// the node that wrote it (`None`: written outside a node, by `natter admin`
+/// or an import).
+pub struct Logged {
+    pub change: Change,
+    pub audience: Audience,
+    pub node: Option<String>,
+}
+
+impl Audience {
+    fn from_i64(n: i64) -> Audience {
+        match n {
+            1 => Audience::MembersAndUser,
+            2 => Audience::Everyone,
+            3 => Audience::User,
+            _ => Audience::Members,
+        }
+    }
+}
+
+/// Every change after `after`, in id order, at most `limit` (PostgreSQL
+/// only: the `node` column is its migration 0002's). The last id read comes
+/// back too: a row this version cannot read still moves the cursor.
+pub fn for_bus(c: &Tx<'_>, after: EventId, limit: i64) -> Result<(Vec<Logged>, Option<EventId>)> {
+    let rows = super::collect(
+        c,
+        "SELECT id, conversation, kind, message, \"user\", data, audience, node FROM changes
+          WHERE id > ?1 ORDER BY id LIMIT ?2",
+        params![after, limit],
+        |r| {
+            let id: EventId = r.get(0)?;
+            let audience: i64 = r.get(6)?;
+            let node: Option<String> = r.get(7)?;
+            Ok((
+                id,
+                from_row(r)?.map(|change| Logged {
+                    change,
+                    audience: Audience::from_i64(audience),
+                    node,
+                }),
+            ))
+        },
+    )?;
+    let last = rows.last().map(|(id, _)| *id);
+    Ok((rows.into_iter().filter_map(|(_, l)| l).collect(), last))
+}

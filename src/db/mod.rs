@@ -237,7 +237,13 @@ enum Store {
     /// No lock, checkpoints or indexer: other nodes share the database,
     /// PostgreSQL keeps its own log, and its search indexes are written by
     /// the statements that change a message.
-    Postgres { pool: pg::Pool },
+    Postgres {
+        pool: pg::Pool,
+        /// `--db`, for the connections the bus opens.
+        url: PathBuf,
+        /// This process among the nodes sharing the database.
+        node: uuid::Uuid,
+    },
 }
 
 impl Db {
@@ -309,15 +315,29 @@ impl Db {
                     pg::display(url)
                 ))
             })?;
+        let node = uuid::Uuid::new_v4();
+        let config = pg::tagged(&config, node);
         let conn = std::cell::RefCell::new(pg::connect(&config, url)?);
         let writer = Writer::start(Conn::Postgres { conn, config }, metrics)?;
         Ok((
             Db {
-                store: Store::Postgres { pool },
+                store: Store::Postgres {
+                    pool,
+                    url: url.to_owned(),
+                    node,
+                },
                 writer,
             },
             report,
         ))
+    }
+
+    /// On PostgreSQL: `--db` and this node's id among those sharing it.
+    pub fn postgres(&self) -> Option<(&Path, uuid::Uuid)> {
+        match &self.store {
+            Store::Sqlite { .. } => None,
+            Store::Postgres { url, node, .. } => Some((url, *node)),
+        }
     }
 
     /// The database file; `None` on PostgreSQL.
@@ -397,7 +417,7 @@ impl Db {
                     f(&Tx::sqlite(&conn))
                 })
             }
-            Store::Postgres { pool } => {
+            Store::Postgres { pool, .. } => {
                 let pool = pool.get().clone();
                 tokio::task::spawn_blocking(move || {
                     let conn = pool

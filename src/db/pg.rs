@@ -16,7 +16,10 @@ use crate::error::{Error, Result};
 /// PostgreSQL's migrations, in order; `natter_schema.version` counts how
 /// many have run. Numbered on their own: version 1 is the state SQLite's
 /// version 9 reaches.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_initial.sql"),
+    include_str!("../../migrations/postgres/0002_bus.sql"),
+];
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// The advisory lock every natter node takes before migrating: two nodes
@@ -77,6 +80,19 @@ pub fn connect(config: &postgres::Config, db: &Path) -> Result<PgConn> {
         .connect(NoTls)
         .map(PgConn::new)
         .map_err(|e| Error::Unavailable(format!("cannot connect to PostgreSQL at {}: {e}", display(db))))
+}
+
+/// The writer's connection settings: `natter.node` names this node, so the
+/// changes it writes carry it (migration 0002) and its bus can tell its own
+/// changes from other nodes'.
+pub fn tagged(config: &postgres::Config, node: uuid::Uuid) -> postgres::Config {
+    let mut config = config.clone();
+    let options = match config.get_options() {
+        Some(o) if !o.trim().is_empty() => format!("{o} -c natter.node={node}"),
+        _ => format!("-c natter.node={node}"),
+    };
+    config.options(&options);
+    config
 }
 
 /// The read pool's connections: each keeps the statements prepared on it.

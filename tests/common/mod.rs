@@ -43,10 +43,14 @@ pub fn on_postgres() -> bool {
 }
 
 /// The defaults tests start from, on the database at `db`, or on a fresh
-/// PostgreSQL database when the suite runs on PostgreSQL.
+/// PostgreSQL database when the suite runs on PostgreSQL: there with the
+/// bus on, as a node of a cluster runs (every live event then goes through
+/// the change log's order; tests/nodes.rs adds a second node).
 pub fn test_config(db: impl Into<std::path::PathBuf>) -> Config {
     if on_postgres() {
-        return config_for(pg::fresh_database().into());
+        let mut config = config_for(pg::fresh_database().into());
+        config.bus = Some(natter::config::BusKind::Postgres);
+        return config;
     }
     sqlite_config(db)
 }

@@ -1,0 +1,322 @@
+//! Two natter processes on one PostgreSQL database with `--bus postgres`:
+//! clients on both hear each other live, in order and exactly once; typing
+//! and presence cross; a logout on one node closes the session's sockets on
+//! the other; and a node killed with SIGKILL loses nothing it acknowledged,
+//! its clients resuming on the other node from their cursor.
+//!
+//! Needs a PostgreSQL server: `.ci/run` starts Debian's with
+//! `tools/pg/up.sh` and runs
+//! `NATTER_TEST_POSTGRES=<its URL> cargo test --test nodes -- --ignored`.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{Client, PATIENCE, Ws};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_natter");
+const NEEDS_PG: &str = "needs PostgreSQL: NATTER_TEST_POSTGRES=$(tools/pg/up.sh) cargo test --test nodes -- --ignored";
+
+/// A natter node serving `db` with the bus; its base URL.
+async fn node(db: &str) -> (Child, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.env_remove("RUST_LOG").kill_on_drop(true);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("NATTER_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd
+        .args([
+            "--db",
+            db,
+            "--bus",
+            "postgres",
+            "--listen",
+            "127.0.0.1:0",
+            "--registration",
+            "open",
+            "--send-rate",
+            "0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn natter");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("natter printed nothing")
+        .unwrap()
+        .expect("stdout closed");
+    let base = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line was {first:?}"))
+        .to_owned();
+    // The rest of stdout is drained so the node never blocks on it.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, base)
+}
+
+fn socket(base: &str, token: &str, since: Option<i64>) -> String {
+    let ws = base.replacen("http://", "ws://", 1);
+    match since {
+        Some(id) => format!("{ws}/api/ws?token={token}&since={id}"),
+        None => format!("{ws}/api/ws?token={token}"),
+    }
+}
+
+/// The same user (same session) talking to another node.
+fn on(client: &Client, base: &str) -> Client {
+    Client {
+        base: base.to_owned(),
+        ..client.clone()
+    }
+}
+
+/// The next `message` frames until `n` have come: their (event id, text).
+async fn messages(ws: &mut Ws, n: usize) -> Vec<(i64, String)> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let f = ws.next_action("message").await;
+        got.push((
+            f["event_id"].as_i64().unwrap_or_else(|| panic!("no event_id: {f}")),
+            f["message"]["message"].as_str().unwrap().to_owned(),
+        ));
+    }
+    got
+}
+
+/// Every id once, in increasing order.
+fn in_order_once(ids: &[i64]) -> bool {
+    ids.windows(2).all(|w| w[0] < w[1])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: NATTER_TEST_POSTGRES=$(tools/pg/up.sh) cargo test --test nodes -- --ignored (see .ci/run)"]
+async fn two_nodes_serve_one_chat_live() {
+    let _ = NEEDS_PG;
+    let db = common::pg::fresh_database();
+    let (_a, base_a) = node(&db).await;
+    let (_b, base_b) = node(&db).await;
+
+    let alice = Client::new(&base_a).register("alice").await;
+    let bob = Client::new(&base_b).register("bob").await;
+    let room = alice.room("general").await;
+    let (st, b) = bob.post(&format!("/api/rooms/{room}/join"), json!({})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+
+    let mut alice_a = Ws::connect(&socket(&base_a, alice.token(), None)).await;
+    // Bob's socket is on node B; alice hears him come online on node A.
+    let mut bob_b = Ws::connect(&socket(&base_b, bob.token(), None)).await;
+    let p = alice_a.next_action("presence").await;
+    assert_eq!(p["user_id"], bob.user_id.as_str());
+    assert_eq!(p["online"], true);
+    let (_, users) = alice.get("/api/users/").await;
+    let bob_row = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["user_id"] == bob.user_id.as_str() || u["id"] == bob.user_id.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("bob in {users}"));
+    assert_eq!(
+        bob_row["online"], true,
+        "node A counts bob's socket on node B: {bob_row}"
+    );
+
+    // Typing on B reaches A.
+    bob_b.send(json!({"action": "typing", "conversation_id": room})).await;
+    let t = alice_a.next_action("typing").await;
+    assert_eq!(t["user_id"], bob.user_id.as_str());
+    assert_eq!(t["conversation_id"], room.as_str());
+
+    // Both post at once, 25 each, through different nodes.
+    const EACH: usize = 25;
+    let sends = |c: Client, who: &'static str| {
+        let room = room.clone();
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..EACH {
+                ids.push(
+                    c.say(&room, &format!("{who} {i}")).await["message_id"]
+                        .as_i64()
+                        .unwrap(),
+                );
+            }
+            ids
+        })
+    };
+    let (from_a, from_b) = (sends(alice.clone(), "alice"), sends(bob.clone(), "bob"));
+    let mut acked: Vec<i64> = from_a.await.unwrap();
+    acked.extend(from_b.await.unwrap());
+    acked.sort();
+
+    for (who, ws) in [("alice on A", &mut alice_a), ("bob on B", &mut bob_b)] {
+        let got = messages(ws, 2 * EACH).await;
+        let ids: Vec<i64> = got.iter().map(|(id, _)| *id).collect();
+        assert!(in_order_once(&ids), "{who}: in order, once each: {ids:?}");
+        assert_eq!(ids, acked, "{who}: exactly what was acknowledged");
+        // And nothing more is queued (no doubles behind them).
+        let rest: Vec<Value> = ws
+            .drain()
+            .await
+            .into_iter()
+            .filter(|f| f["action"] == "message")
+            .collect();
+        assert!(rest.is_empty(), "{who}: nothing doubled: {rest:?}");
+        // Each sender's own messages in the order they were sent.
+        for sender in ["alice", "bob"] {
+            let mine: Vec<usize> = got
+                .iter()
+                .filter_map(|(_, t)| t.strip_prefix(sender).map(|n| n.trim().parse().unwrap()))
+                .collect();
+            assert_eq!(mine, (0..EACH).collect::<Vec<_>>(), "{who}: {sender}'s in order");
+        }
+    }
+
+    // Logout on B closes bob's sockets on A too, and his token stops working there.
+    let mut bob_a = Ws::connect(&socket(&base_a, bob.token(), None)).await;
+    bob_a.drain().await;
+    let (st, _) = bob.post("/api/auth/logout", json!({})).await;
+    assert!(st.is_success(), "{st}");
+    assert!(bob_a.closed().await.is_some(), "bob's socket on node A closed");
+    assert!(bob_b.closed().await.is_some(), "bob's socket on node B closed");
+    let (st, _) = on(&bob, &base_a).get("/api/conversations").await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "node A refuses the ended session");
+
+    // Bob's sockets are gone from both nodes: alice hears him go offline.
+    let p = loop {
+        let p = alice_a.next_action("presence").await;
+        if p["user_id"] == bob.user_id.as_str() {
+            break p;
+        }
+    };
+    assert_eq!(p["online"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: NATTER_TEST_POSTGRES=$(tools/pg/up.sh) cargo test --test nodes -- --ignored (see .ci/run)"]
+async fn a_node_killed_loses_nothing_and_its_clients_resume_on_the_other() {
+    let db = common::pg::fresh_database();
+    let (mut a, base_a) = node(&db).await;
+    let (_b, base_b) = node(&db).await;
+
+    let alice = Client::new(&base_a).register("alice").await;
+    let erin = Client::new(&base_a).register("erin").await;
+    let room = alice.room("general").await;
+    let (st, b) = erin.post(&format!("/api/rooms/{room}/join"), json!({})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+
+    // Erin listens on node A.
+    let mut erin_a = Ws::connect(&socket(&base_a, erin.token(), None)).await;
+    erin_a.drain().await;
+
+    // Alice posts through both nodes at once, without pause; node A is
+    // killed while it is serving her.
+    let alice_b = on(&alice, &base_b);
+    let through = |c: Client, tag: &'static str| {
+        let room = room.clone();
+        tokio::spawn(async move {
+            let mut acked = Vec::new();
+            for i in 0..150 {
+                let res = c
+                    .http
+                    .post(format!("{}/api/messages/", c.base))
+                    .bearer_auth(c.token())
+                    .json(&json!({"conversation_id": room, "message": format!("{tag} {i}")}))
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status() == StatusCode::OK => {
+                        let v: Value = r.json().await.unwrap();
+                        acked.push(v["message_id"].as_i64().unwrap());
+                    }
+                    Ok(r) if tag == "b" => panic!("node B answered {}: {:?}", r.status(), r.text().await),
+                    // The node is gone: what it did not answer was not acknowledged.
+                    _ => break,
+                }
+            }
+            acked
+        })
+    };
+    let via_a = through(alice.clone(), "a");
+    let via_b = through(alice_b.clone(), "b");
+
+    // Erin hears some of it live on A, then A dies.
+    let mut seen: Vec<i64> = messages(&mut erin_a, 20).await.into_iter().map(|(id, _)| id).collect();
+    a.start_kill().expect("kill -9 node A");
+    a.wait().await.unwrap();
+    let acked_a = via_a.await.unwrap();
+    let acked_b = via_b.await.unwrap();
+    assert!(
+        acked_a.len() >= 10,
+        "node A acknowledged sends before it died: {}",
+        acked_a.len()
+    );
+    assert_eq!(acked_b.len(), 150, "node B went on serving");
+    // What reached erin before the kill (its socket ends without a close frame).
+    loop {
+        match tokio::time::timeout(PATIENCE, futures_util::StreamExt::next(&mut erin_a.stream)).await {
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t)))) => {
+                let f: Value = serde_json::from_str(&t).unwrap();
+                if f["action"] == "message" {
+                    seen.push(f["event_id"].as_i64().unwrap());
+                }
+            }
+            Ok(Some(Ok(_))) => {}
+            _ => break,
+        }
+    }
+    assert!(in_order_once(&seen), "live on A, in order: {seen:?}");
+
+    // Erin resumes on node B from the last event she saw.
+    let cursor = *seen.last().unwrap();
+    let mut erin_b = Ws::connect(&socket(&base_b, erin.token(), Some(cursor))).await;
+    let resumed: Vec<i64> = erin_b
+        .drain()
+        .await
+        .into_iter()
+        .filter(|f| f["action"] == "message")
+        .map(|f| f["event_id"].as_i64().unwrap())
+        .collect();
+    let mut all = seen.clone();
+    all.extend(&resumed);
+    assert!(in_order_once(&all), "resumed after the cursor, nothing twice");
+    eprintln!(
+        "node A acknowledged {}, node B {}; erin saw {} live on A and {} on resuming on B",
+        acked_a.len(),
+        acked_b.len(),
+        seen.len(),
+        resumed.len()
+    );
+
+    // Every acknowledged message is stored and reached erin once.
+    let mut acked: BTreeSet<i64> = acked_a.iter().copied().collect();
+    acked.extend(&acked_b);
+    let got: BTreeSet<i64> = all.iter().copied().collect();
+    let lost: Vec<&i64> = acked.difference(&got).collect();
+    assert!(lost.is_empty(), "acknowledged but never delivered: {lost:?}");
+    let history: BTreeSet<i64> = on(&erin, &base_b)
+        .history(&room)
+        .await
+        .iter()
+        .map(|m| m["message_id"].as_i64().unwrap())
+        .collect();
+    assert!(acked.is_subset(&history), "every acknowledged message is stored");
+    // Anything delivered beyond what was acknowledged was committed by A
+    // before it died (its answer was lost): stored too, never invented.
+    assert!(got.is_subset(&history), "delivered only what is stored");
+
+    // Live on B after the resume.
+    alice_b.say(&room, "after").await;
+    let after = messages(&mut erin_b, 1).await;
+    assert_eq!(after[0].1, "after");
+    assert!(after[0].0 > *all.last().unwrap());
+}
