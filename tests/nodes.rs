@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::fake_ai::{FakeAi, Step};
 use common::{Client, PATIENCE, Ws};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -25,6 +26,11 @@ const NEEDS_PG: &str = "needs PostgreSQL: NATTER_TEST_POSTGRES=$(tools/pg/up.sh)
 
 /// A natter node serving `db` with the bus; its base URL.
 async fn node(db: &str) -> (Child, String) {
+    node_with(db, &[]).await
+}
+
+/// `node` with more flags.
+async fn node_with(db: &str, extra: &[&str]) -> (Child, String) {
     let mut cmd = Command::new(BIN);
     cmd.env_remove("RUST_LOG").kill_on_drop(true);
     for (k, _) in std::env::vars() {
@@ -44,7 +50,10 @@ async fn node(db: &str) -> (Child, String) {
             "open",
             "--send-rate",
             "0",
+            "--log",
+            "warn",
         ])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -217,6 +226,21 @@ async fn a_node_killed_loses_nothing_and_its_clients_resume_on_the_other() {
     // Erin listens on node A.
     let mut erin_a = Ws::connect(&socket(&base_a, erin.token(), None)).await;
     erin_a.drain().await;
+    // Fred, in the same room, listens on node B: he hears erin online.
+    let fred = Client::new(&base_b).register("fred").await;
+    let (st, b) = fred.post(&format!("/api/rooms/{room}/join"), json!({})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let mut fred_b = Ws::connect(&socket(&base_b, fred.token(), None)).await;
+    fred_b.drain().await;
+    let (_, users) = fred.get("/api/users/").await;
+    assert!(
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["username"] == "erin" && u["online"] == true),
+        "node B counts erin's socket on node A: {users}"
+    );
 
     // Alice posts through both nodes at once, without pause; node A is
     // killed while it is serving her.
@@ -276,6 +300,22 @@ async fn a_node_killed_loses_nothing_and_its_clients_resume_on_the_other() {
     }
     assert!(in_order_once(&seen), "live on A, in order: {seen:?}");
 
+    // Node A is silent now: within its silence (10 s) and a beat, fred on
+    // node B hears that erin, whose only socket was on A, is offline.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let frame = tokio::time::timeout_at(deadline, futures_util::StreamExt::next(&mut fred_b.stream))
+            .await
+            .expect("fred hears erin go offline after node A died");
+        let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) = frame else {
+            continue;
+        };
+        let f: Value = serde_json::from_str(&t).unwrap();
+        if f["action"] == "presence" && f["user_id"] == erin.user_id.as_str() && f["online"] == false {
+            break;
+        }
+    }
+
     // Erin resumes on node B from the last event she saw.
     let cursor = *seen.last().unwrap();
     let mut erin_b = Ws::connect(&socket(&base_b, erin.token(), Some(cursor))).await;
@@ -319,4 +359,98 @@ async fn a_node_killed_loses_nothing_and_its_clients_resume_on_the_other() {
     let after = messages(&mut erin_b, 1).await;
     assert_eq!(after[0].1, "after");
     assert!(after[0].0 > *all.last().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: NATTER_TEST_POSTGRES=$(tools/pg/up.sh) cargo test --test nodes -- --ignored (see .ci/run)"]
+async fn an_agents_reply_streams_to_a_socket_on_the_other_node() {
+    let ai = FakeAi::start().await;
+    ai.then(Step::slow(&["Hel", "lo ", "there", "!"], Duration::from_millis(80)));
+    let db = common::pg::fresh_database();
+    let flags = [
+        "--ai-url",
+        ai.url.as_str(),
+        "--ai-model",
+        "smol",
+        "--ai-requests-per-minute",
+        "0",
+    ];
+    let (_a, base_a) = node_with(&db, &flags).await;
+    let (_b, base_b) = node_with(&db, &flags).await;
+
+    let alice = Client::new(&base_a).register("alice").await;
+    let (st, b) = alice.post("/api/conversations", json!({"is_ai": true})).await;
+    assert_eq!(st, StatusCode::CREATED, "{b}");
+    let conv = b["conversation_id"].as_str().unwrap().to_owned();
+    // Alice's page is on node B; her message goes to node A, whose agent answers.
+    let mut on_b = Ws::connect(&socket(&base_b, alice.token(), None)).await;
+    on_b.drain().await;
+    let asked = alice.say(&conv, "hi there").await["message_id"].as_i64().unwrap();
+
+    let mut deltas = Vec::new();
+    let reply = loop {
+        let f = on_b.next().await;
+        match f["action"].as_str() {
+            Some("message_delta") => deltas.push(f),
+            Some("message") if f["message"]["message_id"] != asked => break f,
+            _ => {}
+        }
+    };
+    assert_eq!(reply["message"]["message"], "Hello there!");
+    assert_eq!(reply["message"]["reply_to"], asked);
+    let reply_id = reply["reply_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the stored reply carries its reply id on node B too: {reply}"));
+    let streamed: Vec<&Value> = deltas.iter().filter(|f| f["state"] == "streaming").collect();
+    assert!(
+        streamed.len() >= 2,
+        "the reply streamed to node B in pieces: {deltas:?}"
+    );
+    assert!(deltas.iter().all(|f| f["reply_id"] == reply_id), "{deltas:?}");
+    let last = streamed.last().unwrap();
+    assert!("Hello there!".starts_with(last["text"].as_str().unwrap()), "{last}");
+    // Nothing of the draft comes after the reply (a page would show it again).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let late: Vec<Value> = on_b
+        .drain()
+        .await
+        .into_iter()
+        .filter(|f| f["action"] == "message_delta")
+        .collect();
+    assert!(late.is_empty(), "deltas after the stored reply: {late:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: NATTER_TEST_POSTGRES=$(tools/pg/up.sh) cargo test --test nodes -- --ignored (see .ci/run)"]
+async fn only_natters_nodes_speak_on_the_bus() {
+    let db = common::pg::fresh_database();
+    let (_a, base_a) = node(&db).await;
+    let alice = Client::new(&base_a).register("alice").await;
+    let mut ws = Ws::connect(&socket(&base_a, alice.token(), None)).await;
+    ws.drain().await;
+    // Anyone who can connect to the database can NOTIFY. A forged "this
+    // session ended" (alice's session id is in her token) is not signed by
+    // a node, and changes nothing.
+    let claims = alice.token().split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims).unwrap(),
+    )
+    .unwrap();
+    let sid = claims["sid"].as_str().unwrap().to_owned();
+    let forged = json!({"node": uuid::Uuid::new_v4(), "t": "ended", "user": null, "sessions": [sid]}).to_string();
+    for payload in [forged.clone(), format!("{} {forged}", "0".repeat(64))] {
+        let sql = format!(
+            "SELECT pg_notify('natter_live', '{}')::text",
+            payload.replace('\'', "''")
+        );
+        let _: Option<String> = common::pg::query(&db, &sql);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (st, _) = alice.get("/api/conversations").await;
+    assert_eq!(st, StatusCode::OK, "the forged message did not end alice's session");
+    assert!(ws.drain().await.iter().all(|f| f["action"] != "closed"));
+    // Her real logout does (signed by the node).
+    let (st, _) = alice.post("/api/auth/logout", json!({})).await;
+    assert!(st.is_success());
+    assert!(ws.closed().await.is_some());
 }

@@ -168,6 +168,7 @@ fn text(conversation: ConversationId, sender: UserId, text: &str) -> db::message
         at: Timestamp::now(),
         incomplete: false,
         reply_to: None,
+        reply_id: None,
     }
 }
 
@@ -300,8 +301,13 @@ fn rewritten_statements_run_on_postgres() {
     assert_eq!(read, EventId(m1.0 + 1));
     let m2 = db::messages::insert(&tx, &text(room.id, bob.id, "hi")).unwrap();
     assert_eq!(m2, MessageId(m1.0 + 2));
-    let standalone = db::changes::next_message_id(&tx, room.id, ann.id).unwrap();
+    // An agent's reply keeps its reply id in its change (the bus sends it
+    // under that id on every node).
+    let reply = Uuid::new_v4();
+    let standalone = db::changes::next_message_id(&tx, room.id, ann.id, Some(reply)).unwrap();
     assert_eq!(standalone, MessageId(m2.0 + 1));
+    let logged = db::changes::after(&tx, ann.id, Some(room.id), EventId(m2.0), 1).unwrap();
+    assert_eq!(logged[0].data.reply, Some(reply.to_string()));
     assert_eq!(db::changes::latest(&tx).unwrap(), EventId(standalone.0));
     // The read change is bob's alone ("user" = ?4 / ?2 in both forms of after).
     let kinds = |user: UserId, conv: Option<ConversationId>| -> Vec<(EventId, ChangeKind)> {
@@ -628,6 +634,7 @@ fn search_scenario(tx: &Tx<'_>, engine: Engine) {
                 at: at(t),
                 incomplete: false,
                 reply_to: None,
+                reply_id: None,
             },
         )
         .unwrap()

@@ -152,8 +152,9 @@ impl Keys {
         self.revoked.read().unwrap_or_else(|e| e.into_inner()).contains(session)
     }
 
-    fn mark_revoked(&self, session: Uuid) {
-        self.revoked.write().unwrap_or_else(|e| e.into_inner()).insert(session);
+    /// True if it was not marked yet.
+    fn mark_revoked(&self, session: Uuid) -> bool {
+        self.revoked.write().unwrap_or_else(|e| e.into_inner()).insert(session)
     }
 
     /// Run argon2 off the runtime threads, a bounded number at a time.
@@ -438,16 +439,18 @@ impl Core {
         }
     }
 
-    /// Read again which sessions ended lately (the bus reconnected, and may
-    /// have missed another node saying so).
-    pub(super) async fn reload_revoked(&self) -> Result<()> {
-        let since = Timestamp(Timestamp::now().0 - self.auth.refresh_ttl.as_micros() as i64);
-        let revoked = self.db.read(move |c| db::sessions::revoked_since(c, since)).await?;
-        for s in revoked {
-            self.auth.mark_revoked(s);
-            self.hub.close_session(None, s);
+    /// Sessions ended after `since` that this node has not heard of (the
+    /// bus message was missed, or `natter admin` ended them): refused and
+    /// closed now. The newest end read, to ask from next time.
+    pub(super) async fn refresh_revoked(&self, since: Timestamp) -> Result<Timestamp> {
+        let ended = self.db.read(move |c| db::sessions::revoked_after(c, since)).await?;
+        let newest = ended.iter().map(|(_, at)| *at).max().unwrap_or(since);
+        for (s, _) in ended {
+            if self.auth.mark_revoked(s) {
+                self.hub.close_session(None, s);
+            }
         }
-        Ok(())
+        Ok(newest)
     }
 
     /// A token that lasts as long as the session, for the session cookie.

@@ -51,6 +51,8 @@ const MAX_PAYLOAD: usize = 7900;
 const HERE_CHUNK: usize = 200;
 /// Events not logged waiting for the bus; past this they are dropped.
 const OUTBOX: usize = 4096;
+/// How often ended sessions are read again from the database.
+const REVOKED_POLL: Duration = Duration::from_secs(5);
 
 /// What a node says on `natter_live`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -61,17 +63,25 @@ struct Said {
     what: What,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 enum What {
     /// A node started (or its listener reconnected): who is online?
     Hello,
-    /// Still here.
-    Beat,
+    /// Still here, with this many users online.
+    Beat {
+        online: usize,
+    },
     /// Stopping: its users are offline now.
     Bye,
-    /// Some of the users online on the node (an answer to `hello`).
+    /// Send your `here` again (the asker's count of your users is off).
+    Ask {
+        node: Uuid,
+    },
+    /// The users online on the node, in chunks; `first` starts a new list
+    /// (the node's earlier one is replaced).
     Here {
+        first: bool,
         users: Vec<i64>,
     },
     /// A user's first socket on the node opened, or its last one closed.
@@ -83,6 +93,10 @@ enum What {
     Ended {
         user: Option<i64>,
         sessions: Vec<Uuid>,
+    },
+    /// The user subscribed to Web Push (pushes from any node may go to them).
+    Subscribed {
+        user: i64,
     },
     Typing {
         conversation: i64,
@@ -109,14 +123,67 @@ enum What {
     },
 }
 
+/// Payloads are signed: any role that can connect to the database can
+/// NOTIFY, and none but natter's nodes (who share the secret in `meta`)
+/// may speak on the bus.
+type Signer = hmac::Hmac<sha2::Sha256>;
+
+fn sign(key: &[u8], body: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = Signer::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(body.as_bytes());
+    let sig = mac.finalize().into_bytes();
+    let hex: String = sig.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{hex} {body}")
+}
+
+/// The body of a signed payload, if the signature is right.
+fn verified<'a>(key: &[u8], payload: &'a str) -> Option<&'a str> {
+    use hmac::{KeyInit, Mac};
+    let (hex, body) = payload.split_once(' ')?;
+    if hex.len() != 64 {
+        return None;
+    }
+    let sig: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect::<Option<_>>()?;
+    let mut mac = Signer::new_from_slice(key).ok()?;
+    mac.update(body.as_bytes());
+    mac.verify_slice(&sig).ok()?;
+    Some(body)
+}
+
 /// A node's end of the bus.
 pub struct Bus {
     pub node: Uuid,
     said: mpsc::Sender<What>,
-    /// Agents' replies streaming on other nodes, by conversation: the id
-    /// their deltas went out under, which the stored reply takes here when
-    /// it is read from the log (clients swap the draft for it by that id).
-    drafts: std::sync::Mutex<std::collections::HashMap<ConversationId, Uuid>>,
+    /// Agents' replies from other nodes that are stored and sent here: a
+    /// delta of one that comes later (the two travel apart) is dropped, or a
+    /// client would show a draft of a reply it already has. Locked while
+    /// either is delivered, so the check and the delivery are one step.
+    finished: std::sync::Mutex<Finished>,
+}
+
+/// The last `FINISHED` reply ids sent here.
+#[derive(Default)]
+struct Finished {
+    ids: std::collections::HashSet<Uuid>,
+    order: std::collections::VecDeque<Uuid>,
+}
+
+const FINISHED: usize = 1024;
+
+impl Finished {
+    fn add(&mut self, id: Uuid) {
+        if self.ids.insert(id) {
+            self.order.push_back(id);
+            if self.order.len() > FINISHED
+                && let Some(old) = self.order.pop_front()
+            {
+                self.ids.remove(&old);
+            }
+        }
+    }
 }
 
 impl Bus {
@@ -135,6 +202,11 @@ impl Bus {
         }
     }
 
+    /// Tell the other nodes the user has a push subscription now.
+    pub fn subscribed(&self, user: UserId) {
+        self.say(What::Subscribed { user: user.0 });
+    }
+
     fn say(&self, what: What) {
         if self.said.try_send(what).is_err() {
             tracing::warn!("the bus is behind; a message to the other nodes was dropped");
@@ -150,27 +222,58 @@ pub(super) async fn start(core: &Arc<Core>) -> Result<Bus> {
         // `Core::open` refuses --bus on a file before opening it.
         return Err(Error::Internal("the bus needs a PostgreSQL database".into()));
     };
+    let shown = db::pg::display(url);
     let url = url.to_str().unwrap_or_default().to_owned();
-    let config = tokio_postgres::Config::from_str(&url).map_err(|e| Error::invalid(format!("--db: {e}")))?;
+    let mut config = tokio_postgres::Config::from_str(&url).map_err(|e| Error::invalid(format!("--db: {e}")))?;
+    db::pg::keep_alive(&mut config);
+    // The writer's changes must carry this node's id, or the follower would
+    // take them for another node's (a pooler that drops startup options).
+    let tagged = core.db.writer().submit(db::changes::writer_node, |_| {}).await?;
+    if tagged.as_deref() != Some(node.to_string().as_str()) {
+        return Err(Error::invalid(format!(
+            "--bus postgres: the writer's connection to {shown} did not keep its `natter.node` setting \
+             (a connection pooler that drops startup options?); connect the nodes to PostgreSQL directly \
+             or through a session-mode pooler that passes `options`"
+        )));
+    }
+    let secret = core.db.jwt_secret().await?;
+    let key: Arc<[u8]> = {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(b"natter bus\0");
+        h.update(&secret);
+        h.finalize().to_vec().into()
+    };
     let upto = core.db.read(db::changes::latest).await?;
     let (outbox, events) = mpsc::channel(OUTBOX);
     core.hub.sequence(upto, outbox);
     core.cache.share();
     let (said_tx, said) = mpsc::channel(OUTBOX);
     // The first connection is made here, so a node that cannot listen does not start.
-    let first = listen(&config).await.map_err(|e| {
-        Error::Unavailable(format!(
-            "--bus postgres: cannot listen on {}: {e}",
-            db::pg::display(std::path::Path::new(&url))
-        ))
-    })?;
+    let first = listen(&config)
+        .await
+        .map_err(|e| Error::Unavailable(format!("--bus postgres: cannot listen on {shown}: {e}")))?;
+    let (relays, relay_rx) = mpsc::channel(OUTBOX);
     tokio::spawn(follow(Arc::downgrade(core), node));
-    tokio::spawn(run(Arc::downgrade(core), node, config, first, events, said));
+    tokio::spawn(relay_all(Arc::downgrade(core), relay_rx));
+    tokio::spawn(watch_revoked(Arc::downgrade(core)));
+    tokio::spawn(run(
+        Arc::downgrade(core),
+        Listener {
+            node,
+            key,
+            config,
+            relays,
+        },
+        first,
+        events,
+        said,
+    ));
     tracing::info!(%node, "bus: following the change log and listening on PostgreSQL");
     Ok(Bus {
         node,
         said: said_tx,
-        drafts: Default::default(),
+        finished: Default::default(),
     })
 }
 
@@ -206,21 +309,77 @@ async fn listen(
     Ok((client, rx))
 }
 
+/// What the listener keeps across reconnections.
+struct Listener {
+    node: Uuid,
+    key: Arc<[u8]>,
+    config: tokio_postgres::Config,
+    /// Other nodes' events for this node's sockets, to the relay task.
+    relays: mpsc::Sender<What>,
+}
+
+impl Listener {
+    async fn send(
+        &self,
+        client: &tokio_postgres::Client,
+        what: &What,
+    ) -> std::result::Result<(), tokio_postgres::Error> {
+        let body = serde_json::to_string(&Said {
+            node: self.node,
+            what: what.clone(),
+        })
+        .unwrap_or_default();
+        let payload = sign(&self.key, &body);
+        if payload.len() > MAX_PAYLOAD {
+            tracing::debug!(bytes = payload.len(), "bus: message too large for NOTIFY; not sent");
+            return Ok(());
+        }
+        client
+            .execute("SELECT pg_notify('natter_live', $1)", &[&payload])
+            .await
+            .map(|_| ())
+    }
+
+    /// Who is online here, as a new list.
+    async fn here(
+        &self,
+        client: &tokio_postgres::Client,
+        core: &Core,
+    ) -> std::result::Result<(), tokio_postgres::Error> {
+        let users: Vec<i64> = core.hub.local_users().iter().map(|u| u.0).collect();
+        if users.is_empty() {
+            return self.send(client, &What::Here { first: true, users }).await;
+        }
+        for (i, chunk) in users.chunks(HERE_CHUNK).enumerate() {
+            self.send(
+                client,
+                &What::Here {
+                    first: i == 0,
+                    users: chunk.to_vec(),
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
 /// The listener: wakes the follower, hears the other nodes, says what this
-/// node has to say; reconnects when its connection fails.
+/// node has to say; reconnects when its connection fails. A message that
+/// could not be said is said again after reconnecting.
 async fn run(
     core: Weak<Core>,
-    node: Uuid,
-    config: tokio_postgres::Config,
+    me: Listener,
     first: (tokio_postgres::Client, Notes),
     mut events: mpsc::Receiver<(Arc<Event>, Vec<UserId>)>,
     mut said: mpsc::Receiver<What>,
 ) {
     let mut connection = Some(first);
+    let mut unsaid: Option<What> = None;
     loop {
         let (client, mut notes) = match connection.take() {
             Some(c) => c,
-            None => match listen(&config).await {
+            None => match listen(&me.config).await {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::warn!(error = %e, "bus: cannot listen; trying again in 1 s");
@@ -234,32 +393,28 @@ async fn run(
         };
         let Some(c) = core.upgrade() else { return };
         // What may have been missed while not listening: changes (read from
-        // the log), sessions ended (read from the database), who is online.
+        // the log), who is online where (hello, and this node's list), push
+        // subscriptions. The other nodes had their chance to beat meanwhile.
         c.hub.wake_sequencer();
-        if let Err(e) = c.reload_revoked().await {
-            tracing::warn!(error = %e, "bus: could not read ended sessions");
-        }
-        drop(c);
-        let send = |what: What| {
-            let client = &client;
-            async move {
-                let payload = serde_json::to_string(&Said { node, what }).unwrap_or_default();
-                if payload.len() > MAX_PAYLOAD {
-                    tracing::debug!(bytes = payload.len(), "bus: message too large for NOTIFY; not sent");
-                    return Ok(());
-                }
-                client
-                    .execute("SELECT pg_notify('natter_live', $1)", &[&payload])
-                    .await
-                    .map(|_| ())
+        c.hub.remote_heard_all();
+        c.reload_push_subscriptions().await;
+        let greeted = async {
+            me.send(&client, &What::Hello).await?;
+            me.here(&client, &c).await?;
+            if let Some(what) = &unsaid {
+                me.send(&client, what).await?;
             }
-        };
-        if let Err(e) = send(What::Hello).await {
-            tracing::warn!(error = %e, "bus: cannot say hello");
+            Ok::<_, tokio_postgres::Error>(())
+        }
+        .await;
+        drop(c);
+        if let Err(e) = greeted {
+            tracing::warn!(error = %e, "bus: cannot say hello; listening again");
             continue;
         }
-        let mut beat = tokio::time::interval(BEAT);
-        let ok: std::result::Result<(), tokio_postgres::Error> = loop {
+        unsaid = None;
+        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + BEAT, BEAT);
+        let failed: std::result::Result<(), (tokio_postgres::Error, Option<What>)> = loop {
             tokio::select! {
                 note = notes.recv() => {
                     let Some((channel, payload)) = note else { break Ok(()) };
@@ -268,63 +423,105 @@ async fn run(
                         core.hub.wake_sequencer();
                         continue;
                     }
-                    let Ok(said) = serde_json::from_str::<Said>(&payload) else {
-                        tracing::debug!("bus: a message this version cannot read");
+                    let Some(said) = verified(&me.key, &payload).and_then(|b| serde_json::from_str::<Said>(b).ok()) else {
+                        tracing::debug!("bus: a message that is not signed by a node, or that this version cannot read");
                         continue;
                     };
-                    if said.node == node {
+                    if said.node == me.node {
                         continue;
                     }
-                    if matches!(said.what, What::Hello) {
-                        // Answer with who is online here.
-                        let users: Vec<i64> = core.hub.local_users().iter().map(|u| u.0).collect();
-                        let mut failed = None;
-                        for chunk in users.chunks(HERE_CHUNK) {
-                            if let Err(e) = send(What::Here { users: chunk.to_vec() }).await {
-                                failed = Some(e);
-                                break;
+                    let answer = heard(&core, &me.relays, said);
+                    match answer {
+                        Some(Answer::Here) => {
+                            if let Err(e) = me.here(&client, &core).await {
+                                break Err((e, None));
                             }
                         }
-                        if let Some(e) = failed {
-                            break Err(e);
+                        Some(Answer::Ask(node)) => {
+                            if let Err(e) = me.send(&client, &What::Ask { node }).await {
+                                break Err((e, None));
+                            }
                         }
+                        None => {}
                     }
-                    heard(&core, said).await;
                 }
                 event = events.recv() => {
                     let Some((event, _)) = event else { return };
                     if let Some(what) = outgoing(&event)
-                        && let Err(e) = send(what).await
+                        && let Err(e) = me.send(&client, &what).await
                     {
-                        break Err(e);
+                        // Typing and deltas are not worth saying late.
+                        break Err((e, None));
                     }
                 }
                 what = said.recv() => {
                     let Some(what) = what else { return };
-                    if let Err(e) = send(what).await {
-                        break Err(e);
+                    if let Err(e) = me.send(&client, &what).await {
+                        break Err((e, Some(what)));
                     }
                 }
                 _ = beat.tick() => {
                     let Some(core) = core.upgrade() else {
-                        let _ = send(What::Bye).await;
+                        let _ = me.send(&client, &What::Bye).await;
                         return;
                     };
-                    if core.draining.is_set() {
-                        let _ = send(What::Bye).await;
-                    } else if let Err(e) = send(What::Beat).await {
-                        break Err(e);
+                    let what = if core.draining.is_set() {
+                        What::Bye
+                    } else {
+                        What::Beat { online: core.hub.local_users().len() }
+                    };
+                    if let Err(e) = me.send(&client, &what).await {
+                        break Err((e, None));
                     }
-                    for (user, _) in core.hub.remote_forget(SILENCE, None) {
+                    for user in core.hub.remote_forget(SILENCE, None) {
                         core.announce_by_id(user, false);
                     }
                 }
             }
         };
-        if let Err(e) = ok {
-            tracing::warn!(error = %e, "bus: connection lost; listening again");
-        } else {
-            tracing::warn!("bus: the listening connection closed; listening again");
+        match failed {
+            Err((e, what)) => {
+                unsaid = what;
+                tracing::warn!(error = %e, "bus: connection lost; listening again");
+            }
+            Ok(()) => tracing::warn!("bus: the listening connection closed; listening again"),
+        }
+    }
+}
+
+/// What the listener must say in answer to a message.
+enum Answer {
+    /// Our list of online users.
+    Here,
+    /// Ask this node for its list.
+    Ask(Uuid),
+}
+
+/// Re-read the ended sessions every few seconds: a logout whose bus message
+/// a node missed (or one `natter admin` made) still takes effect there.
+async fn watch_revoked(core: Weak<Core>) {
+    let mut since = crate::model::Timestamp::now();
+    loop {
+        tokio::time::sleep(REVOKED_POLL).await;
+        let Some(core) = core.upgrade() else { return };
+        // Each node stamps `revoked_at` with its own clock: ask from a
+        // minute back, so a node whose clock is behind is not missed (what
+        // was read before is not closed twice).
+        let from = crate::model::Timestamp(since.0 - 60_000_000);
+        match core.refresh_revoked(from).await {
+            Ok(newest) => since = newest.max(since),
+            Err(e) => tracing::warn!(error = %e, "bus: could not read ended sessions"),
+        }
+    }
+}
+
+/// Deliver other nodes' events that are not logged, in the order they
+/// came, off the listener's loop (each needs a read).
+async fn relay_all(core: Weak<Core>, mut rx: mpsc::Receiver<What>) {
+    while let Some(what) = rx.recv().await {
+        let Some(core) = core.upgrade() else { return };
+        if let Err(e) = relay(&core, what).await {
+            tracing::debug!(error = %e, "bus: could not relay an event from another node");
         }
     }
 }
@@ -386,36 +583,49 @@ fn failure_code(code: &str) -> &'static str {
     }
 }
 
-/// Act on what another node said.
-async fn heard(core: &Arc<Core>, said: Said) {
+/// Act on what another node said; what to answer, if anything.
+fn heard(core: &Arc<Core>, relays: &mpsc::Sender<What>, said: Said) -> Option<Answer> {
     let from = said.node;
-    core.hub.remote_heard(from);
+    let known = core.hub.remote_heard(from);
     match said.what {
-        What::Hello | What::Beat => {}
+        What::Hello => return Some(Answer::Here),
+        What::Ask { node } => return (node == core.bus_node()).then_some(Answer::Here),
+        What::Beat { online } => {
+            // A node this one has no list for, or a list that has drifted
+            // (a presence message lost): ask for the whole list.
+            if known != Some(online) {
+                return Some(Answer::Ask(from));
+            }
+        }
         What::Bye => {
-            for (user, _) in core.hub.remote_forget(SILENCE, Some(from)) {
+            for user in core.hub.remote_forget(SILENCE, Some(from)) {
                 core.announce_by_id(user, false);
             }
         }
-        What::Here { users } => {
-            for user in users {
-                if core.hub.remote_presence(from, UserId(user), Uuid::nil(), true) {
-                    core.announce_by_id(UserId(user), true);
-                }
+        What::Here { first, users } => {
+            let users: Vec<UserId> = users.into_iter().map(UserId).collect();
+            let (came, went) = core.hub.remote_list(from, first, &users);
+            for user in came {
+                core.announce_by_id(user, true);
+            }
+            for user in went {
+                core.announce_by_id(user, false);
             }
         }
         What::Presence { user, online } => {
-            if core.hub.remote_presence(from, UserId(user), Uuid::nil(), online) {
+            if core.hub.remote_presence(from, UserId(user), online) {
                 core.announce_by_id(UserId(user), online);
             }
         }
         What::Ended { user, sessions } => core.end_sessions_here(user.map(UserId), &sessions),
-        What::Typing { .. } | What::Read { .. } | What::Delta { .. } | What::Failed { .. } => {
-            if let Err(e) = relay(core, said.what).await {
-                tracing::debug!(error = %e, "bus: could not relay an event from another node");
+        What::Subscribed { user } => core.push_subscribed_elsewhere(UserId(user)),
+        what @ (What::Typing { .. } | What::Read { .. } | What::Delta { .. } | What::Failed { .. }) => {
+            if relays.try_send(what).is_err() {
+                tracing::debug!("bus: relays are behind; an event from another node was dropped");
             }
         }
     }
+    None
 }
 
 /// Deliver an event another node published (not logged) to this node's
@@ -453,13 +663,6 @@ async fn relay(core: &Arc<Core>, what: What) -> Result<()> {
     let Some((conv, members, user)) = found else {
         return Ok(());
     };
-    if let (Some(bus), What::Delta { reply, .. } | What::Failed { reply, .. }) = (core.bus.get(), &what) {
-        let mut drafts = bus.drafts.lock().unwrap_or_else(|e| e.into_inner());
-        match what {
-            What::Delta { .. } => drafts.insert(conv.id, *reply),
-            _ => drafts.remove(&conv.id),
-        };
-    }
     let conv = Arc::new(conv);
     let ids: Vec<UserId> = members.iter().map(|m| m.id).collect();
     let (kind, to) = match (what, user) {
@@ -521,7 +724,19 @@ async fn relay(core: &Arc<Core>, what: What) -> Result<()> {
         ),
         _ => return Ok(()),
     };
-    core.hub.deliver(Event::new(kind), &to);
+    let reply = match &kind {
+        EventKind::MessageDelta { reply_id, .. } | EventKind::AgentFailed { reply_id, .. } => Some(*reply_id),
+        _ => None,
+    };
+    match (reply, core.bus.get()) {
+        (Some(reply), Some(bus)) => {
+            let finished = bus.finished.lock().unwrap_or_else(|e| e.into_inner());
+            if !finished.ids.contains(&reply) {
+                core.hub.deliver(Event::new(kind), &to);
+            }
+        }
+        _ => core.hub.deliver(Event::new(kind), &to),
+    }
     Ok(())
 }
 
@@ -548,10 +763,10 @@ async fn catch_up(core: &Arc<Core>, me: &str) -> Result<()> {
     loop {
         let after = core.hub.sequenced_upto();
         let me_owned = me.to_owned();
-        let (page, last) = core
+        let (page, last, read) = core
             .db
             .read(move |c| {
-                let (rows, last) = db::changes::for_bus(c, after, PAGE)?;
+                let (rows, last, read) = db::changes::for_bus(c, after, PAGE)?;
                 let mut page = Vec::with_capacity(rows.len());
                 for row in rows {
                     let id = row.change.id;
@@ -562,13 +777,17 @@ async fn catch_up(core: &Arc<Core>, me: &str) -> Result<()> {
                         page.push((id, false, Some((room, super::changes::from_elsewhere(c, row)?))));
                     }
                 }
-                Ok((page, last))
+                Ok((page, last, read))
             })
             .await?;
-        let n = page.len();
+        // One wait for the page, not one per row: a batch whose commit
+        // failed ambiguously (committed, but every job told it failed)
+        // publishes none of its changes, and the rest of the page must not
+        // wait for each of them in turn.
+        let deadline = Instant::now() + OWN_WAIT;
         for (id, own, elsewhere) in page {
             if own {
-                wait_for_own(core, id).await?;
+                wait_for_own(core, id, deadline).await?;
                 continue;
             }
             let Some((room, event)) = elsewhere else { continue };
@@ -579,53 +798,26 @@ async fn catch_up(core: &Arc<Core>, me: &str) -> Result<()> {
                     core.cache.forget_conversation(&uuid);
                 }
             }
-            core.hub
-                .logged_elsewhere(id, event.map(|(e, to)| (with_draft(core, e), to)));
+            let reply = event.as_ref().and_then(|(e, _)| match &e.kind {
+                EventKind::Message { reply_id, .. } => *reply_id,
+                _ => None,
+            });
+            match (reply, core.bus.get()) {
+                (Some(reply), Some(bus)) => {
+                    let mut finished = bus.finished.lock().unwrap_or_else(|e| e.into_inner());
+                    finished.add(reply);
+                    core.hub.logged_elsewhere(id, event);
+                }
+                _ => core.hub.logged_elsewhere(id, event),
+            }
         }
         if let Some(last) = last {
             core.hub.sequenced_past(last);
         }
-        if (n as i64) < PAGE {
+        if (read as i64) < PAGE {
             return Ok(());
         }
     }
-}
-
-/// An agent's reply read from the log, with the id its deltas had here.
-fn with_draft(core: &Core, event: Arc<Event>) -> Arc<Event> {
-    let EventKind::Message {
-        message,
-        conversation,
-        receiver,
-        client_id,
-        origin,
-        reply_id: None,
-    } = &event.kind
-    else {
-        return event;
-    };
-    if !message.sender.is_bot {
-        return event;
-    }
-    let Some(reply) = core.bus.get().and_then(|b| {
-        b.drafts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&conversation.id)
-    }) else {
-        return event;
-    };
-    Event::recorded(
-        EventKind::Message {
-            message: message.clone(),
-            conversation: conversation.clone(),
-            receiver: receiver.clone(),
-            client_id: client_id.clone(),
-            origin: *origin,
-            reply_id: Some(reply),
-        },
-        event.change,
-    )
 }
 
 /// A room change's conversation and UUID (for the caches).
@@ -639,12 +831,11 @@ fn room_of(row: &db::changes::Logged) -> Option<(ConversationId, Option<Uuid>)> 
 }
 
 /// This node's change `id` was read from the log: its event is delivered
-/// when it has been offered; if it is not within `OWN_WAIT` (a change whose
+/// when it has been offered; if it is not by `deadline` (a change whose
 /// event went out unlogged, or not at all), it goes out from the row.
-async fn wait_for_own(core: &Arc<Core>, id: EventId) -> Result<()> {
-    let started = Instant::now();
+async fn wait_for_own(core: &Arc<Core>, id: EventId, deadline: Instant) -> Result<()> {
     while !core.hub.logged_here(id) {
-        if started.elapsed() > OWN_WAIT {
+        if Instant::now() > deadline {
             tracing::debug!(
                 change = id.0,
                 "bus: this node's change was not published; sending it from the log"
@@ -652,7 +843,7 @@ async fn wait_for_own(core: &Arc<Core>, id: EventId) -> Result<()> {
             let event = core
                 .db
                 .read(move |c| {
-                    let (mut rows, _) = db::changes::for_bus(c, EventId(id.0 - 1), 1)?;
+                    let (mut rows, _, _) = db::changes::for_bus(c, EventId(id.0 - 1), 1)?;
                     match rows.pop() {
                         Some(row) if row.change.id == id => super::changes::from_elsewhere(c, row),
                         _ => Ok(None),
@@ -662,7 +853,7 @@ async fn wait_for_own(core: &Arc<Core>, id: EventId) -> Result<()> {
             core.hub.logged_elsewhere(id, event);
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
     Ok(())
 }

@@ -211,6 +211,7 @@ pub(super) fn prune_now_and_then(core: &Arc<Core>, retention: Duration) {
 pub(super) fn from_elsewhere(c: &Tx<'_>, logged: db::changes::Logged) -> Result<Option<(Arc<Event>, To)>> {
     let db::changes::Logged { change, audience, .. } = logged;
     let (id, conversation, user) = (change.id, change.conversation, change.user);
+    let reply_id = change.data.reply.as_deref().and_then(|r| uuid::Uuid::parse_str(r).ok());
     let members = || -> Result<Vec<UserBrief>> { db::conversations::members(c, conversation) };
     let to = match audience {
         Audience::Everyone => To::All,
@@ -240,7 +241,7 @@ pub(super) fn from_elsewhere(c: &Tx<'_>, logged: db::changes::Logged) -> Result<
                     receiver,
                     client_id: None,
                     origin: None,
-                    reply_id: None,
+                    reply_id,
                 },
                 Some(id),
             )

@@ -280,8 +280,17 @@ struct Remote {
 }
 
 struct RemoteNode {
-    users: HashMap<UserId, Uuid>,
+    users: std::collections::HashSet<UserId>,
     heard: Instant,
+}
+
+impl RemoteNode {
+    fn new() -> RemoteNode {
+        RemoteNode {
+            users: Default::default(),
+            heard: Instant::now(),
+        }
+    }
 }
 
 struct Inner {
@@ -456,7 +465,7 @@ impl Hub {
     /// Has `user` a live socket on another node?
     pub fn online_elsewhere(&self, user: UserId) -> bool {
         let remote = self.inner.remote.lock().unwrap_or_else(|e| e.into_inner());
-        remote.nodes.values().any(|n| n.users.contains_key(&user))
+        remote.nodes.values().any(|n| n.users.contains(&user))
     }
 
     /// Of `users`, those with a live socket on this node.
@@ -472,11 +481,11 @@ impl Hub {
         users
             .iter()
             .copied()
-            .filter(|u| map.contains_key(u) || remote.nodes.values().any(|n| n.users.contains_key(u)))
+            .filter(|u| map.contains_key(u) || remote.nodes.values().any(|n| n.users.contains(u)))
             .collect()
     }
 
-    /// This node's online users, with their UUIDs (`uuid_of` finds them).
+    /// This node's online users.
     pub fn local_users(&self) -> Vec<UserId> {
         self.inner
             .users
@@ -489,17 +498,14 @@ impl Hub {
 
     /// Another node says `user` is online there now, or no longer; true if
     /// that changed whether the user is online anywhere.
-    pub fn remote_presence(&self, node: Uuid, user: UserId, uuid: Uuid, online: bool) -> bool {
+    pub fn remote_presence(&self, node: Uuid, user: UserId, online: bool) -> bool {
         let before = self.is_online(user);
         {
             let mut remote = self.inner.remote.lock().unwrap_or_else(|e| e.into_inner());
-            let entry = remote.nodes.entry(node).or_insert_with(|| RemoteNode {
-                users: HashMap::new(),
-                heard: Instant::now(),
-            });
+            let entry = remote.nodes.entry(node).or_insert_with(RemoteNode::new);
             entry.heard = Instant::now();
             if online {
-                entry.users.insert(user, uuid);
+                entry.users.insert(user);
             } else {
                 entry.users.remove(&user);
             }
@@ -507,23 +513,67 @@ impl Hub {
         before != self.is_online(user)
     }
 
-    /// Another node was heard from (any bus message).
-    pub fn remote_heard(&self, node: Uuid) {
+    /// Another node sent (part of) its list of online users: `first` starts
+    /// it over. Who came online anywhere, and who went offline everywhere.
+    pub fn remote_list(&self, node: Uuid, first: bool, users: &[UserId]) -> (Vec<UserId>, Vec<UserId>) {
+        let old: Vec<UserId> = {
+            let remote = self.inner.remote.lock().unwrap_or_else(|e| e.into_inner());
+            remote
+                .nodes
+                .get(&node)
+                .map(|n| n.users.iter().copied().collect())
+                .unwrap_or_default()
+        };
+        let before: HashMap<UserId, bool> = old.iter().chain(users).map(|u| (*u, self.is_online(*u))).collect();
+        {
+            let mut remote = self.inner.remote.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = remote.nodes.entry(node).or_insert_with(RemoteNode::new);
+            entry.heard = Instant::now();
+            if first {
+                entry.users.clear();
+            }
+            entry.users.extend(users.iter().copied());
+        }
+        let (mut came, mut went) = (Vec::new(), Vec::new());
+        for (user, was) in before {
+            match (was, self.is_online(user)) {
+                (false, true) => came.push(user),
+                (true, false) => went.push(user),
+                _ => {}
+            }
+        }
+        (came, went)
+    }
+
+    /// Another node was heard from (any bus message): how many users its
+    /// list holds, or `None` if it was not known.
+    pub fn remote_heard(&self, node: Uuid) -> Option<usize> {
         let mut remote = self.inner.remote.lock().unwrap_or_else(|e| e.into_inner());
-        remote
-            .nodes
-            .entry(node)
-            .or_insert_with(|| RemoteNode {
-                users: HashMap::new(),
-                heard: Instant::now(),
-            })
-            .heard = Instant::now();
+        match remote.nodes.get_mut(&node) {
+            Some(n) => {
+                n.heard = Instant::now();
+                Some(n.users.len())
+            }
+            None => {
+                remote.nodes.insert(node, RemoteNode::new());
+                None
+            }
+        }
+    }
+
+    /// Count every known node as heard from now (this node was the one
+    /// that could not hear: its listener reconnected).
+    pub fn remote_heard_all(&self) {
+        let mut remote = self.inner.remote.lock().unwrap_or_else(|e| e.into_inner());
+        for n in remote.nodes.values_mut() {
+            n.heard = Instant::now();
+        }
     }
 
     /// Forget nodes not heard from for `silence` (or `node` at once, when
     /// given: it said goodbye); the users this leaves offline everywhere.
-    pub fn remote_forget(&self, silence: std::time::Duration, node: Option<Uuid>) -> Vec<(UserId, Uuid)> {
-        let gone: Vec<(UserId, Uuid)> = {
+    pub fn remote_forget(&self, silence: std::time::Duration, node: Option<Uuid>) -> Vec<UserId> {
+        let gone: Vec<UserId> = {
             let mut remote = self.inner.remote.lock().unwrap_or_else(|e| e.into_inner());
             let dead: Vec<Uuid> = remote
                 .nodes
@@ -536,7 +586,7 @@ impl Hub {
                 .flat_map(|n| n.users.into_iter())
                 .collect()
         };
-        gone.into_iter().filter(|(u, _)| !self.is_online(*u)).collect()
+        gone.into_iter().filter(|u| !self.is_online(*u)).collect()
     }
 
     pub fn connection_count(&self) -> usize {
@@ -676,6 +726,8 @@ impl Hub {
             return;
         }
         state.cursor = id;
+        // This node's event for it, if it came after all: sent already.
+        state.pending.remove(&id);
         if let Some((event, to)) = event {
             self.deliver_to(event, to);
         }

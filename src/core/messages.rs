@@ -161,6 +161,7 @@ fn insert(
             at: now,
             incomplete: stored.incomplete,
             reply_to: stored.reply_to,
+            reply_id: stored.reply_id,
         },
     )?;
     if !mentions.is_empty() {

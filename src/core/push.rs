@@ -97,7 +97,8 @@ pub fn push_recipients(
     if candidates.is_empty() {
         return candidates;
     }
-    let online = hub.online_of(&candidates);
+    // With a bus, a socket on another node counts too.
+    let online = hub.online_anywhere_of(&candidates);
     candidates.into_iter().filter(|u| !online.contains(u)).collect()
 }
 
@@ -628,6 +629,9 @@ impl Core {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(user);
+        if let Some(bus) = self.bus.get() {
+            bus.subscribed(user);
+        }
         Ok(())
     }
 
@@ -654,6 +658,31 @@ impl Core {
 }
 
 /// Load what `Push::new` needs from the database.
+impl Core {
+    /// Another node's user subscribed to Web Push.
+    pub(super) fn push_subscribed_elsewhere(&self, user: UserId) {
+        self.push
+            .subscribed
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(user);
+    }
+
+    /// Read who has a push subscription again (the bus reconnected and may
+    /// have missed other nodes' news of new ones).
+    pub(super) async fn reload_push_subscriptions(&self) {
+        match self.db.read(db::push::subscribed_users).await {
+            Ok(users) => self
+                .push
+                .subscribed
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(users),
+            Err(e) => tracing::warn!(error = %e, "bus: could not read push subscriptions"),
+        }
+    }
+}
+
 pub(super) async fn load(db: &crate::db::Db) -> Result<(Vec<u8>, Vec<UserId>)> {
     db.read(|c| {
         let key = db::push::vapid_key(c)?

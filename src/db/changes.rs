@@ -95,6 +95,11 @@ pub struct Data {
     /// `notify`: the new level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<String>,
+    /// `message`, an agent's reply: the id its deltas went out under (other
+    /// nodes read the reply from the log and send it under that id, so the
+    /// clients they serve swap the streamed draft for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
 }
 
 /// One row of the log.
@@ -145,12 +150,18 @@ pub fn record(c: &Tx<'_>, new: &New<'_>) -> Result<EventId> {
 }
 
 /// The id a new message is stored under: a `message` change is written and
-/// its id is the message's.
-pub fn next_message_id(c: &Tx<'_>, conversation: ConversationId, sender: UserId) -> Result<MessageId> {
+/// its id is the message's. `reply`: an agent's reply id (`Data::reply`).
+pub fn next_message_id(
+    c: &Tx<'_>,
+    conversation: ConversationId,
+    sender: UserId,
+    reply: Option<uuid::Uuid>,
+) -> Result<MessageId> {
+    let data = reply.map(|r| format!("{{\"reply\":\"{r}\"}}"));
     Ok(c.prepare_cached(
-        "INSERT INTO changes (conversation, kind, \"user\", at) VALUES (?1, 'message', ?2, ?3) RETURNING id",
+        "INSERT INTO changes (conversation, kind, \"user\", data, at) VALUES (?1, 'message', ?2, ?3, ?4) RETURNING id",
     )?
-    .query_row(params![conversation, sender, Timestamp::now()], |r| r.get(0))?)
+    .query_row(params![conversation, sender, data, Timestamp::now()], |r| r.get(0))?)
 }
 
 /// An imported message keeps its id: its `message` change gets the same.
@@ -310,6 +321,13 @@ pub fn prune(c: &Tx<'_>, upto: EventId, batch: i64) -> Result<usize> {
     Ok(n)
 }
 
+/// The node id the writer's connection writes into `changes.node`
+/// (PostgreSQL only: the `natter.node` setting of `pg::tagged`).
+pub fn writer_node(c: &Tx<'_>) -> Result<Option<String>> {
+    Ok(c.prepare_cached("SELECT current_setting('natter.node', true)")?
+        .query_row(params![], |r| r.get(0))?)
+}
+
 /// A change as the bus hands it to every node: the row, who may see it, and
 /// the node that wrote it (`None`: written outside a node, by `natter admin`
 /// or an import).
@@ -332,8 +350,9 @@ impl Audience {
 
 /// Every change after `after`, in id order, at most `limit` (PostgreSQL
 /// only: the `node` column is its migration 0002's). The last id read comes
-/// back too: a row this version cannot read still moves the cursor.
-pub fn for_bus(c: &Tx<'_>, after: EventId, limit: i64) -> Result<(Vec<Logged>, Option<EventId>)> {
+/// back too, and how many rows were read: a row this version cannot read
+/// still moves the cursor and counts toward the page.
+pub fn for_bus(c: &Tx<'_>, after: EventId, limit: i64) -> Result<(Vec<Logged>, Option<EventId>, usize)> {
     let rows = super::collect(
         c,
         "SELECT id, conversation, kind, message, \"user\", data, audience, node FROM changes
@@ -354,5 +373,6 @@ pub fn for_bus(c: &Tx<'_>, after: EventId, limit: i64) -> Result<(Vec<Logged>, O
         },
     )?;
     let last = rows.last().map(|(id, _)| *id);
-    Ok((rows.into_iter().filter_map(|(_, l)| l).collect(), last))
+    let read = rows.len();
+    Ok((rows.into_iter().filter_map(|(_, l)| l).collect(), last, read))
 }

@@ -248,11 +248,13 @@ pub struct NewMessage<'a> {
     pub incomplete: bool,
     /// The message this one answers.
     pub reply_to: Option<MessageId>,
+    /// An agent's reply: the id its deltas went out under (kept in its change).
+    pub reply_id: Option<uuid::Uuid>,
 }
 
 /// Store a message (and its `message` change, whose id it takes); its id.
 pub fn insert(c: &Tx<'_>, m: &NewMessage<'_>) -> Result<MessageId> {
-    let id = super::changes::next_message_id(c, m.conversation, m.sender)?;
+    let id = super::changes::next_message_id(c, m.conversation, m.sender, m.reply_id)?;
     c.prepare_cached(
         "INSERT INTO messages (id, conversation, sender, body, file, created_at, updated_at, incomplete, reply_to)
          VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",

@@ -85,14 +85,33 @@ pub fn connect(config: &postgres::Config, db: &Path) -> Result<PgConn> {
 /// The writer's connection settings: `natter.node` names this node, so the
 /// changes it writes carry it (migration 0002) and its bus can tell its own
 /// changes from other nodes'.
+///
+/// The writer also holds the lock that orders every node's changes from its
+/// first change to its commit (migration 0001): if its machine vanishes
+/// mid-transaction, PostgreSQL must notice soon, not after the system's
+/// two-hour keepalive, or every node's writes wait that long.
 pub fn tagged(config: &postgres::Config, node: uuid::Uuid) -> postgres::Config {
     let mut config = config.clone();
+    let ours = format!("-c natter.node={node} -c idle_in_transaction_session_timeout=60s {KEEPALIVE}");
     let options = match config.get_options() {
-        Some(o) if !o.trim().is_empty() => format!("{o} -c natter.node={node}"),
-        _ => format!("-c natter.node={node}"),
+        Some(o) if !o.trim().is_empty() => format!("{o} {ours}"),
+        _ => ours,
     };
     config.options(&options);
     config
+}
+
+/// Server-side keepalives: a vanished node's sessions end within a minute.
+const KEEPALIVE: &str = "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3";
+
+/// The bus's listening connection, with the same keepalives (a vanished
+/// node's listener would hold back PostgreSQL's notification queue).
+pub fn keep_alive(config: &mut tokio_postgres::Config) {
+    let options = match config.get_options() {
+        Some(o) if !o.trim().is_empty() => format!("{o} {KEEPALIVE}"),
+        _ => KEEPALIVE.to_owned(),
+    };
+    config.options(&options);
 }
 
 /// The read pool's connections: each keeps the statements prepared on it.

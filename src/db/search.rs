@@ -385,6 +385,7 @@ mod tests {
                     at: crate::model::Timestamp::now(),
                     incomplete: false,
                     reply_to: None,
+                    reply_id: None,
                 },
             )
             .unwrap()

@@ -97,6 +97,16 @@ pub fn revoked_since(c: &Tx<'_>, since: Timestamp) -> Result<Vec<Uuid>> {
     )
 }
 
+/// Sessions revoked after `since`, with when.
+pub fn revoked_after(c: &Tx<'_>, since: Timestamp) -> Result<Vec<(Uuid, Timestamp)>> {
+    super::collect(
+        c,
+        "SELECT id, revoked_at FROM sessions WHERE revoked_at > ?1",
+        params![since],
+        |r| Ok((super::users::parse_uuid(&r.get::<_, String>(0)?)?, r.get(1)?)),
+    )
+}
+
 /// The chatroom dialect's "current room" of a session.
 pub fn set_current_room(c: &Tx<'_>, session: &Uuid, room: ConversationId) -> Result<()> {
     c.prepare_cached("UPDATE sessions SET current_room = ?2 WHERE id = ?1")?

@@ -104,6 +104,7 @@ pub fn seed(path: &Path, o: &Opts) -> Seeded {
                 at: Timestamp::now(),
                 incomplete: false,
                 reply_to: None,
+                reply_id: None,
             };
             let id = db::messages::insert(&db::Tx::sqlite(&tx), &new).expect("message");
             if i.is_multiple_of(READER_EVERY) {

@@ -230,6 +230,7 @@ fn insert(c: &Connection, conversation: ConversationId, sender: UserId, text: &s
         at: Timestamp::now(),
         incomplete: false,
         reply_to: None,
+        reply_id: None,
     };
     db::messages::insert(&db::Tx::sqlite(c), &new).expect("message");
 }
