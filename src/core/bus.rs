@@ -763,6 +763,7 @@ async fn catch_up(core: &Arc<Core>, me: &str) -> Result<()> {
     loop {
         let after = core.hub.sequenced_upto();
         let me_owned = me.to_owned();
+        let hub = core.hub.clone();
         let (page, last, read) = core
             .db
             .read(move |c| {
@@ -774,7 +775,7 @@ async fn catch_up(core: &Arc<Core>, me: &str) -> Result<()> {
                         page.push((id, true, None));
                     } else {
                         let room = room_of(&row);
-                        page.push((id, false, Some((room, super::changes::from_elsewhere(c, row)?))));
+                        page.push((id, false, Some((room, super::changes::from_elsewhere(c, &hub, row)?))));
                     }
                 }
                 Ok((page, last, read))
@@ -840,12 +841,13 @@ async fn wait_for_own(core: &Arc<Core>, id: EventId, deadline: Instant) -> Resul
                 change = id.0,
                 "bus: this node's change was not published; sending it from the log"
             );
+            let hub = core.hub.clone();
             let event = core
                 .db
                 .read(move |c| {
                     let (mut rows, _, _) = db::changes::for_bus(c, EventId(id.0 - 1), 1)?;
                     match rows.pop() {
-                        Some(row) if row.change.id == id => super::changes::from_elsewhere(c, row),
+                        Some(row) if row.change.id == id => super::changes::from_elsewhere(c, &hub, row),
                         _ => Ok(None),
                     }
                 })

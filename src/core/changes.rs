@@ -207,24 +207,42 @@ pub(super) fn prune_now_and_then(core: &Arc<Core>, retention: Duration) {
 
 /// A change another node wrote, as the event its node published and who
 /// hears it here (the members as they are now, as on resume); `None` if what
-/// it was about is gone.
-pub(super) fn from_elsewhere(c: &Tx<'_>, logged: db::changes::Logged) -> Result<Option<(Arc<Event>, To)>> {
+/// it was about is gone, or if nobody who would hear it has a socket on
+/// this node (`hub`): then nothing more is read for it.
+pub(super) fn from_elsewhere(
+    c: &Tx<'_>,
+    hub: &super::Hub,
+    logged: db::changes::Logged,
+) -> Result<Option<(Arc<Event>, To)>> {
     let db::changes::Logged { change, audience, .. } = logged;
     let (id, conversation, user) = (change.id, change.conversation, change.user);
     let reply_id = change.data.reply.as_deref().and_then(|r| uuid::Uuid::parse_str(r).ok());
-    let members = || -> Result<Vec<UserBrief>> { db::conversations::members(c, conversation) };
+    let mut members: Option<Vec<UserBrief>> = None;
+    let mut members_of = |c: &Tx<'_>| -> Result<Vec<UserBrief>> {
+        if members.is_none() {
+            members = Some(db::conversations::members(c, conversation)?);
+        }
+        Ok(members.clone().unwrap_or_default())
+    };
     let to = match audience {
         Audience::Everyone => To::All,
         Audience::User => To::Users(user.into_iter().collect()),
-        Audience::Members => To::Users(members()?.iter().map(|m| m.id).collect()),
+        Audience::Members => To::Users(members_of(c)?.iter().map(|m| m.id).collect()),
         Audience::MembersAndUser => {
-            let mut users: Vec<UserId> = members()?.iter().map(|m| m.id).collect();
+            let mut users: Vec<UserId> = members_of(c)?.iter().map(|m| m.id).collect();
             if let Some(u) = user.filter(|u| !users.contains(u)) {
                 users.push(u);
             }
             To::Users(users)
         }
     };
+    let heard_here = match &to {
+        To::All => hub.connection_count() > 0,
+        To::Users(users) => !hub.online_of(users).is_empty(),
+    };
+    if !heard_here {
+        return Ok(None);
+    }
     let event = match materialize(c, change)? {
         None => return Ok(None),
         Some(Missed::Event(event)) => event,
@@ -232,7 +250,7 @@ pub(super) fn from_elsewhere(c: &Tx<'_>, logged: db::changes::Logged) -> Result<
             let Some(conv) = db::conversations::by_id(c, conversation)? else {
                 return Ok(None);
             };
-            let briefs: Vec<Arc<UserBrief>> = members()?.into_iter().map(Arc::new).collect();
+            let briefs: Vec<Arc<UserBrief>> = members_of(c)?.into_iter().map(Arc::new).collect();
             let receiver = super::messages::peer(&briefs, conv.kind, message.sender.id);
             Event::recorded(
                 EventKind::Message {

@@ -47,6 +47,21 @@ impl Core {
         self.announce(user, uuid, online);
     }
 
+    /// The newest change committed, for a socket about to open without a
+    /// cursor: it skips live events up to it (with a bus, this node's
+    /// follower may still be delivering changes committed before it
+    /// opened). 0 without a bus: one node delivers at commit, so nothing
+    /// older can reach a new socket.
+    pub async fn live_from(&self) -> crate::model::EventId {
+        if self.bus.get().is_none() {
+            return crate::model::EventId(0);
+        }
+        self.db
+            .read(db::changes::latest)
+            .await
+            .unwrap_or(crate::model::EventId(0))
+    }
+
     /// This node's id on the bus (nil without one).
     pub(super) fn bus_node(&self) -> uuid::Uuid {
         self.bus.get().map_or(uuid::Uuid::nil(), |b| b.node)

@@ -213,6 +213,12 @@ pub async fn drive<P: Protocol, S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    // What was committed before the socket opened is history, not news:
+    // with a bus this node may deliver some of it after the socket opens.
+    let history = match since {
+        None => core.live_from().await,
+        Some(_) => EventId(0),
+    };
     let mut sub = match core.connect(&caller, proto.scope()) {
         Ok(sub) => sub,
         Err(reason) => {
@@ -245,7 +251,7 @@ pub async fn drive<P: Protocol, S>(
                 return;
             }
         },
-        None => EventId(0),
+        None => history,
     };
     if let Some(greeting) = proto.greeting(&core, &caller) {
         let frames = match greeting.await {
