@@ -371,15 +371,20 @@ async fn new_rooms_and_member_counts_are_live() {
     .await;
 }
 
-/// Move messages whose text starts with `prefix` a day back (in the database itself).
+/// Move messages whose text starts with `prefix` a day back (in the
+/// database itself, either engine).
 fn yesterday(s: &TestServer, prefix: &str) {
-    let db = rusqlite::Connection::open(s.dir.path().join("natter.db")).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
-    db.execute(
-        "UPDATE messages SET created_at = created_at - 86400000000, updated_at = updated_at - 86400000000 WHERE body LIKE ?1",
-        [format!("{prefix}%")],
-    )
-    .unwrap();
+    assert!(prefix.chars().all(|c| c.is_ascii_alphanumeric()), "a plain prefix");
+    // Both engines make every change of an UPDATE … RETURNING before its
+    // first row is read.
+    let moved: Option<i64> = super::common::db_query(
+        &s.config,
+        &format!(
+            "UPDATE messages SET created_at = created_at - 86400000000, \
+             updated_at = updated_at - 86400000000 WHERE body LIKE '{prefix}%' RETURNING id"
+        ),
+    );
+    assert!(moved.is_some(), "moved {prefix}… a day back");
 }
 
 #[tokio::test]

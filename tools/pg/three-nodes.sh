@@ -109,5 +109,5 @@ jq -sc '.[].conversation_id' "$OUT/rooms.jsonl" > "$OUT/rooms.txt"
   --recv-field /message/message > "$OUT/loadgen.json" 2> "$OUT/loadgen.err" || true
 echo "requests and sockets (101) per node, as nginx spread them:"
 awk '{print $1, $2}' "$OUT/nginx-access.log" | sort | uniq -c
-tail -n 1 "$OUT/loadgen.json" | jq -c '{delivered, deliveries_missing, duplicates, out_of_order, delivered_per_s, p99: .latency_ms.p99}'
+tail -n 1 "$OUT/loadgen.json" | jq -c '{deliveries_received, deliveries_missing, duplicates, out_of_order, delivered_per_s, p99: .latency_ms.p99}'
 echo "out: $OUT"
