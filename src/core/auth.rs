@@ -431,6 +431,11 @@ impl Core {
         }
     }
 
+    /// Has `session` ended (logged out or revoked)?
+    pub(super) fn session_ended(&self, session: Uuid) -> bool {
+        self.auth.is_revoked(&session)
+    }
+
     /// `end_sessions` on this node only (another node's bus message).
     pub(super) fn end_sessions_here(&self, user: Option<UserId>, sessions: &[Uuid]) {
         for s in sessions {

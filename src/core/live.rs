@@ -21,6 +21,15 @@ impl Core {
                 "too many sockets open for this user (the limit is {max}); close one first"
             ));
         };
+        // The session may have ended while the socket was opening (after its
+        // token was checked, before it was registered here, where a logout
+        // would have closed it): sessions are marked ended before their
+        // sockets are closed, so one of the two sees the other.
+        if self.session_ended(caller.session) {
+            // Unregistered on drop; never announced, so nothing to take back.
+            drop(sub);
+            return Err("session ended: log in again".into());
+        }
         if first {
             self.came_and_went(caller.user, caller.uuid, true);
         }
