@@ -409,7 +409,8 @@ async fn run(
         .await;
         drop(c);
         if let Err(e) = greeted {
-            tracing::warn!(error = %e, "bus: cannot say hello; listening again");
+            tracing::warn!(error = %e, "bus: cannot say hello; listening again in 1 s");
+            tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
         unsaid = None;
