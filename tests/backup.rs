@@ -10,20 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{PATIENCE, TestServer, login};
-use tokio::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_natter");
-
-fn natter(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir).env_remove("RUST_LOG").kill_on_drop(true);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("NATTER_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
+use common::process::natter;
 
 /// Run natter with `args`; (success, stdout, stderr).
 async fn run(dir: &Path, args: &[&str]) -> (bool, String, String) {

@@ -11,37 +11,11 @@ use common::Client;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_natter");
-
-fn natter(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir).env_remove("RUST_LOG").kill_on_drop(true);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("NATTER_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
+use common::process::{BIN, natter};
 
 /// Start serving and return the child and its base URL from the first stdout line.
-async fn serve(mut cmd: Command) -> (Child, String) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn natter");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .expect("natter printed nothing")
-        .unwrap()
-        .expect("stdout closed");
-    let base = first
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line was {first:?}"))
-        .to_owned();
+async fn serve(cmd: Command) -> (Child, String) {
+    let (child, base, _) = common::process::serving(cmd, Stdio::null()).await;
     assert!(
         base.starts_with("http://127.0.0.1:") && !base.ends_with(":0"),
         "real port: {base}"
@@ -357,20 +331,8 @@ fn terminate(child: &Child) {
 
 /// Start `cmd` with stdout and stderr piped; the child, its base URL, and
 /// the rest of stdout's lines.
-async fn serve_logged(mut cmd: Command) -> (Child, String, tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn natter");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .expect("natter printed nothing")
-        .unwrap()
-        .expect("stdout closed");
-    let base = first.strip_prefix("listening on ").expect("listening line").to_owned();
-    (child, base, lines)
+async fn serve_logged(cmd: Command) -> (Child, String, tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) {
+    common::process::serving(cmd, Stdio::piped()).await
 }
 
 #[tokio::test]

@@ -18,10 +18,9 @@ use common::fake_ai::{FakeAi, Step};
 use common::{Client, PATIENCE, Ws};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_natter");
+use tokio::process::Child;
+
 const NEEDS_PG: &str = "needs PostgreSQL: NATTER_TEST_POSTGRES=$(tools/pg/up.sh) cargo test --test nodes -- --ignored";
 
 /// A natter node serving `db` with the bus; its base URL.
@@ -31,43 +30,23 @@ async fn node(db: &str) -> (Child, String) {
 
 /// `node` with more flags.
 async fn node_with(db: &str, extra: &[&str]) -> (Child, String) {
-    let mut cmd = Command::new(BIN);
-    cmd.env_remove("RUST_LOG").kill_on_drop(true);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("NATTER_") {
-            cmd.env_remove(k);
-        }
-    }
-    let mut child = cmd
-        .args([
-            "--db",
-            db,
-            "--bus",
-            "postgres",
-            "--listen",
-            "127.0.0.1:0",
-            "--registration",
-            "open",
-            "--send-rate",
-            "0",
-            "--log",
-            "warn",
-        ])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn natter");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("natter printed nothing")
-        .unwrap()
-        .expect("stdout closed");
-    let base = first
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line was {first:?}"))
-        .to_owned();
+    let mut cmd = common::process::natter(&std::env::temp_dir());
+    cmd.args([
+        "--db",
+        db,
+        "--bus",
+        "postgres",
+        "--listen",
+        "127.0.0.1:0",
+        "--registration",
+        "open",
+        "--send-rate",
+        "0",
+        "--log",
+        "warn",
+    ])
+    .args(extra);
+    let (child, base, mut lines) = common::process::serving(cmd, Stdio::inherit()).await;
     // The rest of stdout is drained so the node never blocks on it.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, base)

@@ -468,7 +468,11 @@ fn rewritten_statements_run_on_postgres() {
     assert!(!db::sessions::revoke(&tx, &s3).unwrap());
     assert_eq!(db::admin::revoke_all_sessions(&tx, ann.id).unwrap(), [s2]);
     assert!(db::admin::revoke_all_sessions(&tx, ann.id).unwrap().is_empty());
-    let mut revoked = db::sessions::revoked_since(&tx, Timestamp(0)).unwrap();
+    let mut revoked: Vec<Uuid> = db::sessions::revoked_after(&tx, Timestamp(0))
+        .unwrap()
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
     revoked.sort();
     let mut all = vec![s1, s2, s3];
     all.sort();

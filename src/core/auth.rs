@@ -117,7 +117,7 @@ impl Keys {
         // Tokens that could still be unexpired: cookie tokens live as long as a session.
         let since = Timestamp::now().0 - config.refresh_ttl.as_micros() as i64;
         let revoked = db
-            .read(move |c| db::sessions::revoked_since(c, Timestamp(since)))
+            .read(move |c| db::sessions::revoked_after(c, Timestamp(since)))
             .await?;
         let permits = std::thread::available_parallelism().map_or(2, |n| n.get());
         let params = argon2::Params::new(config.argon2_memory_kib, config.argon2_iterations, 1, None)
@@ -129,7 +129,7 @@ impl Keys {
             access_ttl: config.access_ttl,
             refresh_ttl: config.refresh_ttl,
             reuse_grace: config.refresh_reuse_grace,
-            revoked: RwLock::new(revoked.into_iter().collect()),
+            revoked: RwLock::new(revoked.into_iter().map(|(s, _)| s).collect()),
             hashing: Arc::new(Semaphore::new(permits)),
             params,
             dummy: Arc::default(),

@@ -431,7 +431,7 @@ async fn run(
                     if said.node == me.node {
                         continue;
                     }
-                    let answer = heard(&core, &me.relays, said);
+                    let answer = heard(&core, &me, said);
                     match answer {
                         Some(Answer::Here) => {
                             if let Err(e) = me.here(&client, &core).await {
@@ -585,12 +585,12 @@ fn failure_code(code: &str) -> &'static str {
 }
 
 /// Act on what another node said; what to answer, if anything.
-fn heard(core: &Arc<Core>, relays: &mpsc::Sender<What>, said: Said) -> Option<Answer> {
+fn heard(core: &Arc<Core>, me: &Listener, said: Said) -> Option<Answer> {
     let from = said.node;
     let known = core.hub.remote_heard(from);
     match said.what {
         What::Hello => return Some(Answer::Here),
-        What::Ask { node } => return (node == core.bus_node()).then_some(Answer::Here),
+        What::Ask { node } => return (node == me.node).then_some(Answer::Here),
         What::Beat { online } => {
             // A node this one has no list for, or a list that has drifted
             // (a presence message lost): ask for the whole list.
@@ -621,7 +621,7 @@ fn heard(core: &Arc<Core>, relays: &mpsc::Sender<What>, said: Said) -> Option<An
         What::Ended { user, sessions } => core.end_sessions_here(user.map(UserId), &sessions),
         What::Subscribed { user } => core.push_subscribed_elsewhere(UserId(user)),
         what @ (What::Typing { .. } | What::Read { .. } | What::Delta { .. } | What::Failed { .. }) => {
-            if relays.try_send(what).is_err() {
+            if me.relays.try_send(what).is_err() {
                 tracing::debug!("bus: relays are behind; an event from another node was dropped");
             }
         }

@@ -217,19 +217,22 @@ pub(super) fn from_elsewhere(
     let db::changes::Logged { change, audience, .. } = logged;
     let (id, conversation, user) = (change.id, change.conversation, change.user);
     let reply_id = change.data.reply.as_deref().and_then(|r| uuid::Uuid::parse_str(r).ok());
-    let mut members: Option<Vec<UserBrief>> = None;
-    let mut members_of = |c: &Tx<'_>| -> Result<Vec<UserBrief>> {
-        if members.is_none() {
-            members = Some(db::conversations::members(c, conversation)?);
+    // Read once: who hears it, and a direct message's other member.
+    let members: Vec<Arc<UserBrief>> = match (audience, change.kind) {
+        (Audience::Members | Audience::MembersAndUser, _) | (_, ChangeKind::Message) => {
+            db::conversations::members(c, conversation)?
+                .into_iter()
+                .map(Arc::new)
+                .collect()
         }
-        Ok(members.clone().unwrap_or_default())
+        _ => Vec::new(),
     };
     let to = match audience {
         Audience::Everyone => To::All,
         Audience::User => To::Users(user.into_iter().collect()),
-        Audience::Members => To::Users(members_of(c)?.iter().map(|m| m.id).collect()),
+        Audience::Members => To::Users(members.iter().map(|m| m.id).collect()),
         Audience::MembersAndUser => {
-            let mut users: Vec<UserId> = members_of(c)?.iter().map(|m| m.id).collect();
+            let mut users: Vec<UserId> = members.iter().map(|m| m.id).collect();
             if let Some(u) = user.filter(|u| !users.contains(u)) {
                 users.push(u);
             }
@@ -250,8 +253,7 @@ pub(super) fn from_elsewhere(
             let Some(conv) = db::conversations::by_id(c, conversation)? else {
                 return Ok(None);
             };
-            let briefs: Vec<Arc<UserBrief>> = members_of(c)?.into_iter().map(Arc::new).collect();
-            let receiver = super::messages::peer(&briefs, conv.kind, message.sender.id);
+            let receiver = super::messages::peer(&members, conv.kind, message.sender.id);
             Event::recorded(
                 EventKind::Message {
                     message: Arc::new(*message),

@@ -71,11 +71,6 @@ impl Core {
             .unwrap_or(crate::model::EventId(0))
     }
 
-    /// This node's id on the bus (nil without one).
-    pub(super) fn bus_node(&self) -> uuid::Uuid {
-        self.bus.get().map_or(uuid::Uuid::nil(), |b| b.node)
-    }
-
     /// Another node changed whether `user` is online anywhere: tell the
     /// contacts with a socket on this node.
     pub(super) fn announce_by_id(self: &Arc<Self>, user: UserId, online: bool) {

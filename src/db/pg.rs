@@ -93,12 +93,16 @@ pub fn connect(config: &postgres::Config, db: &Path) -> Result<PgConn> {
 pub fn tagged(config: &postgres::Config, node: uuid::Uuid) -> postgres::Config {
     let mut config = config.clone();
     let ours = format!("-c natter.node={node} -c idle_in_transaction_session_timeout=60s {KEEPALIVE}");
-    let options = match config.get_options() {
-        Some(o) if !o.trim().is_empty() => format!("{o} {ours}"),
-        _ => ours,
-    };
-    config.options(&options);
+    config.options(&after_given(config.get_options(), &ours));
     config
+}
+
+/// Startup `options`: ours after any that `--db` gave.
+fn after_given(given: Option<&str>, ours: &str) -> String {
+    match given {
+        Some(o) if !o.trim().is_empty() => format!("{o} {ours}"),
+        _ => ours.to_owned(),
+    }
 }
 
 /// Server-side keepalives: a vanished node's sessions end within a minute.
@@ -107,10 +111,7 @@ const KEEPALIVE: &str = "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10
 /// The bus's listening connection, with the same keepalives (a vanished
 /// node's listener would hold back PostgreSQL's notification queue).
 pub fn keep_alive(config: &mut tokio_postgres::Config) {
-    let options = match config.get_options() {
-        Some(o) if !o.trim().is_empty() => format!("{o} {KEEPALIVE}"),
-        _ => KEEPALIVE.to_owned(),
-    };
+    let options = after_given(config.get_options(), KEEPALIVE);
     config.options(&options);
 }
 

@@ -87,17 +87,8 @@ pub fn revoke(c: &Tx<'_>, session: &Uuid) -> Result<bool> {
     Ok(n > 0)
 }
 
-/// Sessions revoked after `since`: their access tokens may still be unexpired.
-pub fn revoked_since(c: &Tx<'_>, since: Timestamp) -> Result<Vec<Uuid>> {
-    super::collect(
-        c,
-        "SELECT id FROM sessions WHERE revoked_at > ?1",
-        params![since],
-        |r| super::users::parse_uuid(&r.get::<_, String>(0)?),
-    )
-}
-
-/// Sessions revoked after `since`, with when.
+/// Sessions revoked after `since`, with when (their access tokens may
+/// still be unexpired).
 pub fn revoked_after(c: &Tx<'_>, since: Timestamp) -> Result<Vec<(Uuid, Timestamp)>> {
     super::collect(
         c,

@@ -18,6 +18,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 pub mod fake_ai;
 pub mod load;
 pub mod pg;
+pub mod process;
 pub mod raw_ws;
 pub mod shapes;
 pub mod tokens;
