@@ -15,6 +15,9 @@
 #                   the log and the Unix socket)
 #   NATTER_PG_PORT  the port (default 5433)
 #   NATTER_PG_DB    the database (default natter_test)
+#   NATTER_PG_OPTIONS  more server settings for a cluster this starts, e.g.
+#                   "-c fsync=off -c synchronous_commit=off" for a test run
+#                   whose cluster is thrown away (.ci/run does that)
 #
 # The user may create databases (a test can make a fresh one of its own).
 # The cluster runs as the `postgres` system user when this runs as root
@@ -72,7 +75,7 @@ if as_owner "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
 else
   say "starting the cluster in $data on 127.0.0.1:$port"
   if ! as_owner "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir" start >/dev/null; then
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir ${NATTER_PG_OPTIONS:-}" start >/dev/null; then
     say "the cluster did not start; the end of $log:"
     tail -n 20 "$log" >&2 || true
     exit 1
