@@ -49,8 +49,36 @@ fn fanout_and_baseline_deliver_everything_once_in_order() {
 }
 
 #[test]
+fn bigroom_delivers_every_post_to_every_member() {
+    let j = bench(&[
+        "bigroom",
+        "--users",
+        "30",
+        "--messages",
+        "5",
+        "--rate",
+        "50",
+        "--posters",
+        "2",
+    ]);
+    let r = &j["results"][0];
+    assert_eq!(r["users"], 30);
+    assert_eq!(r["deliveries_lost"], 0, "{r}");
+    // 30 members: under --presence-max-members, so presence flows.
+    assert!(r["presence_frames"].as_u64().unwrap() > 0, "{r}");
+    for k in [
+        "all_subscribed_s",
+        "kb_per_socket",
+        "post_answer_p99_ms",
+        "post_to_all_p99_ms",
+    ] {
+        assert!(r[k].as_f64().is_some_and(|v| v > 0.0), "{k}: {r}");
+    }
+}
+
+#[test]
 fn idle_and_login_report_their_figures() {
-    let j = bench(&["idle", "--sockets", "20"]);
+    let j = bench(&["idle", "--sockets", "20", "--sources", "2"]);
     assert_eq!(j["results"][0]["server_counts"], 20);
     assert!(j["results"][0]["kb_per_socket"].is_number());
     let j = bench(&["login", "--logins", "4", "--concurrency", "2"]);

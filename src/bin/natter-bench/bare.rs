@@ -59,10 +59,12 @@ async fn session(ws: WebSocket, room: String, rooms: Rooms) {
 pub async fn serve(listen: &str) {
     let rooms: Rooms = Arc::default();
     let with_rooms = warp::any().map(move || rooms.clone());
-    let ws = warp::path!("ws" / String)
-        .and(warp::ws())
-        .and(with_rooms)
-        .map(|room: String, ws: warp::ws::Ws, rooms: Rooms| ws.on_upgrade(move |socket| session(socket, room, rooms)));
+    // `/ws/{room}/{user}`, as the shared yardstick's bare server (the user is not used).
+    let ws = warp::path!("ws" / String / String).and(warp::ws()).and(with_rooms).map(
+        |room: String, _user: String, ws: warp::ws::Ws, rooms: Rooms| {
+            ws.on_upgrade(move |socket| session(socket, room, rooms))
+        },
+    );
     let health = warp::path!("api" / "health").map(|| "ok");
     let listener = natter::bind(listen).expect("bind");
     println!("listening on http://{}", listener.local_addr().expect("addr"));

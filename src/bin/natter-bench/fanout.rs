@@ -103,7 +103,8 @@ async fn setup(target: &Target, kind: Kind, o: &Opts) -> Vec<Vec<Spec>> {
             .map(|r| {
                 (0..o.users)
                     .map(|i| Spec {
-                        url: format!("{}/ws/room-{run}-{r}", target.ws()),
+                        // The shared yardstick's route names the user too; ours ignores the rest.
+                        url: format!("{}/ws/room-{run}-{r}/u{i}", target.ws()),
                         conversation: format!("room-{run}-{r}"),
                         me: i,
                     })

@@ -7,6 +7,7 @@
 //! (then the server's CPU and memory are not reported).
 
 mod bare;
+mod bigroom;
 mod fanout;
 mod history;
 mod http;
@@ -83,11 +84,22 @@ enum Scenario {
     /// R rooms × U users × M messages on the native user socket.
     Fanout(FanoutArgs),
     /// The same fan-out against a bare warp broadcast server and against natter, and their ratio.
-    Baseline(FanoutArgs),
+    Baseline {
+        #[command(flatten)]
+        fanout: FanoutArgs,
+        /// The bare server to start instead of this tool's own: the shared
+        /// yardstick's (`../shared/bench/bare/target/release/bare`).
+        #[arg(long)]
+        bare: Option<PathBuf>,
+    },
     /// Hold N idle sockets and report the server's memory per socket.
     Idle {
         #[arg(long, short = 'n', default_value_t = 10_000)]
         sockets: usize,
+        /// Spread the sockets over this many source addresses, 127.0.0.2 and up
+        /// (one address has ~28,000 ports to the server: 100,000 sockets need 4+).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=250))]
+        sources: u8,
     },
     /// 1M messages in 1,000 conversations: newest page, deep page, and a 10k-message resume.
     History {
@@ -125,6 +137,22 @@ enum Scenario {
         #[arg(long, short = 'c', default_value_t = 8)]
         concurrency: usize,
     },
+    /// N distinct users in one room: connect time, memory per socket, presence frames, then P posters: post answer and post→all-received.
+    Bigroom {
+        #[arg(long, short = 'u', default_value_t = 10_000)]
+        users: usize,
+        #[arg(long, short = 'p', default_value_t = 1)]
+        posters: usize,
+        /// Messages each poster sends.
+        #[arg(long, short = 'm', default_value_t = 200)]
+        messages: usize,
+        /// Each poster's posts per second; several (comma-separated): one round of posts each.
+        #[arg(long, value_delimiter = ',', default_values_t = [2.0, 10.0])]
+        rate: Vec<f64>,
+        /// Sockets opened at once.
+        #[arg(long, default_value_t = 200)]
+        concurrency: usize,
+    },
     /// (internal) run the bare broadcast server.
     #[command(hide = true)]
     BareServer {
@@ -156,8 +184,8 @@ async fn main() {
             let row = fanout::run(&t, Kind::Natter, &a.opts()).await;
             report::print("fanout", &[row], params(a, info));
         }
-        Scenario::Baseline(a) => {
-            let bare = Target::bare().await;
+        Scenario::Baseline { fanout: a, bare } => {
+            let bare = Target::bare(bare.as_deref()).await;
             let bare_row = fanout::run(&bare, Kind::Bare, &a.opts()).await;
             drop(bare);
             let t = natter_target(&cli, None).await;
@@ -176,11 +204,39 @@ async fn main() {
             report::print("baseline", &[bare_row, natter_row], extra);
             println!("natter / bare deliveries per second: {ratio:.2}");
         }
-        Scenario::Idle { sockets } => {
+        Scenario::Idle { sockets, sources } => {
             let t = natter_target(&cli, None).await;
             let info = server_info(&t);
-            let row = idle::run(&t, *sockets).await;
+            let row = idle::run(&t, *sockets, *sources).await;
             report::print("idle", &[row], info);
+        }
+        Scenario::Bigroom {
+            users,
+            posters,
+            messages,
+            rate,
+            concurrency,
+        } => {
+            let o = bigroom::Opts {
+                users: *users,
+                posters: *posters,
+                messages: *messages,
+                rates: rate.clone(),
+                concurrency: *concurrency,
+            };
+            // Signing 10,000 people up is not what this measures: the
+            // cheapest password hash argon2 allows, unless told otherwise.
+            let mut args = cli.server_args.clone();
+            if !args.iter().any(|a| a.starts_with("--argon2")) {
+                args.extend(["--argon2-memory-kib=8".to_owned(), "--argon2-iterations=1".to_owned()]);
+            }
+            let t = match &cli.url {
+                Some(url) => Target::external(url),
+                None => Target::natter(&natter_path(cli.natter.as_deref()), None, &args).await,
+            };
+            let info = server_info(&t);
+            let rows = bigroom::run(&t, &o).await;
+            report::print("bigroom", &rows, info);
         }
         Scenario::History {
             messages,

@@ -96,10 +96,23 @@ impl Target {
         Self::spawn(cmd, Some(dir)).await
     }
 
-    /// Start this tool's bare broadcast server in a child process.
-    pub async fn bare() -> Target {
-        let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
-        cmd.args(["bare-server", "--listen", "127.0.0.1:0"]);
+    /// Start a bare broadcast server in a child process: this tool's own,
+    /// or `external` (`../shared/bench/bare`, the yardstick's: it prints
+    /// `listening on IP:PORT` and serves `/ws/{room}/{user}`).
+    pub async fn bare(external: Option<&Path>) -> Target {
+        let mut cmd = match external {
+            Some(bin) => {
+                let mut cmd = Command::new(bin);
+                cmd.arg("127.0.0.1:0");
+                cmd
+            }
+            None => {
+                let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
+                cmd.args(["bare-server", "--listen", "127.0.0.1:0"]);
+                cmd
+            }
+        };
+        cmd.kill_on_drop(true);
         Self::spawn(cmd, None).await
     }
 
@@ -117,10 +130,14 @@ impl Target {
             .expect("the server printed nothing in 30 s")
             .expect("stdout")
             .expect("the server exited");
-        let base = first
+        let addr = first
             .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_owned();
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+        let base = if addr.starts_with("http://") {
+            addr.to_owned()
+        } else {
+            format!("http://{addr}")
+        };
         // Keep reading stdout so the child never blocks on it.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let mut t = Target {
