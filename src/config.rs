@@ -99,6 +99,13 @@ pub struct Config {
     #[arg(long, env = "NATTER_SOCKET_QUEUE", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
     pub socket_queue: u32,
 
+    /// Presence (who comes online, who leaves) is sent through rooms of at
+    /// most this many members, and direct conversations; bigger rooms carry
+    /// none (their members see who is online when they load the member
+    /// list). 0 sends it through rooms of any size.
+    #[arg(long, env = "NATTER_PRESENCE_MAX_MEMBERS", default_value_t = 1000)]
+    pub presence_max_members: u32,
+
     /// argon2id memory cost per password hash, in KiB (the OWASP default is 19456).
     #[arg(long, env = "NATTER_ARGON2_MEMORY_KIB", default_value_t = 19 * 1024, value_parser = clap::value_parser!(u32).range(8..))]
     pub argon2_memory_kib: u32,

@@ -333,6 +333,65 @@ async fn typing_read_edit_delete_and_presence_events() {
     assert_eq!(p["online"], false);
 }
 
+#[tokio::test]
+async fn presence_goes_through_small_conversations_only() {
+    // Rooms of more than 3 members carry no presence here (the default is 1000).
+    let s = TestServer::start_with(|c| c.presence_max_members = 3).await;
+    let a = s.register("alice").await;
+    let b = s.register("bob").await;
+    let c = s.register("carol").await;
+    let d = s.register("dave").await;
+    let e = s.register("erin").await;
+    let big = a.room("big").await;
+    for u in [&b, &c, &d] {
+        let (st, body) = u.post(&format!("/api/rooms/{big}/join"), json!({})).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+    }
+    let small = c.room("small").await;
+    let (st, body) = a.post(&format!("/api/rooms/{small}/join"), json!({})).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    a.direct(&e).await;
+
+    let mut wa = Ws::connect(&user_socket(&s, a.token())).await;
+    // bob shares only the big room with alice; carol the big and a small
+    // one; erin a direct conversation.
+    let _wb = Ws::connect(&user_socket(&s, b.token())).await;
+    let _wc = Ws::connect(&user_socket(&s, c.token())).await;
+    let we = Ws::connect(&user_socket(&s, e.token())).await;
+    let mut heard = HashSet::new();
+    while heard.len() < 2 {
+        let p = wa.next_action("presence").await;
+        assert_eq!(p["online"], true, "{p}");
+        assert!(
+            heard.insert(p["user_id"].as_str().unwrap().to_owned()),
+            "announced twice: {p}"
+        );
+    }
+    assert_eq!(heard, HashSet::from([c.user_id.clone(), e.user_id.clone()]));
+    // Every batch is out well within this; then nothing else came (bob's
+    // presence would have gone out with carol's or erin's).
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let rest = wa.drain().await;
+    assert!(rest.iter().all(|f| f["action"] != "presence"), "{rest:?}");
+    // Who is online is still true everywhere else.
+    let (_, users) = a.get("/api/users/").await;
+    let bob = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "bob")
+        .unwrap()
+        .clone();
+    assert_eq!(bob["online"], true, "{users}");
+
+    drop(we);
+    let p = wa.next_action("presence").await;
+    assert_eq!(
+        (p["user_id"].as_str(), &p["online"]),
+        (Some(e.user_id.as_str()), &json!(false))
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_concurrent_sends_from_twenty_sockets() {
     let s = TestServer::start().await;

@@ -1,13 +1,34 @@
 //! Joining and leaving the hub, with presence: a user is online while at
 //! least one of their sockets is open, and the people who share a
 //! conversation with them hear when that changes.
+//!
+//! Presence is sent in batches. A change waits up to `PRESENCE_BATCH` with
+//! the others of that interval; then each user's state is read again, and
+//! only a real change is announced (a page reload, closing and reopening
+//! the socket, announces nothing), with one database read for the whole
+//! batch. Rooms bigger than `--presence-max-members` carry no presence:
+//! 10,000 people arriving in one room would otherwise cost 10,000 × 10,000
+//! frames (measured with `natter-bench bigroom`, docs/PERFORMANCE.md).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::hub::{Event, EventKind, Scope, Subscription};
 use super::{Caller, Core};
 use crate::db;
 use crate::model::UserId;
+
+/// How long a presence change waits for others to go out with.
+const PRESENCE_BATCH: Duration = Duration::from_millis(100);
+
+/// Presence changes not yet announced.
+#[derive(Default)]
+pub(super) struct PresenceBatch {
+    /// Each user whose presence may have changed: whether their contacts
+    /// last heard them online, and their uuid if known.
+    waiting: Mutex<HashMap<UserId, (bool, Option<uuid::Uuid>)>>,
+}
 
 impl Core {
     /// Register a socket with the hub, unless the user already has
@@ -47,13 +68,15 @@ impl Core {
     /// other nodes are told, and the user's contacts if no other node has
     /// the user online.
     fn came_and_went(self: &Arc<Self>, user: UserId, uuid: uuid::Uuid, online: bool) {
-        if let Some(bus) = self.bus.get() {
-            bus.presence(user, online);
-            if self.hub.online_elsewhere(user) {
-                return;
+        let elsewhere = match self.bus.get() {
+            Some(bus) => {
+                bus.presence(user, online);
+                self.hub.online_elsewhere(user)
             }
-        }
-        self.announce(user, uuid, online);
+            None => false,
+        };
+        // Online somewhere else, the contacts heard of them as online.
+        self.announce(user, Some(uuid), !online || elsewhere);
     }
 
     /// The newest change committed, for a socket about to open without a
@@ -74,30 +97,73 @@ impl Core {
     /// Another node changed whether `user` is online anywhere: tell the
     /// contacts with a socket on this node.
     pub(super) fn announce_by_id(self: &Arc<Self>, user: UserId, online: bool) {
-        let core = self.clone();
-        tokio::spawn(async move {
-            match core.db.read(move |c| db::users::by_id(c, user)).await {
-                Ok(Some(u)) => core.announce(user, u.uuid, online),
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "presence lookup failed"),
-            }
-        });
+        self.announce(user, None, !online);
     }
 
-    fn announce(self: &Arc<Self>, user: UserId, uuid: uuid::Uuid, online: bool) {
-        let core = self.clone();
-        tokio::spawn(async move {
-            match core.db.read(move |c| db::conversations::contacts(c, user)).await {
-                Ok(contacts) => {
-                    // Only contacts with a socket open can hear it.
-                    let listening = core.hub.online_of(&contacts);
-                    if !listening.is_empty() {
-                        core.hub
-                            .publish(Event::new(EventKind::Presence { user: uuid, online }), &listening);
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "presence lookup failed"),
+    /// `user`'s presence may have changed (contacts last heard `was`):
+    /// announced with the batch.
+    fn announce(self: &Arc<Self>, user: UserId, uuid: Option<uuid::Uuid>, was: bool) {
+        let mut waiting = self.presence.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        let first = waiting.is_empty();
+        let entry = waiting.entry(user).or_insert((was, uuid));
+        entry.1 = entry.1.or(uuid);
+        drop(waiting);
+        if first {
+            let core = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(PRESENCE_BATCH).await;
+                core.announce_batch().await;
+            });
+        }
+    }
+
+    /// Tell each waiting user's contacts with a socket here of what changed.
+    async fn announce_batch(self: &Arc<Self>) {
+        let waiting = std::mem::take(&mut *self.presence.waiting.lock().unwrap_or_else(|e| e.into_inner()));
+        // Read again now: what happened since the change counts too.
+        let changed: Vec<(UserId, Option<uuid::Uuid>, bool)> = waiting
+            .into_iter()
+            .filter_map(|(user, (was, uuid))| {
+                let now = self.hub.is_online(user);
+                (now != was).then_some((user, uuid, now))
+            })
+            .collect();
+        if changed.is_empty() {
+            return;
+        }
+        let max = self.presence_max_members;
+        let users: Vec<(UserId, Option<uuid::Uuid>)> = changed.iter().map(|&(u, id, _)| (u, id)).collect();
+        let found = self
+            .db
+            .read(move |c| {
+                users
+                    .into_iter()
+                    .map(|(user, uuid)| {
+                        let uuid = match uuid {
+                            Some(uuid) => Some(uuid),
+                            None => db::users::by_id(c, user)?.map(|u| u.uuid),
+                        };
+                        Ok((uuid, db::conversations::contacts(c, user, max)?))
+                    })
+                    .collect::<crate::error::Result<Vec<_>>>()
+            })
+            .await;
+        let found = match found {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "presence lookup failed");
+                return;
             }
-        });
+        };
+        for ((_, _, online), (uuid, contacts)) in changed.into_iter().zip(found) {
+            // Only contacts with a socket open can hear it.
+            let listening = self.hub.online_of(&contacts);
+            if let Some(uuid) = uuid
+                && !listening.is_empty()
+            {
+                self.hub
+                    .publish(Event::new(EventKind::Presence { user: uuid, online }), &listening);
+            }
+        }
     }
 }

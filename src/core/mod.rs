@@ -115,6 +115,10 @@ pub struct Core {
     push: Arc<push::Push>,
     /// The bus to the other nodes (`--bus`), once started.
     bus: std::sync::OnceLock<bus::Bus>,
+    /// Presence changes waiting to be announced together.
+    presence: live::PresenceBatch,
+    /// `--presence-max-members`.
+    presence_max_members: u32,
 }
 
 impl Core {
@@ -201,6 +205,8 @@ impl Core {
             draining: Draining::default(),
             push: Arc::new(pusher),
             bus: std::sync::OnceLock::new(),
+            presence: live::PresenceBatch::default(),
+            presence_max_members: config.presence_max_members,
         });
         if config.bus.is_some() {
             let bus = bus::start(&core).await?;

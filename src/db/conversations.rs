@@ -314,12 +314,24 @@ pub fn rooms(c: &Tx<'_>, user: UserId) -> Result<Vec<(Conversation, i64, bool)>>
 }
 
 /// Everyone who shares a conversation with `user` (for presence).
-pub fn contacts(c: &Tx<'_>, user: UserId) -> Result<Vec<UserId>> {
+/// Everyone who shares a conversation of at most `max_members` members
+/// with `user` (0: of any size). A bigger room's count stops at the limit.
+pub fn contacts(c: &Tx<'_>, user: UserId, max_members: u32) -> Result<Vec<UserId>> {
+    if max_members == 0 {
+        return super::collect(
+            c,
+            "SELECT DISTINCT b.user FROM members a JOIN members b ON b.conversation = a.conversation
+                 WHERE a.user = ?1 AND b.user != ?1",
+            params![user],
+            |r| r.get(0),
+        );
+    }
     super::collect(
         c,
         "SELECT DISTINCT b.user FROM members a JOIN members b ON b.conversation = a.conversation
-             WHERE a.user = ?1 AND b.user != ?1",
-        params![user],
+             WHERE a.user = ?1 AND b.user != ?1
+               AND (SELECT COUNT(*) FROM (SELECT 1 FROM members n WHERE n.conversation = a.conversation LIMIT ?2) AS x) < ?2",
+        params![user, i64::from(max_members) + 1],
         |r| r.get(0),
     )
 }
