@@ -122,6 +122,7 @@ pub(super) fn peer(members: &[Arc<UserBrief>], kind: Kind, me: UserId) -> Option
 }
 
 /// A message stored and about to be published.
+#[derive(Clone)]
 pub(super) struct Sent {
     pub message: Arc<Message>,
     conversation: Arc<Conversation>,
@@ -316,7 +317,7 @@ impl Core {
             insert(c, conversation, members, sender, file, &stored)
         };
         let agent_core = self.me.clone();
-        let fut = self.db.writer().submit(job, move |sent: &Sent| {
+        let fut = self.db.writer().submit_answer_first(job, move |sent: &Sent| {
             let to = Publish {
                 hub: &hub,
                 push: &push,
