@@ -134,6 +134,43 @@ async fn reactions_toggle_count_and_are_heard_live() {
 }
 
 #[tokio::test]
+async fn each_message_of_a_page_keeps_its_own_reactions() {
+    // A page's reactions are read in one statement for all its messages.
+    let s = TestServer::start().await;
+    let alice = s.register("alice").await;
+    let bob = s.register("bob").await;
+    let room = alice.room("lunch").await;
+    let (st, _) = bob.post(&format!("/api/rooms/{room}/join"), json!({})).await;
+    assert_eq!(st, StatusCode::OK);
+    let ids: Vec<i64> = {
+        let mut ids = Vec::new();
+        for text in ["one", "two", "three"] {
+            ids.push(alice.say(&room, text).await["message_id"].as_i64().unwrap());
+        }
+        ids
+    };
+    for (who, id, emoji) in [
+        (&bob, ids[0], "🎉"),
+        (&alice, ids[0], "👍"),
+        (&bob, ids[0], "👍"),
+        (&alice, ids[2], "❤️"),
+    ] {
+        let (st, m) = who
+            .post(&format!("/api/messages/{id}/reactions"), json!({"emoji": emoji}))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{m}");
+    }
+    let history = alice.history(&room).await;
+    let of = |id: i64| history.iter().find(|m| m["message_id"] == id).unwrap().clone();
+    // In the order each emoji was first used; who reacted, oldest first.
+    assert_eq!(reactions(&of(ids[0])), vec![("🎉".to_owned(), 1), ("👍".to_owned(), 2)]);
+    assert_eq!(of(ids[0])["reactions"][1]["users"][0]["username"], "alice");
+    assert_eq!(of(ids[0])["reactions"][1]["users"][1]["username"], "bob");
+    assert_eq!(reactions(&of(ids[1])), vec![]);
+    assert_eq!(reactions(&of(ids[2])), vec![("❤️".to_owned(), 1)]);
+}
+
+#[tokio::test]
 async fn reactions_per_user_and_message_are_limited() {
     let s = TestServer::start_with(|c| c.max_reactions = 3).await;
     let alice = s.register("alice").await;

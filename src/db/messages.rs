@@ -68,6 +68,8 @@ fn assemble(c: &Tx<'_>, rows: Vec<Row_>) -> Result<Vec<Message>> {
     let mut senders: HashMap<UserId, Arc<UserBrief>> = HashMap::new();
     let mut convs: HashMap<ConversationId, Conv> = HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
+    let ids: Vec<MessageId> = rows.iter().map(|r| r.id).collect();
+    let mut reactions = super::reactions::of_many(c, &ids)?;
     for r in rows {
         let sender = match senders.entry(r.sender) {
             Entry::Occupied(e) => e.into_mut(),
@@ -130,7 +132,7 @@ fn assemble(c: &Tx<'_>, rows: Vec<Row_>) -> Result<Vec<Message>> {
             incomplete: r.incomplete,
             reply_to: r.reply_to,
             seen,
-            reactions: super::reactions::of(c, r.id)?,
+            reactions: reactions.remove(&r.id).unwrap_or_default(),
             // Only a text with an `@` can mention anyone: most messages
             // cost no lookup.
             mentions,

@@ -1,6 +1,6 @@
 //! Reactions: one user's emoji on one message.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::params;
@@ -32,30 +32,54 @@ pub fn remove(c: &Tx<'_>, message: MessageId, user: UserId, emoji: &str) -> Resu
 /// A message's reactions: one entry per emoji, in the order each was first
 /// used, with who reacted (oldest first).
 pub fn of(c: &Tx<'_>, message: MessageId) -> Result<Vec<Reaction>> {
-    let rows = super::collect(
-        c,
-        concat!(
-            "SELECT r.emoji, MIN(r.created_at) OVER (PARTITION BY r.emoji) AS first, ",
+    Ok(of_many(c, &[message])?.remove(&message).unwrap_or_default())
+}
+
+/// The reactions of each of `messages` that has any, as `of` gives them:
+/// one statement for a page (or a resume's 2,000) of messages, not one each.
+pub fn of_many(c: &Tx<'_>, messages: &[MessageId]) -> Result<HashMap<MessageId, Vec<Reaction>>> {
+    if messages.is_empty() {
+        return Ok(HashMap::new());
+    }
+    // The ids go in as one JSON array (see messages::by_ids).
+    let list = serde_json::to_string(&messages.iter().map(|m| m.0).collect::<Vec<_>>())
+        .map_err(|e| crate::error::Error::Internal(format!("encoding message ids: {e}")))?;
+    let sql = match c.as_sqlite() {
+        Some(_) => concat!(
+            "SELECT r.message, r.emoji, MIN(r.created_at) OVER (PARTITION BY r.message, r.emoji) AS first, ",
             brief_columns!(),
             " FROM reactions r JOIN users u ON u.number = r.user
-              WHERE r.message = ?1 ORDER BY first, r.emoji, r.created_at"
+              WHERE r.message IN (SELECT value FROM json_each(?1))
+              ORDER BY r.message, first, r.emoji, r.created_at"
         ),
-        params![message],
-        |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, brief_from_row(r, 2)?)),
-    )?;
-    let mut order: Vec<String> = Vec::new();
-    let mut by: BTreeMap<String, Vec<Arc<crate::model::UserBrief>>> = BTreeMap::new();
-    for (emoji, _, user) in rows {
-        if !by.contains_key(&emoji) {
-            order.push(emoji.clone());
+        None => concat!(
+            "SELECT r.message, r.emoji, MIN(r.created_at) OVER (PARTITION BY r.message, r.emoji) AS first, ",
+            brief_columns!(),
+            " FROM reactions r JOIN users u ON u.number = r.user
+              WHERE r.message IN (SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST(CAST(?1 AS text) AS json)))
+              ORDER BY r.message, first, r.emoji, r.created_at"
+        ),
+    };
+    let rows = super::collect(c, sql, params![list], |r| {
+        Ok((
+            r.get::<_, MessageId>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            brief_from_row(r, 3)?,
+        ))
+    })?;
+    // Rows come grouped by message, each message's in the order to show.
+    let mut out: HashMap<MessageId, Vec<Reaction>> = HashMap::new();
+    for (message, emoji, _, user) in rows {
+        let reactions = out.entry(message).or_default();
+        let user = Arc::new(user);
+        match reactions.iter_mut().find(|r| r.emoji == emoji) {
+            Some(r) => r.users.push(user),
+            None => reactions.push(Reaction {
+                emoji,
+                users: vec![user],
+            }),
         }
-        by.entry(emoji).or_default().push(Arc::new(user));
     }
-    Ok(order
-        .into_iter()
-        .map(|emoji| {
-            let users = by.remove(&emoji).unwrap_or_default();
-            Reaction { emoji, users }
-        })
-        .collect())
+    Ok(out)
 }
