@@ -475,7 +475,7 @@ async fn run(
                         break Err((e, None));
                     }
                     for user in core.hub.remote_forget(SILENCE, None) {
-                        core.announce_by_id(user, false);
+                        core.announce_by_id(user);
                     }
                 }
             }
@@ -600,22 +600,22 @@ fn heard(core: &Arc<Core>, me: &Listener, said: Said) -> Option<Answer> {
         }
         What::Bye => {
             for user in core.hub.remote_forget(SILENCE, Some(from)) {
-                core.announce_by_id(user, false);
+                core.announce_by_id(user);
             }
         }
         What::Here { first, users } => {
             let users: Vec<UserId> = users.into_iter().map(UserId).collect();
             let (came, went) = core.hub.remote_list(from, first, &users);
             for user in came {
-                core.announce_by_id(user, true);
+                core.announce_by_id(user);
             }
             for user in went {
-                core.announce_by_id(user, false);
+                core.announce_by_id(user);
             }
         }
         What::Presence { user, online } => {
             if core.hub.remote_presence(from, UserId(user), online) {
-                core.announce_by_id(UserId(user), online);
+                core.announce_by_id(UserId(user));
             }
         }
         What::Ended { user, sessions } => core.end_sessions_here(user.map(UserId), &sessions),

@@ -3,14 +3,14 @@
 //! conversation with them hear when that changes.
 //!
 //! Presence is sent in batches. A change waits up to `PRESENCE_BATCH` with
-//! the others of that interval; then each user's state is read again, and
-//! only a real change is announced (a page reload, closing and reopening
-//! the socket, announces nothing), with one database read for the whole
-//! batch. Rooms bigger than `--presence-max-members` carry no presence:
+//! the others of that interval; then each user's state is read again and
+//! announced only if it differs from the last one announced (a page
+//! reload, closing and reopening the socket, announces nothing), with one
+//! database read for the whole batch, one batch at a time. Rooms bigger than `--presence-max-members` carry no presence:
 //! 10,000 people arriving in one room would otherwise cost 10,000 × 10,000
 //! frames (measured with `natter-bench bigroom`, docs/PERFORMANCE.md).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,13 +21,19 @@ use crate::model::UserId;
 
 /// How long a presence change waits for others to go out with.
 const PRESENCE_BATCH: Duration = Duration::from_millis(100);
+/// A batch whose contacts could not be read is tried again after this.
+const PRESENCE_RETRY: Duration = Duration::from_secs(1);
 
-/// Presence changes not yet announced.
+/// Presence changes not yet announced, and what was.
 #[derive(Default)]
 pub(super) struct PresenceBatch {
-    /// Each user whose presence may have changed: whether their contacts
-    /// last heard them online, and their uuid if known.
-    waiting: Mutex<HashMap<UserId, (bool, Option<uuid::Uuid>)>>,
+    /// Users whose presence may have changed (with their uuid, if known).
+    waiting: Mutex<HashMap<UserId, Option<uuid::Uuid>>>,
+    /// Users whose contacts last heard them come online. Only the flush
+    /// that holds this lock reads and writes it, so batches go out one
+    /// after another, in order, and a state is announced only when it
+    /// differs from the last one announced.
+    announced_online: tokio::sync::Mutex<HashSet<UserId>>,
 }
 
 impl Core {
@@ -65,18 +71,13 @@ impl Core {
     }
 
     /// The user's first socket on this node opened, or its last closed: the
-    /// other nodes are told, and the user's contacts if no other node has
-    /// the user online.
+    /// other nodes are told, and the user's contacts (if no other node has
+    /// the user online: the batch reads who is online anywhere).
     fn came_and_went(self: &Arc<Self>, user: UserId, uuid: uuid::Uuid, online: bool) {
-        let elsewhere = match self.bus.get() {
-            Some(bus) => {
-                bus.presence(user, online);
-                self.hub.online_elsewhere(user)
-            }
-            None => false,
-        };
-        // Online somewhere else, the contacts heard of them as online.
-        self.announce(user, Some(uuid), !online || elsewhere);
+        if let Some(bus) = self.bus.get() {
+            bus.presence(user, online);
+        }
+        self.announce(user, Some(uuid));
     }
 
     /// The newest change committed, for a socket about to open without a
@@ -96,36 +97,44 @@ impl Core {
 
     /// Another node changed whether `user` is online anywhere: tell the
     /// contacts with a socket on this node.
-    pub(super) fn announce_by_id(self: &Arc<Self>, user: UserId, online: bool) {
-        self.announce(user, None, !online);
+    pub(super) fn announce_by_id(self: &Arc<Self>, user: UserId) {
+        self.announce(user, None);
     }
 
-    /// `user`'s presence may have changed (contacts last heard `was`):
-    /// announced with the batch.
-    fn announce(self: &Arc<Self>, user: UserId, uuid: Option<uuid::Uuid>, was: bool) {
+    /// `user`'s presence may have changed: looked at with the next batch.
+    fn announce(self: &Arc<Self>, user: UserId, uuid: Option<uuid::Uuid>) {
+        self.presence_waits(std::iter::once((user, uuid)), PRESENCE_BATCH);
+    }
+
+    /// Add `users` to the batch; the first to arrive schedules its flush.
+    fn presence_waits(self: &Arc<Self>, users: impl Iterator<Item = (UserId, Option<uuid::Uuid>)>, after: Duration) {
         let mut waiting = self.presence.waiting.lock().unwrap_or_else(|e| e.into_inner());
         let first = waiting.is_empty();
-        let entry = waiting.entry(user).or_insert((was, uuid));
-        entry.1 = entry.1.or(uuid);
+        for (user, uuid) in users {
+            let known = waiting.entry(user).or_insert(uuid);
+            *known = known.or(uuid);
+        }
+        let empty = waiting.is_empty();
         drop(waiting);
-        if first {
+        if first && !empty {
             let core = self.clone();
             tokio::spawn(async move {
-                tokio::time::sleep(PRESENCE_BATCH).await;
+                tokio::time::sleep(after).await;
                 core.announce_batch().await;
             });
         }
     }
 
-    /// Tell each waiting user's contacts with a socket here of what changed.
+    /// Tell the contacts with a socket here of each waiting user whose
+    /// state is not the one last announced. One batch at a time.
     async fn announce_batch(self: &Arc<Self>) {
+        let mut announced = self.presence.announced_online.lock().await;
         let waiting = std::mem::take(&mut *self.presence.waiting.lock().unwrap_or_else(|e| e.into_inner()));
-        // Read again now: what happened since the change counts too.
         let changed: Vec<(UserId, Option<uuid::Uuid>, bool)> = waiting
             .into_iter()
-            .filter_map(|(user, (was, uuid))| {
+            .filter_map(|(user, uuid)| {
                 let now = self.hub.is_online(user);
-                (now != was).then_some((user, uuid, now))
+                (now != announced.contains(&user)).then_some((user, uuid, now))
             })
             .collect();
         if changed.is_empty() {
@@ -151,11 +160,18 @@ impl Core {
         let found = match found {
             Ok(found) => found,
             Err(e) => {
-                tracing::warn!(error = %e, "presence lookup failed");
+                // Nothing was announced: they wait for the next try.
+                tracing::warn!(error = %e, "presence lookup failed; trying again");
+                self.presence_waits(changed.into_iter().map(|(u, id, _)| (u, id)), PRESENCE_RETRY);
                 return;
             }
         };
-        for ((_, _, online), (uuid, contacts)) in changed.into_iter().zip(found) {
+        for ((user, _, online), (uuid, contacts)) in changed.into_iter().zip(found) {
+            if online {
+                announced.insert(user);
+            } else {
+                announced.remove(&user);
+            }
             // Only contacts with a socket open can hear it.
             let listening = self.hub.online_of(&contacts);
             if let Some(uuid) = uuid

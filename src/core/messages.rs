@@ -226,7 +226,8 @@ fn publish(to: Publish<'_>, sent: &Sent, client_id: Option<String>, origin: Opti
 
 impl Core {
     /// Queue a message now, so messages from one client keep their order,
-    /// and resolve once it is committed and published.
+    /// and resolve once it is committed (its fan-out to the members'
+    /// sockets starts right after: see `Writer::submit_answer_first`).
     pub fn send(
         &self,
         caller: &Caller,

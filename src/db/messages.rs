@@ -141,6 +141,13 @@ fn assemble(c: &Tx<'_>, rows: Vec<Row_>) -> Result<Vec<Message>> {
     Ok(out)
 }
 
+/// Message ids as one JSON array, bound as a single value: SQLite reads it
+/// with `json_each(?)`, PostgreSQL with `json_array_elements_text(…)`.
+pub(super) fn id_list(ids: &[MessageId]) -> Result<String> {
+    serde_json::to_string(&ids.iter().map(|m| m.0).collect::<Vec<_>>())
+        .map_err(|e| Error::Internal(format!("encoding message ids: {e}")))
+}
+
 fn many(c: &Tx<'_>, sql: &str, args: &[&dyn super::Value]) -> Result<Vec<Message>> {
     let rows = super::collect(c, sql, args, from_row)?;
     assemble(c, rows)
@@ -156,8 +163,7 @@ pub fn by_ids(c: &Tx<'_>, ids: &[MessageId]) -> Result<Vec<Message>> {
         return Ok(Vec::new());
     }
     // One statement for any number of ids: they go in as a JSON array.
-    let list = serde_json::to_string(&ids.iter().map(|m| m.0).collect::<Vec<_>>())
-        .map_err(|e| Error::Internal(format!("encoding message ids: {e}")))?;
+    let list = id_list(ids)?;
     let sql = match c.as_sqlite() {
         Some(_) => select!("WHERE m.id IN (SELECT value FROM json_each(?1)) ORDER BY m.id DESC"),
         // PostgreSQL's json_each() takes objects only: the same JSON text,

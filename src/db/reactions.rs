@@ -41,9 +41,7 @@ pub fn of_many(c: &Tx<'_>, messages: &[MessageId]) -> Result<HashMap<MessageId, 
     if messages.is_empty() {
         return Ok(HashMap::new());
     }
-    // The ids go in as one JSON array (see messages::by_ids).
-    let list = serde_json::to_string(&messages.iter().map(|m| m.0).collect::<Vec<_>>())
-        .map_err(|e| crate::error::Error::Internal(format!("encoding message ids: {e}")))?;
+    let list = super::messages::id_list(messages)?;
     let sql = match c.as_sqlite() {
         Some(_) => concat!(
             "SELECT r.message, r.emoji, MIN(r.created_at) OVER (PARTITION BY r.message, r.emoji) AS first, ",

@@ -6,8 +6,9 @@
 //! in its own savepoint, so one failing job does not undo the others), commits
 //! once, and only then completes the jobs, in order: each job's
 //! `after_commit` runs (the core publishes live events there) and its caller
-//! is answered. A hundred concurrent sends therefore cost one fsync, not a
-//! hundred, and nobody hears of a write before it is durable.
+//! is answered (a send's caller first, then its fan-out:
+//! `submit_answer_first`). A hundred concurrent sends therefore cost one
+//! fsync, not a hundred, and nobody hears of a write before it is durable.
 
 use std::cell::RefCell;
 use std::future::Future;

@@ -217,6 +217,10 @@ async fn main() {
             rate,
             concurrency,
         } => {
+            if *posters == 0 || *posters > *users {
+                eprintln!("--posters must be between 1 and --users ({users})");
+                std::process::exit(2);
+            }
             let o = bigroom::Opts {
                 users: *users,
                 posters: *posters,
