@@ -20,7 +20,7 @@ use crate::model::{Conversation, EventId, Kind, Message, MessageId, NotifyLevel,
 /// One missed change, ready for a dialect.
 pub enum Missed {
     /// A message sent: the dialect's replay frame.
-    Message(Box<Message>),
+    Message(Arc<Message>),
     /// Anything else, as the event that went out live.
     Event(Arc<Event>),
 }
@@ -62,21 +62,19 @@ fn brief(c: &Tx<'_>, user: Option<UserId>) -> Result<Option<Arc<UserBrief>>> {
 
 /// The event a change went out as (or `None` if what it was about is gone).
 /// `read`: the messages of a whole page of changes, read at once (a
-/// resume of 10,000 messages read one at a time took 500 ms); a message
-/// not among them is read here.
-fn materialize(c: &Tx<'_>, ch: Change, read: &HashMap<MessageId, Arc<Message>>) -> Result<Option<Missed>> {
+/// resume of 10,000 messages read one at a time took 500 ms): one not
+/// among them is gone. `None`: the change's message is read here.
+fn materialize(c: &Tx<'_>, ch: Change, read: Option<&HashMap<MessageId, Arc<Message>>>) -> Result<Option<Missed>> {
     let message = |c: &Tx<'_>| -> Result<Option<Arc<Message>>> {
-        Ok(match ch.message {
-            Some(m) => match read.get(&m) {
-                Some(message) => Some(message.clone()),
-                None => db::messages::by_id(c, m)?.map(Arc::new),
-            },
-            None => None,
+        Ok(match (ch.message, read) {
+            (Some(m), Some(read)) => read.get(&m).cloned(),
+            (Some(m), None) => db::messages::by_id(c, m)?.map(Arc::new),
+            (None, _) => None,
         })
     };
     let event = |kind| Some(Missed::Event(Event::recorded(kind, Some(ch.id))));
     Ok(match ch.kind {
-        ChangeKind::Message => message(c)?.map(|m| Missed::Message(Box::new(Arc::unwrap_or_clone(m)))),
+        ChangeKind::Message => message(c)?.map(Missed::Message),
         ChangeKind::Edited => message(c)?.and_then(|message| event(EventKind::MessageUpdated { message })),
         ChangeKind::Deleted => message(c)?.and_then(|message| event(EventKind::MessageDeleted { message })),
         ChangeKind::Read => {
@@ -177,7 +175,7 @@ impl Core {
                 let mut changes = Vec::with_capacity(rows.len());
                 for ch in rows {
                     let id = ch.id;
-                    if let Some(m) = materialize(c, ch, &read)? {
+                    if let Some(m) = materialize(c, ch, Some(&read))? {
                         changes.push((id, m));
                     }
                 }
@@ -260,7 +258,7 @@ pub(super) fn from_elsewhere(
     if !heard_here {
         return Ok(None);
     }
-    let event = match materialize(c, change, &HashMap::new())? {
+    let event = match materialize(c, change, None)? {
         None => return Ok(None),
         Some(Missed::Event(event)) => event,
         Some(Missed::Message(message)) => {
@@ -270,7 +268,7 @@ pub(super) fn from_elsewhere(
             let receiver = super::messages::peer(&members, conv.kind, message.sender.id);
             Event::recorded(
                 EventKind::Message {
-                    message: Arc::new(*message),
+                    message,
                     conversation: Arc::new(conv),
                     receiver,
                     client_id: None,

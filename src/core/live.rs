@@ -6,9 +6,10 @@
 //! the others of that interval; then each user's state is read again and
 //! announced only if it differs from the last one announced (a page
 //! reload, closing and reopening the socket, announces nothing), with one
-//! database read for the whole batch, one batch at a time. Rooms bigger than `--presence-max-members` carry no presence:
-//! 10,000 people arriving in one room would otherwise cost 10,000 × 10,000
-//! frames (measured with `natter-bench bigroom`, docs/PERFORMANCE.md).
+//! database read for the whole batch, one batch at a time. Rooms bigger
+//! than `--presence-max-members` carry no presence: 10,000 people arriving
+//! in one room would otherwise cost 10,000 × 10,000 frames (measured with
+//! `natter-bench bigroom`, docs/PERFORMANCE.md).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
