@@ -106,6 +106,12 @@ pub struct Config {
     #[arg(long, env = "NATTER_PRESENCE_MAX_MEMBERS", default_value_t = 1000)]
     pub presence_max_members: u32,
 
+    /// Compress socket frames (permessage-deflate) for clients that offer
+    /// it: each broadcast is compressed once and shared by every socket.
+    /// `false` sends every frame as it is.
+    #[arg(long, env = "NATTER_WS_DEFLATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub ws_deflate: bool,
+
     /// argon2id memory cost per password hash, in KiB (the OWASP default is 19456).
     #[arg(long, env = "NATTER_ARGON2_MEMORY_KIB", default_value_t = 19 * 1024, value_parser = clap::value_parser!(u32).range(8..))]
     pub argon2_memory_kib: u32,

@@ -65,6 +65,7 @@ impl Default for WriterMetrics {
 pub struct Metrics {
     registry: Registry,
     pub sockets: Family<DialectLabel, Gauge>,
+    pub sockets_compressed: Gauge,
     pub messages_stored: Counter,
     pub messages_delivered: Counter,
     pub delivery_seconds: Histogram,
@@ -89,6 +90,7 @@ impl Metrics {
         let m = Metrics {
             registry: Registry::default(),
             sockets: Family::default(),
+            sockets_compressed: Gauge::default(),
             messages_stored: Counter::default(),
             messages_delivered: Counter::default(),
             // 100 µs … ~3.3 s.
@@ -102,6 +104,11 @@ impl Metrics {
             pushes: Family::default(),
         };
         registry.register("sockets_open", "WebSockets open, by dialect", m.sockets.clone());
+        registry.register(
+            "sockets_compressed",
+            "Open WebSockets whose client agreed to permessage-deflate",
+            m.sockets_compressed.clone(),
+        );
         registry.register("messages_stored", "Messages committed", m.messages_stored.clone());
         registry.register(
             "messages_delivered",
@@ -173,12 +180,18 @@ impl Metrics {
         self.pushes.get_or_create(&OutcomeLabel { outcome }).inc();
     }
 
-    pub fn socket_opened(&self, dialect: &'static str) {
+    pub fn socket_opened(&self, dialect: &'static str, compressed: bool) {
         self.sockets.get_or_create(&DialectLabel { dialect }).inc();
+        if compressed {
+            self.sockets_compressed.inc();
+        }
     }
 
-    pub fn socket_closed(&self, dialect: &'static str) {
+    pub fn socket_closed(&self, dialect: &'static str, compressed: bool) {
         self.sockets.get_or_create(&DialectLabel { dialect }).dec();
+        if compressed {
+            self.sockets_compressed.dec();
+        }
     }
 
     /// A frame of a message went out on a socket. `first` is the event's

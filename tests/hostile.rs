@@ -1,6 +1,7 @@
 //! Hostile and careless users (issue 12): clients that break the WebSocket
 //! protocol, what a message's `client_id` tells others, whose email anyone
-//! may read, and tokens whose two names for the user disagree.
+//! may read, tokens whose two names for the user disagree, and compressed
+//! frames (permessage-deflate, issue 15), well made and not.
 
 mod common;
 
@@ -600,4 +601,224 @@ async fn a_body_nobody_reads_costs_neither_the_answer_nor_the_connection() {
             }
         }
     }
+}
+
+/// A browser's permessage-deflate offer (RFC 7692), as Chromium sends it.
+const DEFLATE_OFFER: &str = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+
+/// The extension as natter agrees to it, if the handshake's answer has it.
+fn agreed_extension(handshake: &str) -> Option<String> {
+    handshake.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("sec-websocket-extensions")
+            .then(|| value.trim().to_owned())
+    })
+}
+
+/// A native send frame, compressed.
+fn compressed(payload: &[u8]) -> RawFrame {
+    RawFrame {
+        rsv: 0b100,
+        ..RawFrame::text(common::raw_ws::deflate(payload))
+    }
+}
+
+/// The next frame on `ws` with `action`, skipping others (presence).
+async fn next_action(ws: &mut RawWs, action: &str) -> Value {
+    loop {
+        let f = ws.next_json().await;
+        if f["action"] == action {
+            return f;
+        }
+    }
+}
+
+#[tokio::test]
+async fn sockets_that_offer_compression_get_it_and_chat_with_those_that_do_not() {
+    let s = TestServer::start().await;
+    let a = s.register("alice").await;
+    let b = s.register("bob").await;
+    let d = a.direct(&b).await;
+    let long = |what: &str| format!("{what}: {}", "the quick brown fox jumps over the lazy dog ".repeat(8));
+
+    let mut wa = RawWs::connect_with(s.addr, &format!("/api/ws?token={}", a.token()), DEFLATE_OFFER)
+        .await
+        .unwrap();
+    assert_eq!(
+        agreed_extension(&wa.handshake).as_deref(),
+        Some("permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
+        "{}",
+        wa.handshake
+    );
+    // bob's client offers nothing and gets plain frames, as before.
+    let mut wb = Ws::connect(&s.ws_url(&format!("/api/ws?token={}", b.token()))).await;
+    let metrics = reqwest::get(s.url("/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.lines().any(|l| l == "natter_sockets_compressed 1"), "{metrics}");
+
+    // A compressed message from alice, in one frame.
+    let text = long("one frame");
+    let send = json!({"action": "send", "conversation_id": d, "message": text, "client_id": "z-1"});
+    assert!(wa.send(&compressed(send.to_string().as_bytes())).await);
+    assert_eq!(wb.next_action("message").await["message"]["message"], text.as_str());
+    let ack = next_action(&mut wa, "message").await;
+    assert_eq!(
+        (ack["client_id"].as_str(), ack["message"]["message"].as_str()),
+        (Some("z-1"), Some(text.as_str()))
+    );
+    assert!(wa.last_compressed, "alice's ack is long enough to come compressed");
+
+    // In two frames, with a ping between them (control frames may come
+    // between a message's fragments, and are never compressed).
+    let text = long("two frames");
+    let send = json!({"action": "send", "conversation_id": d, "message": text});
+    let z = common::raw_ws::deflate(send.to_string().as_bytes());
+    let (first, rest) = z.split_at(z.len() / 2);
+    let frames = [
+        RawFrame {
+            fin: false,
+            ..compressed(b"")
+        },
+        RawFrame {
+            opcode: PING,
+            ..RawFrame::text("hi")
+        },
+        RawFrame {
+            opcode: 0x0,
+            ..RawFrame::text(rest)
+        },
+    ];
+    let mut frames = frames.to_vec();
+    frames[0].payload = first.to_vec();
+    for f in &frames {
+        assert!(wa.send(f).await);
+    }
+    assert_eq!(wb.next_action("message").await["message"]["message"], text.as_str());
+
+    // Uncompressed frames still do on a socket that agreed to compression.
+    let send = json!({"action": "send", "conversation_id": d, "message": "plain"});
+    assert!(wa.send_text(&send.to_string()).await);
+    assert_eq!(wb.next_action("message").await["message"]["message"], "plain");
+
+    // bob's message reaches alice compressed.
+    let text = long("from bob");
+    b.say(&d, &text).await;
+    loop {
+        let f = next_action(&mut wa, "message").await;
+        if f["message"]["message"] == text.as_str() {
+            assert!(wa.last_compressed, "a long broadcast comes compressed");
+            break;
+        }
+    }
+    // A frame of a few bytes is not worth compressing.
+    assert!(wa.send_text(r#"{"action": "ping"}"#).await);
+    next_action(&mut wa, "pong").await;
+    assert!(!wa.last_compressed, "a pong goes as it is");
+
+    // Another dialect's socket: chatroom's room socket, with bob on a plain one.
+    let (st, _) = a.post("/api/conversations", json!({"name": "lobby"})).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let room = |c: &Client| format!("/ws/chat/lobby/{}?token={}", uid_of(c), c.token());
+    let mut ra = RawWs::connect_with(s.addr, &room(&a), DEFLATE_OFFER).await.unwrap();
+    assert!(agreed_extension(&ra.handshake).is_some());
+    let mut rb = Ws::connect(&s.ws_url(&room(&b))).await;
+    let text = long("in the lobby");
+    rb.send(json!({ "message": text })).await;
+    loop {
+        let f = ra.next_json().await;
+        if f["message"] == text.as_str() {
+            assert!(ra.last_compressed);
+            break;
+        }
+    }
+
+    // An offer natter cannot honour (a smaller window for its own frames)
+    // is declined: the socket works without compression.
+    let small_window = "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10\r\n";
+    let mut ws = RawWs::connect_with(s.addr, &format!("/api/ws?token={}", a.token()), small_window)
+        .await
+        .unwrap();
+    assert_eq!(agreed_extension(&ws.handshake), None);
+    b.say(&d, &long("to a plain socket")).await;
+    next_action(&mut ws, "message").await;
+    assert_eq!(ws.compressed, 0);
+}
+
+#[tokio::test]
+async fn compressed_frames_that_break_the_rules_close_with_a_code_on_every_socket() {
+    let s = TestServer::start_with(|c| {
+        c.max_body_bytes = 4096;
+        c.max_upload_bytes = 3072;
+    })
+    .await;
+    let a = s.register("alice").await;
+    let b = s.register("bob").await;
+    a.direct(&b).await;
+    let (st, room) = a.post("/api/conversations", json!({"name": "lobby"})).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let room_id = room["conversation_id"].as_str().unwrap().to_owned();
+
+    // 200 KB that deflate to a few hundred bytes: over every socket's limit
+    // once inflated (the threads socket's is ~70 KB here).
+    let bomb = compressed(&vec![b' '; 200_000]);
+    assert!(bomb.payload.len() < 1000);
+    let corrupt = RawFrame {
+        rsv: 0b100,
+        ..RawFrame::text(vec![0xff; 16])
+    };
+    let z = common::raw_ws::deflate(br#"{"action": "ping"}"#);
+    let rsv1_continuation = [
+        RawFrame {
+            fin: false,
+            ..compressed(b"")
+        },
+        RawFrame {
+            opcode: 0x0,
+            rsv: 0b100,
+            ..RawFrame::text(z[1..].to_vec())
+        },
+    ];
+    let mut rsv1_continuation = rsv1_continuation.to_vec();
+    rsv1_continuation[0].payload = z[..1].to_vec();
+    let compressed_ping = RawFrame {
+        opcode: PING,
+        rsv: 0b100,
+        ..RawFrame::text(common::raw_ws::deflate(b"hi"))
+    };
+    let violations: Vec<(&str, Vec<RawFrame>, u16)> = vec![
+        ("a message that inflates past the limit", vec![bomb.clone()], 1009),
+        ("compressed bytes that are not deflate", vec![corrupt], 1007),
+        ("RSV1 on a continuation", rsv1_continuation, 1002),
+        ("a compressed ping", vec![compressed_ping], 1002),
+    ];
+    for (what, path) in sockets(&a, uid_of(&a), &room_id) {
+        for (violation, frames, code) in &violations {
+            let mut ws = RawWs::connect_with(s.addr, &path, DEFLATE_OFFER).await.unwrap();
+            assert!(agreed_extension(&ws.handshake).is_some(), "{what}: compression agreed");
+            for f in frames {
+                ws.send(f).await;
+            }
+            match ws.end().await {
+                Seen::Close(Some(got), reason) => {
+                    assert_eq!(got, *code, "{what}, {violation}: {reason}");
+                    assert!(!reason.is_empty(), "{what}, {violation}: a close says why");
+                }
+                other => panic!("{what}, {violation}: expected close {code}, got {other:?}"),
+            }
+        }
+        // A compressed message within the limit works on the same socket kind.
+        let mut ws = RawWs::connect_with(s.addr, &path, DEFLATE_OFFER).await.unwrap();
+        ws.send(&compressed(b"{not json")).await;
+        error_frame(what, &mut ws).await;
+    }
+
+    // With --ws-deflate false nothing is agreed, and RSV1 is the protocol
+    // error it is without an extension.
+    let s = TestServer::start_with(|c| c.ws_deflate = false).await;
+    let a = s.register("alice").await;
+    let mut ws = RawWs::connect_with(s.addr, &format!("/api/ws?token={}", a.token()), DEFLATE_OFFER)
+        .await
+        .unwrap();
+    assert_eq!(agreed_extension(&ws.handshake), None);
+    ws.send(&compressed(br#"{"action": "ping"}"#)).await;
+    assert!(matches!(ws.end().await, Seen::Close(Some(1002), _)));
 }

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
+use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
@@ -167,7 +168,7 @@ pub struct Event {
     /// socket that replayed up to here skips it. Typing, presence and an
     /// agent's deltas are not logged.
     pub change: Option<EventId>,
-    frames: [OnceLock<Option<Utf8Bytes>>; FRAME_SLOTS],
+    frames: [OnceLock<Option<Arc<Encoded>>>; FRAME_SLOTS],
     /// When what caused it was accepted (a send: before its commit).
     pub accepted: Instant,
     /// Set by the first socket that writes it (latency is measured once).
@@ -224,10 +225,53 @@ impl Event {
 
     /// This event's frame in the format of `slot`, encoded by the first
     /// socket that asks and shared by the rest. `None`: not shown in that format.
-    pub fn frame(&self, slot: usize, encode: impl FnOnce(&Event) -> Option<String>) -> Option<Utf8Bytes> {
+    pub fn frame(&self, slot: usize, encode: impl FnOnce(&Event) -> Option<String>) -> Option<Arc<Encoded>> {
         self.frames[slot]
-            .get_or_init(|| encode(self).map(Utf8Bytes::from))
+            .get_or_init(|| {
+                encode(self).map(|text| {
+                    Arc::new(Encoded {
+                        text: Utf8Bytes::from(text),
+                        compressed: OnceLock::new(),
+                    })
+                })
+            })
             .clone()
+    }
+}
+
+/// An event's frame in one wire format, shared by every socket that sends it.
+#[derive(Debug)]
+pub struct Encoded {
+    pub text: Utf8Bytes,
+    /// The text compressed for sockets that agreed to compression, by the
+    /// first such socket; `None` when it is sent as it is.
+    compressed: OnceLock<Option<Bytes>>,
+}
+
+impl Encoded {
+    /// The text compressed by `compress`, once for all sockets.
+    pub fn compressed(&self, compress: impl FnOnce(&[u8]) -> Option<Bytes>) -> Option<&Bytes> {
+        self.compressed.get_or_init(|| compress(self.text.as_bytes())).as_ref()
+    }
+}
+
+/// A frame a socket is about to send: shared with other sockets (and
+/// compressed once for all of them), or its own.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    Shared(Arc<Encoded>),
+    Own(Utf8Bytes),
+}
+
+impl From<Arc<Encoded>> for Outgoing {
+    fn from(e: Arc<Encoded>) -> Self {
+        Outgoing::Shared(e)
+    }
+}
+
+impl From<Utf8Bytes> for Outgoing {
+    fn from(t: Utf8Bytes) -> Self {
+        Outgoing::Own(t)
     }
 }
 

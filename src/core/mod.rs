@@ -36,7 +36,7 @@ use std::time::Duration;
 pub use auth::{Caller, Registration, Tokens, hash_password};
 pub use conversations::{DirectThread, NewConversation, RoomInfo, direct_name};
 pub use files::{FileData, Upload};
-pub use hub::{ConnId, Ended, Event, EventKind, Hub, Scope, Subscription};
+pub use hub::{ConnId, Encoded, Ended, Event, EventKind, Hub, Outgoing, Scope, Subscription};
 pub use mentions::MentionPage;
 pub use messages::{Attachment, DEFAULT_PAGE, MAX_PAGE, SendRequest, Target};
 pub use search::{Hit, SearchPage, SearchRequest, Segment};
@@ -119,6 +119,8 @@ pub struct Core {
     presence: live::PresenceBatch,
     /// `--presence-max-members`.
     presence_max_members: u32,
+    /// Sockets compress frames for clients that offer it (`--ws-deflate`).
+    pub ws_deflate: bool,
 }
 
 impl Core {
@@ -207,6 +209,7 @@ impl Core {
             bus: std::sync::OnceLock::new(),
             presence: live::PresenceBatch::default(),
             presence_max_members: config.presence_max_members,
+            ws_deflate: config.ws_deflate,
         });
         if config.bus.is_some() {
             let bus = bus::start(&core).await?;

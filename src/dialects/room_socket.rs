@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::core::{Caller, ConnId, Core, Event, EventKind, Scope, SendRequest, Target};
+use crate::core::{Caller, ConnId, Core, Event, EventKind, Outgoing, Scope, SendRequest, Target};
 use crate::error::Error;
 use crate::http::ws::{Greeting, Handled, Protocol};
 use crate::model::ConversationId;
@@ -62,8 +62,8 @@ impl<F: RoomFormat> Protocol for RoomSocket<F> {
         Scope::Conversation(self.room)
     }
 
-    fn frame(&self, event: &Event, _me: ConnId) -> Option<Utf8Bytes> {
-        event.frame(F::SLOT, |e| F::encode(&e.kind))
+    fn frame(&self, event: &Event, _me: ConnId) -> Option<Outgoing> {
+        event.frame(F::SLOT, |e| F::encode(&e.kind)).map(Outgoing::Shared)
     }
 
     fn greeting(&self, core: &Arc<Core>, caller: &Caller) -> Option<Greeting> {

@@ -3,6 +3,7 @@
 
 pub mod api_docs;
 pub mod conn;
+pub mod deflate;
 pub mod filters;
 pub mod ops;
 pub mod page;

@@ -24,16 +24,17 @@ use tokio::time::{Instant, interval_at, timeout};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data as OpData, OpCode};
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use warp::{Filter, Rejection};
 
 use super::Response;
+use super::deflate::{self, InflateError, Peer};
 use super::filters::problem;
 use crate::core::changes::{Missed, Resume};
-use crate::core::shutdown::TaskGuard;
-use crate::core::{Caller, ConnId, Core, Ended, Event, Scope};
+use crate::core::{Caller, ConnId, Core, Ended, Event, Outgoing, Scope};
 use crate::error::Error;
 use crate::model::{EventId, Message as ChatMessage, MessageId, Timestamp};
 
@@ -70,7 +71,13 @@ const CLOSE_LINGER: Duration = Duration::from_secs(2);
 pub struct Upgrade {
     on_upgrade: OnUpgrade,
     accept: String,
+    /// The client offered permessage-deflate in a form we take.
+    deflate: bool,
 }
+
+/// A socket as `drive` gets it: compressed frames from the client are
+/// inflated below tungstenite when compression was agreed.
+pub type Socket = WebSocketStream<Peer<TokioIo<hyper::upgrade::Upgraded>>>;
 
 fn header_has_token(headers: &http::HeaderMap, name: http::header::HeaderName, token: &str) -> bool {
     headers
@@ -101,22 +108,30 @@ pub fn upgrade() -> impl Filter<Extract = (Upgrade,), Error = Rejection> + Clone
             {
                 return Err(problem(Error::invalid("unsupported WebSocket version: use 13")));
             }
+            let extensions = headers
+                .get_all(http::header::SEC_WEBSOCKET_EXTENSIONS)
+                .iter()
+                .filter_map(|v| v.to_str().ok());
             Ok(Upgrade {
                 on_upgrade,
                 accept: derive_accept_key(key.as_bytes()),
+                deflate: deflate::offered(extensions),
             })
         })
 }
 
 impl Upgrade {
     /// Answer 101 and run `f` on the socket once the connection is handed
-    /// over. `tracked` (`core.track_socket()`) is held until `f` is done:
-    /// a shutdown waits for it.
-    pub fn reply<F, Fut>(self, tracked: TaskGuard, max_frame: usize, f: F) -> Response
+    /// over. The socket is tracked (`core.track_socket()`) until `f` is
+    /// done: a shutdown waits for it. Compression is agreed if the client
+    /// offered it and `--ws-deflate` is on.
+    pub fn reply<F, Fut>(self, core: Arc<Core>, max_frame: usize, f: F) -> Response
     where
-        F: FnOnce(WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>) -> Fut + Send + 'static,
+        F: FnOnce(Arc<Core>, Socket) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        let tracked = core.track_socket();
+        let deflate = self.deflate && core.ws_deflate;
         let on_upgrade = self.on_upgrade;
         tokio::spawn(async move {
             let _tracked = tracked;
@@ -128,8 +143,14 @@ impl Upgrade {
                         .max_write_buffer_size(WRITE_BUFFER + max_frame.max(1 << 20) * 2)
                         .max_message_size(Some(max_frame))
                         .max_frame_size(Some(max_frame));
-                    let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-                    f(ws).await;
+                    let io = TokioIo::new(upgraded);
+                    let io = if deflate {
+                        Peer::inflating(io, max_frame)
+                    } else {
+                        Peer::plain(io)
+                    };
+                    let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+                    f(core, ws).await;
                 }
                 Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
             }
@@ -141,6 +162,12 @@ impl Upgrade {
         h.insert(http::header::UPGRADE, http::HeaderValue::from_static("websocket"));
         if let Ok(v) = http::HeaderValue::from_str(&self.accept) {
             h.insert(http::header::SEC_WEBSOCKET_ACCEPT, v);
+        }
+        if deflate {
+            h.insert(
+                http::header::SEC_WEBSOCKET_EXTENSIONS,
+                http::HeaderValue::from_static(deflate::ACCEPTED),
+            );
         }
         res
     }
@@ -175,8 +202,9 @@ pub trait Protocol: Send + 'static {
     }
 
     /// The frame for a hub event, or `None` if this socket does not show it.
-    /// `me` is this socket's id (to tell its own sends apart).
-    fn frame(&self, event: &Event, me: ConnId) -> Option<Utf8Bytes>;
+    /// `me` is this socket's id (to tell its own sends apart). A frame
+    /// cached on the event (`Event::frame`) is compressed once for every socket.
+    fn frame(&self, event: &Event, me: ConnId) -> Option<Outgoing>;
 
     /// A stored message being replayed after `?since=`.
     fn replay(&self, _message: &ChatMessage) -> Option<Utf8Bytes> {
@@ -209,10 +237,13 @@ pub async fn drive<P: Protocol, S>(
     caller: Caller,
     mut proto: P,
     since: Option<EventId>,
-    mut ws: WebSocketStream<S>,
+    mut ws: WebSocketStream<Peer<S>>,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    let wire = Wire {
+        deflate: ws.get_ref().is_inflating(),
+    };
     // What was committed before the socket opened is history, not news:
     // with a bus this node may deliver some of it after the socket opens.
     let history = match since {
@@ -233,18 +264,19 @@ pub async fn drive<P: Protocol, S>(
     let me = sub.id;
     let dialect = proto.dialect();
     let opened = std::time::Instant::now();
-    core.metrics.socket_opened(dialect);
-    tracing::info!(socket = me, dialect, user = %caller.uuid, "socket opened");
+    core.metrics.socket_opened(dialect, wire.deflate);
+    tracing::info!(socket = me, dialect, user = %caller.uuid, deflate = wire.deflate, "socket opened");
     let _closed = Closed {
         core: &core,
         dialect,
+        compressed: wire.deflate,
         socket: me,
         opened,
     };
     // Replay what was missed; events published meanwhile wait in the queue
     // and are skipped below if the replay already covered them.
     let mut replayed = match since {
-        Some(since) => match replay(&core, &caller, &proto, since, &mut ws).await {
+        Some(since) => match replay(&core, &caller, &proto, wire, since, &mut ws).await {
             Some(last) => last,
             None => {
                 core.disconnect(&caller, sub);
@@ -262,7 +294,7 @@ pub async fn drive<P: Protocol, S>(
             Err(e) => vec![proto.error_frame(&e, None)],
         };
         for frame in frames {
-            if !write(&mut ws, Message::Text(frame)).await {
+            if !write(&mut ws, wire.message(frame.into())).await {
                 core.disconnect(&caller, sub);
                 return;
             }
@@ -291,11 +323,11 @@ pub async fn drive<P: Protocol, S>(
                     });
                 };
                 let sent = timeout(WRITE_TIMEOUT, async {
-                    let mut ok = send_event(&core.metrics, &mut ws, &proto, &event, me, replayed).await;
+                    let mut ok = send_event(&core.metrics, &mut ws, wire, &proto, &event, me, replayed).await;
                     let mut n = 1;
                     while ok && n < MAX_BATCH {
                         let Ok(event) = sub.rx.try_recv() else { break };
-                        ok = send_event(&core.metrics, &mut ws, &proto, &event, me, replayed).await;
+                        ok = send_event(&core.metrics, &mut ws, wire, &proto, &event, me, replayed).await;
                         n += 1;
                     }
                     ok && ws.flush().await.is_ok()
@@ -307,7 +339,7 @@ pub async fn drive<P: Protocol, S>(
             }
             Some(answer) = pending.next(), if !pending.is_empty() => {
                 if let Some(frame) = answer
-                    && !write(&mut ws, Message::Text(frame)).await
+                    && !write(&mut ws, wire.message(frame.into())).await
                 {
                     break None;
                 }
@@ -335,7 +367,7 @@ pub async fn drive<P: Protocol, S>(
                     }
                 };
                 if let Some(frame) = reply
-                    && !write(&mut ws, Message::Text(frame)).await
+                    && !write(&mut ws, wire.message(frame.into())).await
                 {
                     break None;
                 }
@@ -356,7 +388,7 @@ pub async fn drive<P: Protocol, S>(
     // Let sends already queued finish: they are committed either way.
     while let Some(answer) = pending.next().await {
         if let Some(frame) = answer {
-            let _ = timeout(WRITE_TIMEOUT, ws.feed(Message::Text(frame))).await;
+            let _ = timeout(WRITE_TIMEOUT, ws.feed(wire.message(frame.into()))).await;
         }
     }
     core.disconnect(&caller, sub);
@@ -380,6 +412,34 @@ pub async fn drive<P: Protocol, S>(
     }
 }
 
+/// How a socket puts text on the wire: compressed, when that was agreed
+/// and makes it smaller, or as it is.
+#[derive(Debug, Clone, Copy)]
+struct Wire {
+    deflate: bool,
+}
+
+impl Wire {
+    fn message(self, out: Outgoing) -> Message {
+        if self.deflate {
+            let compressed = match &out {
+                Outgoing::Shared(e) => e.compressed(deflate::compress).cloned(),
+                Outgoing::Own(text) => deflate::compress(text.as_bytes()),
+            };
+            if let Some(payload) = compressed {
+                // RSV1 marks a compressed message (RFC 7692 6).
+                let mut frame = Frame::message(payload, OpCode::Data(OpData::Text), true);
+                frame.header_mut().rsv1 = true;
+                return Message::Frame(frame);
+            }
+        }
+        match out {
+            Outgoing::Shared(e) => Message::Text(e.text.clone()),
+            Outgoing::Own(text) => Message::Text(text),
+        }
+    }
+}
+
 const TOKEN_EXPIRED: &str = "token expired: reconnect with a fresh token";
 
 /// Resolves once a shutdown has begun (`Core::draining`).
@@ -395,13 +455,14 @@ async fn shutting_down(draining: &mut tokio::sync::watch::Receiver<bool>) {
 struct Closed<'a> {
     core: &'a Core,
     dialect: &'static str,
+    compressed: bool,
     socket: ConnId,
     opened: std::time::Instant,
 }
 
 impl Drop for Closed<'_> {
     fn drop(&mut self) {
-        self.core.metrics.socket_closed(self.dialect);
+        self.core.metrics.socket_closed(self.dialect, self.compressed);
         tracing::info!(
             socket = self.socket,
             dialect = self.dialect,
@@ -427,6 +488,13 @@ fn close_frame(code: CloseCode, reason: &'static str) -> CloseFrame {
 /// the peer is gone and nothing can reach it.
 fn refusal(e: &WsError) -> Option<CloseFrame> {
     match e {
+        WsError::Io(io) => match deflate::inflate_error(io)? {
+            InflateError::TooLarge => Some(close_frame(CloseCode::Size, "message too large once inflated")),
+            InflateError::Corrupt => Some(close_frame(
+                CloseCode::Invalid,
+                "compressed message is not valid deflate data",
+            )),
+        },
         WsError::Capacity(_) => Some(close_frame(CloseCode::Size, "frame too large")),
         WsError::Utf8(_) => Some(close_frame(CloseCode::Invalid, "text frame is not valid UTF-8")),
         WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
@@ -463,6 +531,7 @@ async fn replay<P: Protocol, S>(
     core: &Core,
     caller: &Caller,
     proto: &P,
+    wire: Wire,
     since: EventId,
     ws: &mut WebSocketStream<S>,
 ) -> Option<EventId>
@@ -482,26 +551,26 @@ where
             }) => (changes, read_upto, more),
             Ok(Resume::Reload { latest }) => {
                 if let Some(frame) = proto.reload(latest)
-                    && !write(ws, Message::Text(frame)).await
+                    && !write(ws, wire.message(frame.into())).await
                 {
                     return None;
                 }
                 return Some(latest);
             }
             Err(e) => {
-                write(ws, Message::Text(proto.error_frame(&e, None))).await;
+                write(ws, wire.message(proto.error_frame(&e, None).into())).await;
                 return Some(cursor);
             }
         };
         let sent = timeout(WRITE_TIMEOUT, async {
             for (_, missed) in &changes {
                 let frame = match missed {
-                    Missed::Message(m) => proto.replay(m),
+                    Missed::Message(m) => proto.replay(m).map(Outgoing::Own),
                     // No socket's id is 0: nothing replayed is this socket's own send.
                     Missed::Event(e) => proto.frame(e, 0),
                 };
                 if let Some(frame) = frame
-                    && ws.feed(Message::Text(frame)).await.is_err()
+                    && ws.feed(wire.message(frame)).await.is_err()
                 {
                     return false;
                 }
@@ -522,6 +591,7 @@ where
 async fn send_event<P: Protocol, S>(
     metrics: &crate::metrics::Metrics,
     ws: &mut WebSocketStream<S>,
+    wire: Wire,
     proto: &P,
     event: &Event,
     me: ConnId,
@@ -536,7 +606,7 @@ where
     }
     match proto.frame(event, me) {
         Some(frame) => {
-            let ok = ws.feed(Message::Text(frame)).await.is_ok();
+            let ok = ws.feed(wire.message(frame)).await.is_ok();
             if ok && matches!(event.kind, crate::core::EventKind::Message { .. }) {
                 metrics.delivered(&event.delivered, event.accepted);
             }

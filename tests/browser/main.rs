@@ -386,6 +386,11 @@ async fn two_people_chat_live_in_a_room() {
             .await;
         assert_eq!(unlabeled, json!([]), "controls without a label");
         assert_eq!(a.js("return document.getElementById('conn-status').textContent").await, json!("connected"));
+        // Chromium offers permessage-deflate and natter takes it: both pages'
+        // sockets are compressed, and the chat above went through them.
+        let metrics = reqwest::get(s.url("/metrics")).await.unwrap().text().await.unwrap();
+        let compressed = metrics.lines().find(|l| l.starts_with("natter_sockets_compressed "));
+        assert_eq!(compressed, Some("natter_sockets_compressed 2"), "{metrics}");
         s
     })
     .await;

@@ -87,18 +87,63 @@ pub struct RawWs {
     read: OwnedReadHalf,
     pub write: OwnedWriteHalf,
     buf: Vec<u8>,
+    /// The server's answer to the handshake, headers and all.
+    pub handshake: String,
+    /// Compressed (RSV1) text frames received and inflated so far.
+    pub compressed: usize,
+    /// Whether the last text frame received came compressed.
+    pub last_compressed: bool,
+}
+
+/// `text` compressed as one permessage-deflate message without context
+/// (RFC 7692: raw deflate, sync-flushed, its 00 00 ff ff tail left off).
+pub fn deflate(text: &[u8]) -> Vec<u8> {
+    let mut c = flate2::Compress::new(flate2::Compression::default(), false);
+    let mut out = Vec::with_capacity(text.len() + 64);
+    c.compress_vec(text, &mut out, flate2::FlushCompress::Sync)
+        .expect("deflate");
+    assert!(
+        out.ends_with(&[0, 0, 0xff, 0xff]),
+        "a sync flush ends in the empty block"
+    );
+    out.truncate(out.len() - 4);
+    out
+}
+
+/// A compressed message's payload inflated, as a client does.
+pub fn inflate(payload: &[u8]) -> Vec<u8> {
+    let mut d = flate2::Decompress::new(false);
+    let mut input = payload.to_vec();
+    input.extend_from_slice(&[0, 0, 0xff, 0xff]);
+    let mut out = Vec::with_capacity(payload.len() * 8 + 1024);
+    loop {
+        let before = d.total_in();
+        d.decompress_vec(&input, &mut out, flate2::FlushDecompress::Sync)
+            .expect("the server's compressed frame inflates");
+        input.drain(..(d.total_in() - before) as usize);
+        if input.is_empty() && out.len() < out.capacity() {
+            return out;
+        }
+        out.reserve(out.capacity());
+    }
 }
 
 impl RawWs {
     /// Open `path` (with any `?token=`) on `addr`: the handshake by hand.
     /// `Err(status)` if the server refused the upgrade.
     pub async fn connect(addr: std::net::SocketAddr, path: &str) -> Result<RawWs, u16> {
+        RawWs::connect_with(addr, path, "").await
+    }
+
+    /// `connect` with extra request header lines (each ending in `\r\n`),
+    /// such as a `Sec-WebSocket-Extensions` offer.
+    pub async fn connect_with(addr: std::net::SocketAddr, path: &str, headers: &str) -> Result<RawWs, u16> {
         let stream = TcpStream::connect(addr).await.expect("tcp connect");
         stream.set_nodelay(true).ok();
         let (mut read, mut write) = stream.into_split();
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{headers}\r\n"
         );
         write.write_all(req.as_bytes()).await.expect("send handshake");
         let mut buf = Vec::new();
@@ -124,7 +169,14 @@ impl RawWs {
             return Err(status);
         }
         buf.drain(..end);
-        Ok(RawWs { read, write, buf })
+        Ok(RawWs {
+            read,
+            write,
+            buf,
+            handshake: head,
+            compressed: 0,
+            last_compressed: false,
+        })
     }
 
     /// Put bytes on the wire; false if the server has already hung up.
@@ -145,10 +197,18 @@ impl RawWs {
     pub async fn next_within(&mut self, wait: Duration) -> Seen {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            if let Some((opcode, payload, used)) = parse(&self.buf) {
+            if let Some((first, payload, used)) = parse(&self.buf) {
                 self.buf.drain(..used);
+                let (rsv1, opcode) = (first & 0x40 != 0, first & 0xF);
                 match opcode {
-                    TEXT => return Seen::Text(String::from_utf8_lossy(&payload).into_owned()),
+                    TEXT => {
+                        self.last_compressed = rsv1;
+                        if rsv1 {
+                            self.compressed += 1;
+                            return Seen::Text(String::from_utf8_lossy(&inflate(&payload)).into_owned());
+                        }
+                        return Seen::Text(String::from_utf8_lossy(&payload).into_owned());
+                    }
                     CLOSE => {
                         let code = (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
                         let reason = String::from_utf8_lossy(payload.get(2..).unwrap_or_default()).into_owned();
@@ -189,12 +249,13 @@ impl RawWs {
     }
 }
 
-/// One whole server frame at the start of `buf`: (opcode, payload, bytes used).
+/// One whole server frame at the start of `buf`: (its first byte: FIN,
+/// RSV and opcode; payload; bytes used).
 fn parse(buf: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
     if buf.len() < 2 {
         return None;
     }
-    let opcode = buf[0] & 0xF;
+    let first = buf[0];
     let masked = buf[1] & 0x80 != 0;
     let (len, mut at) = match buf[1] & 0x7F {
         126 => (u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]) as usize, 4),
@@ -212,5 +273,5 @@ fn parse(buf: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
     if let Some(k) = key {
         payload.iter_mut().enumerate().for_each(|(i, b)| *b ^= k[i % 4]);
     }
-    Some((opcode, payload, at + len))
+    Some((first, payload, at + len))
 }

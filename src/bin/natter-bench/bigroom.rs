@@ -9,16 +9,28 @@
 //!
 //! Sign-up is not what this measures, so a natter it starts hashes
 //! passwords as cheaply as argon2 allows (8 KiB, 1 pass).
+//!
+//! With `--deflate` every socket offers permessage-deflate (as browsers
+//! do) and inflates what comes compressed; either way the bytes each socket
+//! reads off TCP are counted, so the two runs compare bytes on the wire.
 
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use natter::http::deflate::Peer;
 use serde_json::json;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::Role;
 
-use crate::fanout::{open, register};
+use crate::fanout::{client_config, register};
 use crate::http::Http;
 use crate::report::{Row, Samples};
 use crate::server::{Target, rand_suffix};
@@ -33,6 +45,8 @@ pub struct Opts {
     pub rates: Vec<f64>,
     /// Sockets being opened at once.
     pub concurrency: usize,
+    /// Offer permessage-deflate on every socket.
+    pub deflate: bool,
 }
 
 /// Per message: receivers so far, and the latest receive time (ns since `t0`).
@@ -44,6 +58,8 @@ struct Tally {
     presence: AtomicU64,
     frames: AtomicU64,
     bytes: AtomicU64,
+    /// Bytes the sockets read off TCP: frame headers, compressed or not.
+    wire: Arc<AtomicU64>,
 }
 
 impl Tally {
@@ -131,6 +147,7 @@ pub async fn run(target: &Target, o: &Opts) -> Vec<Row> {
         presence: AtomicU64::new(0),
         frames: AtomicU64::new(0),
         bytes: AtomicU64::new(0),
+        wire: Arc::new(AtomicU64::new(0)),
     });
     let connect_started = Instant::now();
     let urls: Vec<String> = users
@@ -140,8 +157,9 @@ pub async fn run(target: &Target, o: &Opts) -> Vec<Row> {
     let held: Vec<_> = futures_util::stream::iter(urls)
         .map(|url| {
             let tally = tally.clone();
+            let deflate = o.deflate;
             async move {
-                let ws = open(&url).await.expect("socket");
+                let ws = open(&url, deflate, tally.wire.clone()).await;
                 let (sink, mut stream) = ws.split();
                 tokio::spawn(async move {
                     let _sink = sink;
@@ -220,6 +238,7 @@ async fn posts(
     // The posters: each its own keep-alive connection, paced.
     let frames_before = tally.frames.load(Ordering::Relaxed);
     let bytes_before = tally.bytes.load(Ordering::Relaxed);
+    let wire_before = tally.wire.load(Ordering::Relaxed);
     let cpu_before = target.cpu_seconds();
     let sends: Vec<Samples> = futures_util::future::join_all((0..o.posters).map(|p| {
         let (base, conv, token, tally) = (target.base.clone(), conv.to_owned(), users[p].0.clone(), tally.clone());
@@ -294,10 +313,11 @@ async fn posts(
     row.set("deliveries_lost", lost);
     let frames = tally.frames.load(Ordering::Relaxed) - frames_before;
     let bytes = tally.bytes.load(Ordering::Relaxed) - bytes_before;
-    row.set(
-        "bytes_per_delivery",
-        if frames > 0 { bytes as f64 / frames as f64 } else { 0.0 },
-    );
+    let wire = tally.wire.load(Ordering::Relaxed) - wire_before;
+    let per = |n: u64| if frames > 0 { n as f64 / frames as f64 } else { 0.0 };
+    row.set("deflate", o.deflate);
+    row.set("bytes_per_delivery", per(bytes));
+    row.set("wire_bytes_per_delivery", per(wire));
     if let (Some(b), Some(a)) = (cpu_before, target.cpu_seconds()) {
         row.set("server_cpu_s_posting", a - b);
         if frames > 0 {
@@ -307,4 +327,82 @@ async fn posts(
     row.set("server_rss_mb_after_posts", target.rss_kb().map(|k| k as f64 / 1024.0));
     tokio::time::sleep(Duration::from_secs(5)).await;
     row.set("server_rss_mb_5s_later", target.rss_kb().map(|k| k as f64 / 1024.0));
+}
+
+/// A socket to `url` (`ws://host:port/path?query`), offering compression
+/// if `deflate`; what it reads off TCP is added to `wire`. The handshake
+/// is done here, not by tungstenite, so the inflating layer can go under
+/// tungstenite once the handshake's bytes are read.
+async fn open(url: &str, deflate: bool, wire: Arc<AtomicU64>) -> WebSocketStream<Peer<Counted>> {
+    let uri: http::Uri = url.parse().expect("a ws:// URL");
+    let authority = uri.authority().expect("host:port").as_str();
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut tcp = TcpStream::connect(authority).await.expect("connect");
+    tcp.set_nodelay(true).ok();
+    let key = tokio_tungstenite::tungstenite::handshake::client::generate_key();
+    let offer = if deflate {
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+    } else {
+        ""
+    };
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n{offer}\r\n"
+    );
+    tcp.write_all(req.as_bytes()).await.expect("send the handshake");
+    // The server says nothing before its answer is read, so peeking finds
+    // where the answer ends and leaves the first frame unread.
+    let mut head = vec![0u8; 4096];
+    let end = loop {
+        let n = tcp.peek(&mut head).await.expect("read the handshake");
+        assert!(n > 0, "{url}: closed during the handshake");
+        if let Some(i) = head[..n].windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    let mut answer = vec![0u8; end];
+    tcp.read_exact(&mut answer).await.expect("read the handshake");
+    let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 101"), "{url}: {answer}");
+    let agreed = answer.contains("sec-websocket-extensions: permessage-deflate");
+    assert_eq!(agreed, deflate, "{url}: compression offered {deflate}, agreed {agreed}");
+    let io = Counted { io: tcp, read: wire };
+    let io = if deflate {
+        Peer::inflating(io, 0)
+    } else {
+        Peer::plain(io)
+    };
+    WebSocketStream::from_raw_socket(io, Role::Client, Some(client_config())).await
+}
+
+/// A TCP stream that counts the bytes read from it.
+pub struct Counted {
+    io: TcpStream,
+    read: Arc<AtomicU64>,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.io).poll_read(cx, buf);
+        this.read
+            .fetch_add((buf.filled().len() - before) as u64, Ordering::Relaxed);
+        r
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
 }

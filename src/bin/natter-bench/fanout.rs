@@ -55,7 +55,7 @@ struct Spec {
 }
 
 /// Small socket buffers on the client side too: thousands of them share this process.
-fn client_config() -> WebSocketConfig {
+pub fn client_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(16 * 1024)
         .write_buffer_size(0)

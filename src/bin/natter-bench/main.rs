@@ -152,6 +152,9 @@ enum Scenario {
         /// Sockets opened at once.
         #[arg(long, default_value_t = 200)]
         concurrency: usize,
+        /// Offer permessage-deflate on every socket, as browsers do.
+        #[arg(long)]
+        deflate: bool,
     },
     /// (internal) run the bare broadcast server.
     #[command(hide = true)]
@@ -216,6 +219,7 @@ async fn main() {
             messages,
             rate,
             concurrency,
+            deflate,
         } => {
             if *posters == 0 || *posters > *users {
                 eprintln!("--posters must be between 1 and --users ({users})");
@@ -227,6 +231,7 @@ async fn main() {
                 messages: *messages,
                 rates: rate.clone(),
                 concurrency: *concurrency,
+                deflate: *deflate,
             };
             // Signing 10,000 people up is not what this measures: the
             // cheapest password hash argon2 allows, unless told otherwise.

@@ -61,7 +61,7 @@ async fn connect(
     let conv = core.enter_named(&caller, &decode_segment(&room)).await?;
     let proto = RoomSocket::<Chat>::new(conv.id);
     let max = proto.max_frame(&core);
-    Ok(up.reply(core.track_socket(), max, move |ws| drive(core, caller, proto, None, ws)))
+    Ok(up.reply(core, max, move |core, ws| drive(core, caller, proto, None, ws)))
 }
 
 pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {

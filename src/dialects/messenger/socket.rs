@@ -77,7 +77,7 @@ async fn connect(room: String, up: Upgrade, core: Arc<Core>, who: (Caller, Via))
     let conv = core.named_conversation(&caller, &decode_segment(&room)).await?;
     let proto = RoomSocket::<Drf>::new(conv.id);
     let max = proto.max_frame(&core);
-    Ok(up.reply(core.track_socket(), max, move |ws| drive(core, caller, proto, None, ws)))
+    Ok(up.reply(core, max, move |core, ws| drive(core, caller, proto, None, ws)))
 }
 
 pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {

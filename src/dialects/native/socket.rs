@@ -19,7 +19,7 @@ use warp::filters::BoxedFilter;
 use super::Native;
 use super::dto::{ClientFrame, ConnectOut, MessageOut, SocketQuery};
 use super::openapi::UpgradeHeaders;
-use crate::core::{Attachment, Caller, ConnId, Core, Event, EventKind, Scope, SendRequest, Target};
+use crate::core::{Attachment, Caller, ConnId, Core, Event, EventKind, Outgoing, Scope, SendRequest, Target};
 use crate::dialects::SLOT_NATIVE;
 use crate::error::Error;
 use crate::http::ErrorShape;
@@ -396,7 +396,7 @@ impl Protocol for NativeSocket {
         self.bound.map_or(Scope::All, |(id, _)| Scope::Conversation(id))
     }
 
-    fn frame(&self, event: &Event, me: ConnId) -> Option<Utf8Bytes> {
+    fn frame(&self, event: &Event, me: ConnId) -> Option<Outgoing> {
         if let EventKind::Message {
             client_id: Some(_),
             origin: Some(origin),
@@ -405,9 +405,9 @@ impl Protocol for NativeSocket {
             && *origin == me
         {
             // Only this socket gets this encoding: no use caching it.
-            return encode_ack(event).map(Utf8Bytes::from);
+            return encode_ack(event).map(|t| Outgoing::Own(Utf8Bytes::from(t)));
         }
-        event.frame(SLOT_NATIVE, encode)
+        event.frame(SLOT_NATIVE, encode).map(Outgoing::Shared)
     }
 
     fn replay(&self, message: &Message) -> Option<Utf8Bytes> {
@@ -446,7 +446,7 @@ impl Protocol for NativeSocket {
             let frames = events
                 .iter()
                 .filter(|e| e.conversation().is_some_and(|c| mine.contains(&c)))
-                .filter_map(|e| e.frame(SLOT_NATIVE, encode))
+                .filter_map(|e| e.frame(SLOT_NATIVE, encode).map(|f| f.text.clone()))
                 .collect();
             Ok((frames, MessageId(0)))
         }))
@@ -499,9 +499,7 @@ pub async fn user_socket(up: Upgrade, core: Arc<Core>, who: (Caller, Via), q: So
     };
     let since = q.since.map(EventId);
     let max = proto.max_frame(&core);
-    Ok(up.reply(core.track_socket(), max, move |ws| {
-        drive(core, caller, proto, since, ws)
-    }))
+    Ok(up.reply(core, max, move |core, ws| drive(core, caller, proto, since, ws)))
 }
 
 fn conversation_uuid(id: &str) -> Result<Uuid, Error> {
@@ -541,9 +539,7 @@ pub async fn conversation_socket(
     };
     let since = q.since.map(EventId);
     let max = proto.max_frame(&core);
-    Ok(up.reply(core.track_socket(), max, move |ws| {
-        drive(core, caller, proto, since, ws)
-    }))
+    Ok(up.reply(core, max, move |core, ws| drive(core, caller, proto, since, ws)))
 }
 
 /// `POST …/connect` without an upgrade: where the socket is.

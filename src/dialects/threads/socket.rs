@@ -16,7 +16,7 @@ use warp::filters::BoxedFilter;
 
 use super::dto::{ClientFrame, ReMessage, SocketError, size_kb};
 use super::{INVALID_RECIPIENT, Threads};
-use crate::core::{Attachment, Caller, ConnId, Core, Event, EventKind, Scope, SendRequest, Target, Upload};
+use crate::core::{Attachment, Caller, ConnId, Core, Event, EventKind, Outgoing, Scope, SendRequest, Target, Upload};
 use crate::dialects::{SLOT_THREADS, file_url};
 use crate::error::Error;
 use crate::http::ErrorShape;
@@ -134,7 +134,7 @@ impl Protocol for ThreadsSocket {
         core.limits.max_upload_bytes / 3 * 4 + 64 * 1024
     }
 
-    fn frame(&self, event: &Event, me: ConnId) -> Option<Utf8Bytes> {
+    fn frame(&self, event: &Event, me: ConnId) -> Option<Outgoing> {
         // The socket a message was sent on does not get it back.
         if let EventKind::Message {
             origin: Some(origin), ..
@@ -143,7 +143,7 @@ impl Protocol for ThreadsSocket {
         {
             return None;
         }
-        event.frame(SLOT_THREADS, |e| encode(&e.kind))
+        event.frame(SLOT_THREADS, |e| encode(&e.kind)).map(Outgoing::Shared)
     }
 
     fn on_text(&mut self, core: &Arc<Core>, caller: &Caller, me: ConnId, text: &str) -> Handled {
@@ -168,7 +168,7 @@ async fn connect(up: Upgrade, core: Arc<Core>, who: (Caller, Via)) -> Result<Res
     let (caller, _) = who;
     let proto = ThreadsSocket;
     let max = proto.max_frame(&core);
-    Ok(up.reply(core.track_socket(), max, move |ws| drive(core, caller, proto, None, ws)))
+    Ok(up.reply(core, max, move |core, ws| drive(core, caller, proto, None, ws)))
 }
 
 pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
