@@ -12,9 +12,9 @@
 //! Outgoing: a frame's payload is compressed by [`compress`] and sent as a
 //! raw frame with RSV1 set. Incoming: [`Peer`] sits between the TCP stream
 //! and tungstenite, inflates compressed frames and hands tungstenite plain
-//! ones, so the frame and message size limits apply to the inflated text
-//! (and a small frame that inflates past the limit is refused before it is
-//! held in memory).
+//! ones, so the frame and message size limits apply to the inflated text.
+//! A message that inflates past the limit is refused as soon as it does,
+//! and at most one inflated frame waits for tungstenite at a time.
 
 use std::cell::RefCell;
 use std::io;
@@ -26,7 +26,11 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The `Sec-WebSocket-Extensions` answer when an offer is accepted.
-pub const ACCEPTED: &str = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+const ACCEPTED: &str = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+/// The answer to an offer naming `server_max_window_bits=15`, which is
+/// accepted by repeating it (RFC 7692 7.1.2.1).
+const ACCEPTED_FULL_WINDOW: &str =
+    "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15";
 
 /// What every compressed message ends with and leaves off (RFC 7692 7.2.1).
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -35,34 +39,40 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// few bytes deflate could save are not worth the client's inflate.
 const MIN_COMPRESS: usize = 64;
 
-/// Whether the client's `Sec-WebSocket-Extensions` offers permessage-deflate
-/// in a form we accept: any of its offers with no parameter we cannot honour.
-/// `server_max_window_bits` below 15 is declined (we compress with the full
-/// window); the client then falls back to its next offer, or none.
-pub fn offered<'a>(values: impl IntoIterator<Item = &'a str>) -> bool {
-    values
-        .into_iter()
-        .flat_map(|v| v.split(','))
-        .any(|offer| acceptable(offer.trim()))
+/// The `Sec-WebSocket-Extensions` answer to the client's offers, if one of
+/// them is permessage-deflate in a form we accept: the first with no
+/// parameter we cannot honour. `server_max_window_bits` below 15 is declined
+/// (we compress with the full window); the client then falls back to its
+/// next offer, or none.
+pub fn negotiate<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
+    values.into_iter().flat_map(|v| v.split(',')).find_map(|offer| {
+        let params = params(offer.trim())?;
+        Some(if params.iter().any(|(n, _)| n == "server_max_window_bits") {
+            ACCEPTED_FULL_WINDOW
+        } else {
+            ACCEPTED
+        })
+    })
 }
 
-fn acceptable(offer: &str) -> bool {
+/// A permessage-deflate offer's parameters, if we can honour every one.
+fn params(offer: &str) -> Option<Vec<(String, Option<&str>)>> {
     let mut parts = offer.split(';').map(str::trim);
     if !parts
         .next()
         .is_some_and(|name| name.eq_ignore_ascii_case("permessage-deflate"))
     {
-        return false;
+        return None;
     }
-    let mut seen = Vec::new();
+    let mut seen: Vec<(String, Option<&str>)> = Vec::new();
     for param in parts {
         let (name, value) = match param.split_once('=') {
             Some((n, v)) => (n.trim().to_ascii_lowercase(), Some(v.trim().trim_matches('"'))),
             None => (param.to_ascii_lowercase(), None),
         };
         // A parameter given twice makes the offer invalid (RFC 7692 7).
-        if seen.contains(&name) {
-            return false;
+        if seen.iter().any(|(n, _)| *n == name) {
+            return None;
         }
         let ok = match (name.as_str(), value) {
             ("server_no_context_takeover" | "client_no_context_takeover", None) => true,
@@ -74,14 +84,18 @@ fn acceptable(offer: &str) -> bool {
             _ => false,
         };
         if !ok {
-            return false;
+            return None;
         }
-        seen.push(name);
+        seen.push((name, value));
     }
-    true
+    Some(seen)
 }
 
+/// A window size as the RFC writes it: 8 to 15, digits only (no `+15`, no `015`).
 fn window_bits(v: &str) -> Option<u8> {
+    if v.starts_with('0') || v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     v.parse::<u8>().ok().filter(|b| (8..=15).contains(b))
 }
 
@@ -120,7 +134,7 @@ pub fn compress(payload: &[u8]) -> Option<Bytes> {
 /// `io::Error` tungstenite hands back, so the socket can close with a code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InflateError {
-    /// The message inflates past the socket's size limit.
+    /// The message inflates (or its frames declare) past the size limit.
     TooLarge,
     /// The compressed data is not valid deflate.
     Corrupt,
@@ -192,23 +206,34 @@ struct InflateFrame {
     first: u8,
 }
 
+/// The compressed message being read.
+struct Message {
+    z: Decompress,
+    /// Bytes it has inflated to so far.
+    inflated: usize,
+    /// Compressed bytes its frames have declared so far.
+    declared: u64,
+    /// Its data ended with a final block: what follows is padding (RFC 7692
+    /// 7.2.3.4) and is not inflated.
+    ended: bool,
+}
+
 struct Inflater {
     limit: usize,
     head: [u8; 14],
     state: State,
-    /// The compressed message being read: its inflater and how many bytes
-    /// it has inflated to so far. None between messages.
-    message: Option<(Decompress, usize)>,
+    /// The compressed message being read; None between messages.
+    message: Option<Message>,
     /// The inflated frame being built.
     frame: Vec<u8>,
     /// Bytes ready for tungstenite, and how many it has taken.
     out: Vec<u8>,
     taken: usize,
+    /// Bytes read off the stream and not parsed yet: parsing pauses after
+    /// each inflated frame until tungstenite has taken it, since one read
+    /// can hold many small frames that each inflate to the limit.
+    unparsed: Vec<u8>,
 }
-
-/// Buffers above this are given back once drained, so a socket that once
-/// got a big message does not keep its size.
-const KEEP: usize = 4096;
 
 impl Inflater {
     fn new(limit: usize) -> Self {
@@ -220,40 +245,53 @@ impl Inflater {
             frame: Vec::new(),
             out: Vec::new(),
             taken: 0,
+            unparsed: Vec::new(),
         }
     }
 
-    /// Parse and transform `input`, appending what tungstenite should read to `out`.
-    fn feed(&mut self, mut input: &[u8]) -> Result<(), InflateError> {
-        while !input.is_empty() {
+    /// The most compressed bytes a message within the limit can declare:
+    /// stored blocks, the worst case, add 5 bytes per 64 KiB, and a sender
+    /// may pad with a few empty blocks. More is refused before it can keep
+    /// the inflater busy with empty blocks.
+    fn max_declared(&self) -> u64 {
+        let limit = self.limit as u64;
+        limit.saturating_add(limit / 16).saturating_add(1024)
+    }
+
+    /// Parse and transform the start of `input`, appending what tungstenite
+    /// should read to `out`; how many bytes were used. Pauses after an
+    /// inflated frame.
+    fn feed(&mut self, input: &[u8]) -> Result<usize, InflateError> {
+        let mut at = 0;
+        while at < input.len() {
+            let rest = &input[at..];
             match &mut self.state {
                 State::Failed(e) => return Err(*e),
                 State::Header { have } => {
                     let need = header_len(&self.head[..*have]);
-                    let take = (need - *have).min(input.len());
-                    self.head[*have..*have + take].copy_from_slice(&input[..take]);
+                    let take = (need - *have).min(rest.len());
+                    self.head[*have..*have + take].copy_from_slice(&rest[..take]);
                     *have += take;
-                    input = &input[take..];
+                    at += take;
                     let have = *have;
-                    // The length bytes change how long the header is.
-                    if have == need && header_len(&self.head[..have]) == have {
-                        self.start_frame(have)?;
+                    // The length bytes can make the header longer.
+                    if have == need && header_len(&self.head[..have]) == have && self.start_frame(have)? {
+                        return Ok(at);
                     }
                 }
                 State::Pass { left } => {
-                    let take = (*left).min(input.len() as u64) as usize;
-                    self.out.extend_from_slice(&input[..take]);
+                    let take = (*left).min(rest.len() as u64) as usize;
+                    self.out.extend_from_slice(&rest[..take]);
                     *left -= take as u64;
-                    input = &input[take..];
+                    at += take;
                     if *left == 0 {
                         self.state = State::Header { have: 0 };
                     }
                 }
                 State::Inflate(f) => {
-                    let take = f.left.min(input.len() as u64) as usize;
                     let mut chunk = [0u8; 1024];
-                    let take = take.min(chunk.len());
-                    chunk[..take].copy_from_slice(&input[..take]);
+                    let take = (f.left.min(rest.len() as u64) as usize).min(chunk.len());
+                    chunk[..take].copy_from_slice(&rest[..take]);
                     if let Some(mask) = f.mask {
                         for b in &mut chunk[..take] {
                             *b ^= mask[f.offset & 3];
@@ -261,20 +299,22 @@ impl Inflater {
                         }
                     }
                     f.left -= take as u64;
-                    input = &input[take..];
+                    at += take;
                     let done = f.left == 0;
                     self.inflate(&chunk[..take], false)?;
                     if done {
                         self.end_frame()?;
+                        return Ok(at);
                     }
                 }
             }
         }
-        Ok(())
+        Ok(at)
     }
 
     /// A whole header is in `head[..len]`: decide what to do with its frame.
-    fn start_frame(&mut self, len: usize) -> Result<(), InflateError> {
+    /// True if that already handed on an inflated frame (an empty one).
+    fn start_frame(&mut self, len: usize) -> Result<bool, InflateError> {
         let h = &self.head[..len];
         let (fin, rsv1, opcode) = (h[0] & 0x80 != 0, h[0] & 0x40 != 0, h[0] & 0x0f);
         let masked = h[1] & 0x80 != 0;
@@ -290,29 +330,39 @@ impl Inflater {
             } else {
                 State::Pass { left: payload }
             };
-            return Ok(());
-        }
-        if starts {
-            self.message = Some((Decompress::new(false), 0));
+            return Ok(false);
         }
         let mask = masked.then(|| [h[len - 4], h[len - 3], h[len - 2], h[len - 1]]);
+        let first = h[0] & !0x40;
+        let max = self.max_declared();
+        let message = self.message.get_or_insert_with(|| Message {
+            z: Decompress::new(false),
+            inflated: 0,
+            declared: 0,
+            ended: false,
+        });
+        message.declared = message.declared.saturating_add(payload);
+        if message.declared > max {
+            return Err(InflateError::TooLarge);
+        }
         self.state = State::Inflate(InflateFrame {
             left: payload,
             mask,
             offset: 0,
             fin,
-            first: h[0] & !0x40,
+            first,
         });
         if payload == 0 {
             self.end_frame()?;
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Inflate `input` into the frame being built (`end`: the message's last
     /// bytes are in, flush everything out).
     fn inflate(&mut self, mut input: &[u8], end: bool) -> Result<(), InflateError> {
-        let Some((z, total)) = self.message.as_mut() else {
+        let Some(m) = self.message.as_mut() else {
             return Ok(());
         };
         let flush = if end {
@@ -320,40 +370,36 @@ impl Inflater {
         } else {
             FlushDecompress::None
         };
-        loop {
+        while !m.ended {
             if self.frame.capacity() - self.frame.len() < 512 {
                 self.frame.reserve(4096.max(input.len() * 2));
             }
-            let (in0, out0) = (z.total_in(), z.total_out());
-            let status = z
-                .decompress_vec(input, &mut self.frame, flush)
-                .map_err(|_| InflateError::Corrupt)?;
-            let consumed = (z.total_in() - in0) as usize;
-            let produced = (z.total_out() - out0) as usize;
+            let (in0, out0) = (m.z.total_in(), m.z.total_out());
+            let status =
+                m.z.decompress_vec(input, &mut self.frame, flush)
+                    .map_err(|_| InflateError::Corrupt)?;
+            let consumed = (m.z.total_in() - in0) as usize;
+            let produced = (m.z.total_out() - out0) as usize;
             input = &input[consumed..];
-            *total += produced;
-            if *total > self.limit {
+            m.inflated += produced;
+            if m.inflated > self.limit {
                 return Err(InflateError::TooLarge);
             }
             if status == Status::StreamEnd {
-                // A final block ends the message's data: only the tail we
-                // append may follow it.
-                return if end || input.is_empty() {
-                    Ok(())
-                } else {
-                    Err(InflateError::Corrupt)
-                };
+                m.ended = true;
+                break;
             }
             // Output stops short only when the buffer is full: with room
             // left, everything this input gives is out.
             let room_left = self.frame.len() < self.frame.capacity();
             if room_left && input.is_empty() {
-                return Ok(());
+                break;
             }
             if room_left && consumed == 0 && produced == 0 {
                 return Err(InflateError::Corrupt);
             }
         }
+        Ok(())
     }
 
     /// The compressed frame is all read: hand on its inflated form.
@@ -369,6 +415,7 @@ impl Inflater {
         // Masked with a zero key, so the payload is the text itself: a
         // server's tungstenite insists that client frames are masked.
         let mask_bit = if f.mask.is_some() { 0x80 } else { 0 };
+        self.out.reserve(len + 14);
         self.out.push(f.first);
         if len < 126 {
             self.out.push(mask_bit | len as u8);
@@ -383,9 +430,21 @@ impl Inflater {
             self.out.extend_from_slice(&[0; 4]);
         }
         self.out.extend_from_slice(&self.frame);
-        self.frame.clear();
-        if self.frame.capacity() > KEEP {
+        // Nothing is kept between messages: an idle socket holds no buffer.
+        if f.fin {
             self.frame = Vec::new();
+        } else {
+            self.frame.clear();
+        }
+        Ok(())
+    }
+
+    /// Parse what is waiting in `unparsed`, up to the next inflated frame.
+    fn feed_unparsed(&mut self) -> Result<(), InflateError> {
+        let input = std::mem::take(&mut self.unparsed);
+        let used = self.feed(&input)?;
+        if used < input.len() {
+            self.unparsed = input[used..].to_vec();
         }
         Ok(())
     }
@@ -425,16 +484,21 @@ impl<S: AsyncRead + Unpin> AsyncRead for Peer<S> {
                 buf.put_slice(&z.out[z.taken..z.taken + n]);
                 z.taken += n;
                 if z.taken == z.out.len() {
-                    z.out.clear();
+                    // Given back, not kept: a socket that once got a big
+                    // message should not hold its size while idle.
+                    z.out = Vec::new();
                     z.taken = 0;
-                    if z.out.capacity() > KEEP {
-                        z.out = Vec::new();
-                    }
                 }
                 return Poll::Ready(Ok(()));
             }
             if let State::Failed(e) = z.state {
                 return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e)));
+            }
+            if !z.unparsed.is_empty() {
+                if let Err(e) = z.feed_unparsed() {
+                    z.fail(e);
+                }
+                continue;
             }
             let mut scratch = [0u8; 2048];
             let mut read = ReadBuf::new(&mut scratch);
@@ -444,12 +508,22 @@ impl<S: AsyncRead + Unpin> AsyncRead for Peer<S> {
                 // from a cut one by what it read before.
                 return Poll::Ready(Ok(()));
             }
-            if let Err(e) = z.feed(read.filled()) {
-                z.message = None;
-                z.frame = Vec::new();
-                z.state = State::Failed(e);
+            match z.feed(read.filled()) {
+                Ok(used) if used < read.filled().len() => z.unparsed = read.filled()[used..].to_vec(),
+                Ok(_) => {}
+                Err(e) => z.fail(e),
             }
         }
+    }
+}
+
+impl Inflater {
+    /// Refuse the rest of the stream; what was handed on before stands.
+    fn fail(&mut self, e: InflateError) {
+        self.message = None;
+        self.frame = Vec::new();
+        self.unparsed = Vec::new();
+        self.state = State::Failed(e);
     }
 }
 
@@ -511,9 +585,13 @@ mod tests {
     /// The frames tungstenite would read: (first byte, unmasked payload).
     fn frames(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
         let mut out = Vec::new();
-        while !bytes.is_empty() {
+        // Whole frames only: a frame handed on as it came may be partly there.
+        while bytes.len() >= 2 && bytes.len() >= header_len(bytes) {
             let len = header_len(bytes);
             let n = payload_len(&bytes[..len]) as usize;
+            if bytes.len() < len + n {
+                break;
+            }
             let mut payload = bytes[len..len + n].to_vec();
             if bytes[1] & 0x80 != 0 {
                 let k = &bytes[len - 4..len];
@@ -525,13 +603,23 @@ mod tests {
         out
     }
 
-    /// Everything `input` turns into, fed `step` bytes at a time.
+    /// Everything `input` turns into, fed `step` bytes at a time, and taken
+    /// by the reader whenever parsing pauses (at most one inflated frame
+    /// waits at a time: checked here).
     fn through(input: &[u8], step: usize, limit: usize) -> Result<Vec<u8>, InflateError> {
         let mut z = Inflater::new(limit);
+        let mut got = Vec::new();
         for chunk in input.chunks(step) {
-            z.feed(chunk)?;
+            let mut chunk = chunk;
+            while !chunk.is_empty() {
+                let used = z.feed(chunk)?;
+                let waiting = frames(&z.out).iter().filter(|(f, _)| f & 0x0f != 0x9).count();
+                assert!(waiting <= 2, "{waiting} frames waiting at once");
+                got.append(&mut z.out);
+                chunk = &chunk[used..];
+            }
         }
-        Ok(std::mem::take(&mut z.out))
+        Ok(got)
     }
 
     #[test]
@@ -540,11 +628,9 @@ mod tests {
             "permessage-deflate",
             "permessage-deflate; client_max_window_bits",
             "permessage-deflate; client_max_window_bits=10; server_no_context_takeover",
-            "x-webkit-deflate-frame, permessage-deflate; server_max_window_bits=15",
-            "permessage-deflate; server_max_window_bits=10, permessage-deflate",
             "Permessage-Deflate; Client_No_Context_Takeover",
         ] {
-            assert!(offered([yes]), "{yes}");
+            assert_eq!(negotiate([yes]), Some(ACCEPTED), "{yes}");
         }
         for no in [
             "",
@@ -555,10 +641,25 @@ mod tests {
             "permessage-deflate; client_no_context_takeover; client_no_context_takeover",
             "permessage-deflate; server_no_context_takeover=1",
             "permessage-deflate; something_new",
+            "permessage-deflate; client_max_window_bits=+15",
+            "permessage-deflate; client_max_window_bits=015",
         ] {
-            assert!(!offered([no]), "{no}");
+            assert_eq!(negotiate([no]), None, "{no}");
         }
-        assert!(offered(["foo", "permessage-deflate"]), "offers across header lines");
+        assert!(
+            negotiate(["foo", "permessage-deflate"]).is_some(),
+            "offers across header lines"
+        );
+        // server_max_window_bits=15 is taken by naming it in the answer.
+        assert_eq!(
+            negotiate(["x-webkit-deflate-frame, permessage-deflate; server_max_window_bits=15"]),
+            Some(ACCEPTED_FULL_WINDOW)
+        );
+        assert_eq!(
+            negotiate(["permessage-deflate; server_max_window_bits=10, permessage-deflate"]),
+            Some(ACCEPTED),
+            "the fallback offer, without the parameter"
+        );
     }
 
     #[test]
@@ -577,9 +678,9 @@ mod tests {
         for step in [1, 2, 3, 7, 64, 1000, input.len()] {
             let got = frames(&through(&input, step, 0).unwrap());
             let texts: Vec<(u8, &[u8])> = got.iter().map(|(f, p)| (*f, &p[..])).collect();
+            assert_eq!(texts.len(), 6, "step {step}");
             let mut whole = got[1].1.clone();
             whole.extend_from_slice(&got[3].1);
-            assert_eq!(texts.len(), 6, "step {step}");
             assert_eq!(texts[0], (0x81, &b"plain before"[..]));
             assert_eq!(texts[1].0, 0x01, "the first fragment: not final, RSV1 cleared");
             assert_eq!(texts[2], (0x89, &b"ping"[..]));
@@ -602,7 +703,7 @@ mod tests {
         let input = frame(0xC1, &z, Some([9, 9, 9, 9]));
         assert_eq!(through(&input, 512, 1000), Err(InflateError::TooLarge));
         let mut z = Inflater::new(1000);
-        let _ = z.feed(&input[..600]);
+        assert_eq!(z.feed(&input), Err(InflateError::TooLarge));
         assert!(z.frame.capacity() < 16 * 1024, "stopped near the limit, not at the end");
         assert_eq!(frames(&through(&input, 512, big.len()).unwrap())[0].1, big);
         // Bytes that are not deflate.
@@ -630,5 +731,61 @@ mod tests {
         let a = compress(&b"abcdefgh".repeat(20)).unwrap();
         compress(&b"something else entirely, twice: something else entirely".repeat(3)).unwrap();
         assert_eq!(compress(&b"abcdefgh".repeat(20)).unwrap(), a);
+    }
+
+    /// The examples of RFC 7692 7.2.3, each "Hello" in one message.
+    #[test]
+    fn the_rfc_examples_inflate() {
+        let key = Some([7, 7, 7, 7]);
+        let one = |payload: &[u8]| {
+            let got = frames(&through(&frame(0xC1, payload, key), 3, 0).unwrap());
+            assert_eq!(got, vec![(0x81, b"Hello".to_vec())], "{payload:02x?}");
+        };
+        one(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]); // 7.2.3.1
+        one(&[0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00]); // 7.2.3.3: a stored block
+        one(&[0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00]); // 7.2.3.4: BFINAL, then padding
+        one(&[
+            0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00,
+        ]); // 7.2.3.5: two blocks
+        // 7.2.3.1, in two fragments; and 7.2.3.6: an empty fragment first.
+        let mut input = frame(0x41, &[0xf2, 0x48], key);
+        input.extend(frame(0x80, &[0xcd, 0xc9, 0xc9, 0x07, 0x00], key));
+        let got = frames(&through(&input, 1, 0).unwrap());
+        assert_eq!(got.iter().flat_map(|(_, p)| p.clone()).collect::<Vec<u8>>(), b"Hello");
+        let mut input = frame(0x41, &[], key);
+        input.extend(frame(0x80, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], key));
+        let got = frames(&through(&input, 2, 0).unwrap());
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1].1, b"Hello");
+        // An empty message, compressed: one empty block.
+        let got = frames(&through(&frame(0xC1, &[0x00], key), 1, 0).unwrap());
+        assert_eq!(got, vec![(0x81, Vec::new())]);
+    }
+
+    #[test]
+    fn many_small_frames_in_one_read_wait_their_turn() {
+        // 20 frames of ~100 bytes that each inflate to 60 KB: one read holds
+        // them all; only one inflated frame may wait for the reader.
+        let z = compress(&vec![b'a'; 60_000]).unwrap();
+        let one = frame(0xC1, &z, Some([1, 1, 1, 1]));
+        let input = one.repeat(20);
+        assert!(input.len() < 4096);
+        let mut inflater = Inflater::new(70_000);
+        let used = inflater.feed(&input).unwrap();
+        assert_eq!(used, one.len(), "parsing pauses after the first frame");
+        assert!(inflater.out.len() < 61_000);
+        let got = frames(&through(&input, 2048, 70_000).unwrap());
+        assert_eq!(got.len(), 20);
+        assert!(got.iter().all(|(f, p)| *f == 0x81 && p.len() == 60_000));
+        // A frame declaring far more compressed bytes than the limit allows
+        // is refused at its header, before any of it is inflated.
+        let mut huge = vec![0xC1, 0x80 | 127];
+        huge.extend_from_slice(&(u64::MAX >> 1).to_be_bytes());
+        huge.extend_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(Inflater::new(70_000).feed(&huge), Err(InflateError::TooLarge));
+        // Nothing is held once a message is through.
+        let mut inflater = Inflater::new(0);
+        inflater.feed(&one).unwrap();
+        assert_eq!(inflater.frame.capacity(), 0);
     }
 }

@@ -71,8 +71,9 @@ const CLOSE_LINGER: Duration = Duration::from_secs(2);
 pub struct Upgrade {
     on_upgrade: OnUpgrade,
     accept: String,
-    /// The client offered permessage-deflate in a form we take.
-    deflate: bool,
+    /// Our answer to the client's permessage-deflate offer, if it made one
+    /// we take.
+    deflate: Option<&'static str>,
 }
 
 /// A socket as `drive` gets it: compressed frames from the client are
@@ -115,7 +116,7 @@ pub fn upgrade() -> impl Filter<Extract = (Upgrade,), Error = Rejection> + Clone
             Ok(Upgrade {
                 on_upgrade,
                 accept: derive_accept_key(key.as_bytes()),
-                deflate: deflate::offered(extensions),
+                deflate: deflate::negotiate(extensions),
             })
         })
 }
@@ -131,7 +132,8 @@ impl Upgrade {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let tracked = core.track_socket();
-        let deflate = self.deflate && core.ws_deflate;
+        let answer = self.deflate.filter(|_| core.ws_deflate);
+        let deflate = answer.is_some();
         let on_upgrade = self.on_upgrade;
         tokio::spawn(async move {
             let _tracked = tracked;
@@ -163,10 +165,10 @@ impl Upgrade {
         if let Ok(v) = http::HeaderValue::from_str(&self.accept) {
             h.insert(http::header::SEC_WEBSOCKET_ACCEPT, v);
         }
-        if deflate {
+        if let Some(answer) = answer {
             h.insert(
                 http::header::SEC_WEBSOCKET_EXTENSIONS,
-                http::HeaderValue::from_static(deflate::ACCEPTED),
+                http::HeaderValue::from_static(answer),
             );
         }
         res
