@@ -17,5 +17,5 @@ done
 base=$(sed -n 's/^OPENAI_BASE=//p' "$out")
 [ -n "$base" ] || { echo "the model server did not announce its address" >&2; exit 1; }
 start=$(date +%s)
-NATTER_TEST_AI_URL="$base" cargo test --test ai_real_model -- --ignored --nocapture
+NATTER_TEST_AI_URL="$base" cargo test --test suite -- --ignored --nocapture ai_real_model::
 echo "real-model test: $(( $(date +%s) - start )) s"

@@ -26,7 +26,7 @@ use dto::*;
 
 /// Every route of this dialect: (method, path as docs/API.md writes it;
 /// sockets are `GET`). Add a route here and to `routes`: the auth matrix
-/// (tests/auth_matrix.rs) fails for a route it has no row for, and checks
+/// (tests/suite/auth_matrix.rs) fails for a route it has no row for, and checks
 /// that each one listed is served.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/chat/messages/{user_uuid}/"),

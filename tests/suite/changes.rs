@@ -1,0 +1,227 @@
+//! The change log: every kind of change made while a socket is away comes
+//! back on resume exactly once, in order, and a cursor older than the log
+//! is told to reload.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::{TestServer, Ws};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn event_id(f: &Value) -> i64 {
+    f["event_id"].as_i64().unwrap_or_else(|| panic!("no event_id in {f}"))
+}
+
+/// The frames up to the pong, without presence (not a logged change).
+async fn logged(ws: &mut Ws) -> Vec<Value> {
+    ws.drain()
+        .await
+        .into_iter()
+        .filter(|f| f["action"] != "presence")
+        .collect()
+}
+
+/// A short description of a frame to compare lists with.
+fn what(f: &Value) -> String {
+    match f["action"].as_str().unwrap_or_default() {
+        "message" | "message_updated" | "message_deleted" => {
+            format!(
+                "{} {}",
+                f["action"].as_str().unwrap(),
+                f["message"]["message"].as_str().unwrap_or("?")
+            )
+        }
+        "read" => format!("read {} by {}", f["message_id"], f["user_id"].as_str().unwrap_or("?")),
+        "room" => format!(
+            "room {} {}",
+            f["change"].as_str().unwrap(),
+            f["username"].as_str().or(f["name"].as_str()).unwrap_or("?")
+        ),
+        "reaction" => format!("reaction {} {}", f["emoji"].as_str().unwrap(), f["added"]),
+        other => other.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn every_kind_of_change_made_while_away_arrives_once_in_order() {
+    let s = TestServer::start().await;
+    let alice = s.register("alice").await;
+    let bob = s.register("bob").await;
+    let carol = s.register("carol").await;
+    let room = alice.room("general").await;
+    let (st, _) = bob.post(&format!("/api/rooms/{room}/join"), json!({})).await;
+    assert_eq!(st, StatusCode::OK);
+    let first = alice.say(&room, "first").await;
+    let first_id = first["message_id"].as_i64().unwrap();
+
+    // Bob is connected, sees the first message, notes the cursor, and goes.
+    let mut ws = Ws::connect(&s.ws_url(&format!("/api/ws?token={}", bob.token()))).await;
+    let before = logged(&mut ws).await;
+    assert!(before.is_empty(), "nothing to replay without ?since=: {before:?}");
+    drop(ws);
+    let cursor = first_id;
+
+    // While he is away: every kind of change.
+    let second = alice.say(&room, "second").await;
+    let second_id = second["message_id"].as_i64().unwrap();
+    let (st, _) = alice
+        .patch(
+            &format!("/api/messages/{first_id}"),
+            json!({"message": "first, edited"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, _) = alice.delete(&format!("/api/messages/{second_id}")).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    // Bob reads on another device (his other tabs must hear it too).
+    let (st, b) = bob
+        .post(
+            &format!("/api/conversations/{room}/read"),
+            json!({"message_id": second_id}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let (st, _) = alice
+        .patch(&format!("/api/conversations/{room}"), json!({"name": "lounge"}))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, _) = carol.post(&format!("/api/rooms/{room}/join"), json!({})).await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, _) = carol.delete(&format!("/api/conversations/{room}/members/me")).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let other = carol.room("elsewhere").await;
+    let dm = alice.direct(&bob).await;
+    alice.say(&dm, "psst").await;
+    // A read mark that does not move is no change.
+    let (st, _) = bob
+        .post(
+            &format!("/api/conversations/{room}/read"),
+            json!({"message_id": first_id}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+
+    let url = s.ws_url(&format!("/api/ws?token={}&since={cursor}", bob.token()));
+    let mut ws = Ws::connect(&url).await;
+    let replayed = logged(&mut ws).await;
+    let got: Vec<String> = replayed.iter().map(what).collect();
+    let want = vec![
+        // The message as it is now: deleted (its deletion follows).
+        "message ".to_owned(),
+        "message_updated first, edited".to_owned(),
+        "message_deleted ".to_owned(),
+        format!("read {second_id} by {}", bob.user_id),
+        "room renamed lounge".to_owned(),
+        "room joined carol".to_owned(),
+        "room left carol".to_owned(),
+        "room created elsewhere".to_owned(),
+        "message psst".to_owned(),
+    ];
+    assert_eq!(got, want, "{replayed:#?}");
+    let ids: Vec<i64> = replayed.iter().map(event_id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order, once each: {ids:?}");
+    assert_eq!(ids[0], second_id, "a message's event id is its id");
+    assert!(replayed.iter().any(|f| f["conversation_id"] == other));
+
+    // Resuming from the last of them replays nothing; live goes on.
+    let last = *ids.last().unwrap();
+    drop(ws);
+    let mut ws = Ws::connect(&s.ws_url(&format!("/api/ws?token={}&since={last}", bob.token()))).await;
+    assert!(logged(&mut ws).await.is_empty());
+    alice.say(&room, "live").await;
+    let live = ws.next_action("message").await;
+    assert_eq!(live["message"]["message"], "live");
+    assert!(event_id(&live) > last);
+
+    // From every cursor in between, exactly the rest.
+    for (i, id) in ids.iter().enumerate() {
+        let mut ws = Ws::connect(&s.ws_url(&format!("/api/ws?token={}&since={id}", bob.token()))).await;
+        let rest: Vec<String> = logged(&mut ws).await.iter().map(what).collect();
+        let mut expected: Vec<String> = want[i + 1..].to_vec();
+        expected.push("message live".to_owned());
+        assert_eq!(rest, expected, "resumed from {id}");
+    }
+}
+
+#[tokio::test]
+async fn a_stranger_replays_only_what_is_theirs_or_public() {
+    let s = TestServer::start().await;
+    let alice = s.register("alice").await;
+    let bob = s.register("bob").await;
+    let mallory = s.register("mallory").await;
+    let room = alice.room("general").await;
+    let (st, _) = bob.post(&format!("/api/rooms/{room}/join"), json!({})).await;
+    assert_eq!(st, StatusCode::OK);
+    let dm = alice.direct(&bob).await;
+    let m = alice.say(&dm, "secret").await;
+    let id = m["message_id"].as_i64().unwrap();
+    alice
+        .patch(&format!("/api/messages/{id}"), json!({"message": "secret, edited"}))
+        .await;
+    bob.post(&format!("/api/conversations/{dm}/read"), json!({"message_id": id}))
+        .await;
+    alice.say(&room, "in the room").await;
+    alice
+        .patch(&format!("/api/conversations/{room}"), json!({"name": "lounge"}))
+        .await;
+
+    let mut ws = Ws::connect(&s.ws_url(&format!("/api/ws?token={}&since=0", mallory.token()))).await;
+    let got: Vec<String> = logged(&mut ws).await.iter().map(what).collect();
+    // Rooms are public: their making and renaming, not their messages.
+    assert_eq!(got, vec!["room created general", "room renamed lounge"]);
+}
+
+#[tokio::test]
+async fn a_conversation_socket_replays_only_its_conversation() {
+    let s = TestServer::start().await;
+    let alice = s.register("alice").await;
+    let bob = s.register("bob").await;
+    let room = alice.room("general").await;
+    bob.post(&format!("/api/rooms/{room}/join"), json!({})).await;
+    let dm = alice.direct(&bob).await;
+    let start = alice.say(&room, "start").await["message_id"].as_i64().unwrap();
+    alice.say(&dm, "elsewhere").await;
+    let m = alice.say(&room, "here").await["message_id"].as_i64().unwrap();
+    alice.delete(&format!("/api/messages/{m}")).await;
+    let url = s.ws_url(&format!(
+        "/api/conversations/{room}/connect?token={}&since={start}",
+        bob.token()
+    ));
+    let mut ws = Ws::connect(&url).await;
+    let got: Vec<String> = logged(&mut ws).await.iter().map(what).collect();
+    assert_eq!(got, vec!["message ", "message_deleted "]);
+}
+
+#[tokio::test]
+async fn a_cursor_older_than_the_log_is_told_to_reload() {
+    let s = TestServer::start_with(|c| c.change_log_retention = Duration::from_secs(1)).await;
+    let alice = s.register("alice").await;
+    let bob = s.register("bob").await;
+    let dm = alice.direct(&bob).await;
+    let old = alice.say(&dm, "old").await["message_id"].as_i64().unwrap();
+    alice.say(&dm, "older than the log").await;
+    // The log keeps a second; pruning runs every second.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let latest = alice.say(&dm, "new").await["message_id"].as_i64().unwrap();
+
+    let mut ws = Ws::connect(&s.ws_url(&format!("/api/ws?token={}&since={old}", bob.token()))).await;
+    let frames = logged(&mut ws).await;
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(frames[0]["action"], "reload", "{frames:?}");
+    assert!(event_id(&frames[0]) >= latest, "{frames:?}");
+    assert!(frames[0]["message"].as_str().unwrap().contains("reload history"));
+    // The socket carries on live.
+    alice.say(&dm, "live").await;
+    assert_eq!(ws.next_action("message").await["message"]["message"], "live");
+
+    // History itself is kept: the messages are all there.
+    let texts: Vec<String> = bob
+        .history(&dm)
+        .await
+        .iter()
+        .map(|m| m["message"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(texts, vec!["old", "older than the log", "new", "live"]);
+}
