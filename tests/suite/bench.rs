@@ -74,6 +74,36 @@ fn bigroom_delivers_every_post_to_every_member() {
     ] {
         assert!(r[k].as_f64().is_some_and(|v| v > 0.0), "{k}: {r}");
     }
+    // Plain frames: the wire carries the text and a few header bytes each.
+    let (text, wire) = (
+        r["bytes_per_delivery"].as_f64().unwrap(),
+        r["wire_bytes_per_delivery"].as_f64().unwrap(),
+    );
+    assert!(wire > text && wire < text + 16.0, "{r}");
+
+    // --deflate: every socket agrees to compression (the bench asserts the
+    // answer header), and the same text takes fewer bytes on the wire.
+    let j = bench(&[
+        "bigroom",
+        "--users",
+        "10",
+        "--messages",
+        "5",
+        "--rate",
+        "50",
+        "--deflate",
+    ]);
+    let r = &j["results"][0];
+    assert_eq!(
+        (r["deflate"].as_bool(), r["deliveries_lost"].as_u64()),
+        (Some(true), Some(0)),
+        "{r}"
+    );
+    let (text, wire) = (
+        r["bytes_per_delivery"].as_f64().unwrap(),
+        r["wire_bytes_per_delivery"].as_f64().unwrap(),
+    );
+    assert!(wire < text * 0.8, "compressed: {r}");
 }
 
 #[test]
