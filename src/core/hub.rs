@@ -263,12 +263,6 @@ pub enum Outgoing {
     Own(Utf8Bytes),
 }
 
-impl From<Arc<Encoded>> for Outgoing {
-    fn from(e: Arc<Encoded>) -> Self {
-        Outgoing::Shared(e)
-    }
-}
-
 impl From<Utf8Bytes> for Outgoing {
     fn from(t: Utf8Bytes) -> Self {
         Outgoing::Own(t)

@@ -313,24 +313,27 @@ pub fn rooms(c: &Tx<'_>, user: UserId) -> Result<Vec<(Conversation, i64, bool)>>
     super::collect(c, sql, params![user], |r| Ok((from_row(r)?, r.get(6)?, r.get(7)?)))
 }
 
-/// Everyone who shares a conversation with `user` (for presence).
 /// Everyone who shares a conversation of at most `max_members` members
-/// with `user` (0: of any size). A bigger room's count stops at the limit.
+/// with `user` (0: of any size), for presence. A bigger room's count stops
+/// at the limit.
 pub fn contacts(c: &Tx<'_>, user: UserId, max_members: u32) -> Result<Vec<UserId>> {
+    macro_rules! sql {
+        ($($more:literal)?) => {
+            concat!(
+                "SELECT DISTINCT b.user FROM members a JOIN members b ON b.conversation = a.conversation
+                 WHERE a.user = ?1 AND b.user != ?1"
+                $(, $more)?
+            )
+        };
+    }
     if max_members == 0 {
-        return super::collect(
-            c,
-            "SELECT DISTINCT b.user FROM members a JOIN members b ON b.conversation = a.conversation
-                 WHERE a.user = ?1 AND b.user != ?1",
-            params![user],
-            |r| r.get(0),
-        );
+        return super::collect(c, sql!(), params![user], |r| r.get(0));
     }
     super::collect(
         c,
-        "SELECT DISTINCT b.user FROM members a JOIN members b ON b.conversation = a.conversation
-             WHERE a.user = ?1 AND b.user != ?1
-               AND (SELECT COUNT(*) FROM (SELECT 1 FROM members n WHERE n.conversation = a.conversation LIMIT ?2) AS x) < ?2",
+        sql!(
+            " AND (SELECT COUNT(*) FROM (SELECT 1 FROM members n WHERE n.conversation = a.conversation LIMIT ?2) AS x) < ?2"
+        ),
         params![user, i64::from(max_members) + 1],
         |r| r.get(0),
     )

@@ -17,12 +17,12 @@ use crate::model::{ConversationId, FileId, Message, MessageId, Timestamp, UserBr
 /// whether it was seen are looked up once per batch in `assemble`, not joined
 /// onto every row.
 macro_rules! select {
-    ($rest:literal) => {
+    ($($rest:expr),+) => {
         concat!(
             "SELECT m.id, m.conversation, m.sender, m.body, m.file, m.created_at, m.updated_at, m.deleted,
                     m.incomplete, m.reply_to
              FROM messages m ",
-            $rest
+            $($rest),+
         )
     };
 }
@@ -141,8 +141,7 @@ fn assemble(c: &Tx<'_>, rows: Vec<Row_>) -> Result<Vec<Message>> {
     Ok(out)
 }
 
-/// Message ids as one JSON array, bound as a single value: SQLite reads it
-/// with `json_each(?)`, PostgreSQL with `json_array_elements_text(…)`.
+/// Message ids as one JSON array, bound as a single value (`in_id_list!`).
 pub(super) fn id_list(ids: &[MessageId]) -> Result<String> {
     serde_json::to_string(&ids.iter().map(|m| m.0).collect::<Vec<_>>())
         .map_err(|e| Error::Internal(format!("encoding message ids: {e}")))
@@ -162,16 +161,10 @@ pub fn by_ids(c: &Tx<'_>, ids: &[MessageId]) -> Result<Vec<Message>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    // One statement for any number of ids: they go in as a JSON array.
     let list = id_list(ids)?;
     let sql = match c.as_sqlite() {
-        Some(_) => select!("WHERE m.id IN (SELECT value FROM json_each(?1)) ORDER BY m.id DESC"),
-        // PostgreSQL's json_each() takes objects only: the same JSON text,
-        // read as an array.
-        None => select!(
-            "WHERE m.id IN (SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST(CAST(?1 AS text) AS json)))
-             ORDER BY m.id DESC"
-        ),
+        Some(_) => select!("WHERE m.id ", in_id_list!(sqlite), " ORDER BY m.id DESC"),
+        None => select!("WHERE m.id ", in_id_list!(postgres), " ORDER BY m.id DESC"),
     };
     many(c, sql, &[&list])
 }

@@ -21,6 +21,17 @@ macro_rules! brief_columns {
         "u.number, u.id, u.username, u.email, u.name, u.first_name, u.last_name, u.profile_picture, u.is_bot"
     };
 }
+/// `IN (…)` over a JSON array of ids bound as `?1` (`messages::id_list`):
+/// one statement for any number of ids. PostgreSQL's json_each() takes
+/// objects only, so there the same JSON text is read as an array.
+macro_rules! in_id_list {
+    (sqlite) => {
+        "IN (SELECT value FROM json_each(?1))"
+    };
+    (postgres) => {
+        "IN (SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST(CAST(?1 AS text) AS json)))"
+    };
+}
 macro_rules! conversation_columns {
     () => {
         "c.number, c.id, c.kind, c.name, c.created_by, c.created_at"

@@ -42,21 +42,20 @@ pub fn of_many(c: &Tx<'_>, messages: &[MessageId]) -> Result<HashMap<MessageId, 
         return Ok(HashMap::new());
     }
     let list = super::messages::id_list(messages)?;
+    macro_rules! sql {
+        ($in:expr) => {
+            concat!(
+                "SELECT r.message, r.emoji, MIN(r.created_at) OVER (PARTITION BY r.message, r.emoji) AS first, ",
+                brief_columns!(),
+                " FROM reactions r JOIN users u ON u.number = r.user WHERE r.message ",
+                $in,
+                " ORDER BY r.message, first, r.emoji, r.created_at"
+            )
+        };
+    }
     let sql = match c.as_sqlite() {
-        Some(_) => concat!(
-            "SELECT r.message, r.emoji, MIN(r.created_at) OVER (PARTITION BY r.message, r.emoji) AS first, ",
-            brief_columns!(),
-            " FROM reactions r JOIN users u ON u.number = r.user
-              WHERE r.message IN (SELECT value FROM json_each(?1))
-              ORDER BY r.message, first, r.emoji, r.created_at"
-        ),
-        None => concat!(
-            "SELECT r.message, r.emoji, MIN(r.created_at) OVER (PARTITION BY r.message, r.emoji) AS first, ",
-            brief_columns!(),
-            " FROM reactions r JOIN users u ON u.number = r.user
-              WHERE r.message IN (SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST(CAST(?1 AS text) AS json)))
-              ORDER BY r.message, first, r.emoji, r.created_at"
-        ),
+        Some(_) => sql!(in_id_list!(sqlite)),
+        None => sql!(in_id_list!(postgres)),
     };
     let rows = super::collect(c, sql, params![list], |r| {
         Ok((

@@ -439,6 +439,14 @@ impl Inflater {
         Ok(())
     }
 
+    /// Refuse the rest of the stream; what was handed on before stands.
+    fn fail(&mut self, e: InflateError) {
+        self.message = None;
+        self.frame = Vec::new();
+        self.unparsed = Vec::new();
+        self.state = State::Failed(e);
+    }
+
     /// Parse what is waiting in `unparsed`, up to the next inflated frame.
     fn feed_unparsed(&mut self) -> Result<(), InflateError> {
         let input = std::mem::take(&mut self.unparsed);
@@ -514,16 +522,6 @@ impl<S: AsyncRead + Unpin> AsyncRead for Peer<S> {
                 Err(e) => z.fail(e),
             }
         }
-    }
-}
-
-impl Inflater {
-    /// Refuse the rest of the stream; what was handed on before stands.
-    fn fail(&mut self, e: InflateError) {
-        self.message = None;
-        self.frame = Vec::new();
-        self.unparsed = Vec::new();
-        self.state = State::Failed(e);
     }
 }
 

@@ -60,8 +60,10 @@ fn uid_of(c: &Client) -> i64 {
     tokens::claims(c.token())["uid"].as_i64().unwrap()
 }
 
-#[tokio::test]
-async fn protocol_violations_close_with_a_code_on_every_socket() {
+/// A server with small size limits (4 KB bodies, 3 KB uploads), alice
+/// in a direct conversation with bob and in the room `lobby`, and every
+/// dialect's socket path for her.
+async fn small_limits_and_every_socket() -> (TestServer, Client, Vec<(&'static str, String)>) {
     let s = TestServer::start_with(|c| {
         c.max_body_bytes = 4096;
         c.max_upload_bytes = 3072;
@@ -73,6 +75,13 @@ async fn protocol_violations_close_with_a_code_on_every_socket() {
     let (st, room) = a.post("/api/conversations", json!({"name": "lobby"})).await;
     assert_eq!(st, StatusCode::CREATED);
     let room_id = room["conversation_id"].as_str().unwrap().to_owned();
+    let paths = sockets(&a, uid_of(&a), &room_id);
+    (s, a, paths)
+}
+
+#[tokio::test]
+async fn protocol_violations_close_with_a_code_on_every_socket() {
+    let (s, a, sockets) = small_limits_and_every_socket().await;
 
     let header_only = |len: u64| {
         let mut h = vec![0x81, 0x80 | 127];
@@ -153,7 +162,7 @@ async fn protocol_violations_close_with_a_code_on_every_socket() {
         ("a frame of 100 MB", vec![header_only(100_000_000)], 1009),
     ];
 
-    for (what, path) in sockets(&a, uid_of(&a), &room_id) {
+    for (what, path) in sockets {
         // What is not a protocol violation keeps the socket open: bad JSON
         // and binary frames get the dialect's error frame, again and again.
         let mut ws = RawWs::connect(s.addr, &path)
@@ -745,17 +754,7 @@ async fn sockets_that_offer_compression_get_it_and_chat_with_those_that_do_not()
 
 #[tokio::test]
 async fn compressed_frames_that_break_the_rules_close_with_a_code_on_every_socket() {
-    let s = TestServer::start_with(|c| {
-        c.max_body_bytes = 4096;
-        c.max_upload_bytes = 3072;
-    })
-    .await;
-    let a = s.register("alice").await;
-    let b = s.register("bob").await;
-    a.direct(&b).await;
-    let (st, room) = a.post("/api/conversations", json!({"name": "lobby"})).await;
-    assert_eq!(st, StatusCode::CREATED);
-    let room_id = room["conversation_id"].as_str().unwrap().to_owned();
+    let (s, _alice, sockets) = small_limits_and_every_socket().await;
 
     // 200 KB that deflate to a few hundred bytes: over every socket's limit
     // once inflated (the threads socket's is ~70 KB here).
@@ -790,7 +789,7 @@ async fn compressed_frames_that_break_the_rules_close_with_a_code_on_every_socke
         ("RSV1 on a continuation", rsv1_continuation, 1002),
         ("a compressed ping", vec![compressed_ping], 1002),
     ];
-    for (what, path) in sockets(&a, uid_of(&a), &room_id) {
+    for (what, path) in sockets {
         for (violation, frames, code) in &violations {
             let mut ws = RawWs::connect_with(s.addr, &path, DEFLATE_OFFER).await.unwrap();
             assert!(agreed_extension(&ws.handshake).is_some(), "{what}: compression agreed");
