@@ -34,7 +34,7 @@ use super::Response;
 use super::deflate::{self, InflateError, Peer};
 use super::filters::problem;
 use crate::core::changes::{Missed, Resume};
-use crate::core::{Caller, ConnId, Core, Ended, Event, Outgoing, Scope};
+use crate::core::{Caller, ConnId, Core, Ended, Event, Outgoing, Scope, Subscription};
 use crate::error::Error;
 use crate::model::{EventId, Message as ChatMessage, MessageId, Timestamp};
 
@@ -122,16 +122,23 @@ pub fn upgrade() -> impl Filter<Extract = (Upgrade,), Error = Rejection> + Clone
 }
 
 impl Upgrade {
-    /// Answer 101 and run `f` on the socket once the connection is handed
-    /// over. The socket is tracked (`core.track_socket()`) until `f` is
-    /// done: a shutdown waits for it. Compression is agreed if the client
-    /// offered it and `--ws-deflate` is on.
-    pub fn reply<F, Fut>(self, core: Arc<Core>, max_frame: usize, f: F) -> Response
-    where
-        F: FnOnce(Arc<Core>, Socket) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
+    /// Join the hub, answer 101, and run the socket with `proto` once the
+    /// connection is handed over. The socket is tracked
+    /// (`core.track_socket()`) until it ends: a shutdown waits for it.
+    /// Compression is agreed if the client offered it and `--ws-deflate` is on.
+    pub async fn reply<P: Protocol + Sync>(
+        self,
+        core: Arc<Core>,
+        caller: Caller,
+        proto: P,
+        since: Option<EventId>,
+    ) -> Response {
         let tracked = core.track_socket();
+        let max_frame = proto.max_frame(&core);
+        // Joined before the 101 goes out: whatever is committed after the
+        // client sees its handshake answered reaches the socket (a client
+        // may send the moment it is connected).
+        let joined = join(&core, &caller, proto.scope(), since).await;
         let answer = self.deflate.filter(|_| core.ws_deflate);
         let deflate = answer.is_some();
         let on_upgrade = self.on_upgrade;
@@ -152,9 +159,14 @@ impl Upgrade {
                         Peer::plain(io)
                     };
                     let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-                    f(core, ws).await;
+                    drive(core, caller, proto, since, joined, ws).await;
                 }
-                Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
+                Err(e) => {
+                    tracing::debug!(error = %e, "websocket upgrade failed");
+                    if let Ok((sub, _)) = joined {
+                        core.disconnect(&caller, sub);
+                    }
+                }
             }
         });
         let mut res = http::Response::new(warp::hyper::body::Bytes::new().into());
@@ -233,12 +245,32 @@ pub trait Protocol: Send + 'static {
     fn error_frame(&self, err: &Error, client_id: Option<&str>) -> Utf8Bytes;
 }
 
+/// Register a socket with the hub, and the change it is live from: a
+/// subscription, or why the socket is refused.
+async fn join(core: &Arc<Core>, caller: &Caller, scope: Scope, since: Option<EventId>) -> Joined {
+    let sub = core.connect(caller, scope)?;
+    // What was committed before the socket opened is history, not news:
+    // with a bus this node may deliver some of it after the socket joined.
+    // Read after joining, so that whatever commits later has a greater id
+    // and reaches the socket.
+    let history = match since {
+        None => core.live_from().await,
+        Some(_) => EventId(0),
+    };
+    Ok((sub, history))
+}
+
+/// A socket's subscription and the newest change before it, or the reason
+/// it was refused.
+type Joined = Result<(Subscription, EventId), String>;
+
 /// Run a socket until either side closes it.
-pub async fn drive<P: Protocol, S>(
+async fn drive<P: Protocol, S>(
     core: Arc<Core>,
     caller: Caller,
     mut proto: P,
     since: Option<EventId>,
+    joined: Joined,
     mut ws: WebSocketStream<Peer<S>>,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -246,14 +278,8 @@ pub async fn drive<P: Protocol, S>(
     let wire = Wire {
         deflate: ws.get_ref().is_inflating(),
     };
-    // What was committed before the socket opened is history, not news:
-    // with a bus this node may deliver some of it after the socket opens.
-    let history = match since {
-        None => core.live_from().await,
-        Some(_) => EventId(0),
-    };
-    let mut sub = match core.connect(&caller, proto.scope()) {
-        Ok(sub) => sub,
+    let (mut sub, history) = match joined {
+        Ok(joined) => joined,
         Err(reason) => {
             let frame = CloseFrame {
                 code: CloseCode::Policy,

@@ -640,3 +640,23 @@ async fn a_socket_does_not_outlive_its_token() {
     assert_eq!(code, 1008);
     assert!(reason.contains("token expired"), "{reason}");
 }
+
+/// A socket whose handshake was answered hears every message sent after
+/// it: natter joins the hub before the 101 goes out, so a send right after
+/// the handshake (here over HTTP, before the socket has read anything) is
+/// never in a gap between the two. On PostgreSQL with the bus that gap
+/// once held a database read.
+#[tokio::test]
+async fn a_socket_hears_what_is_sent_right_after_its_handshake() {
+    let s = TestServer::start().await;
+    let a = s.register("alice").await;
+    let b = s.register("bob").await;
+    let d = a.direct(&b).await;
+    for i in 0..100 {
+        let mut wb = Ws::connect(&user_socket(&s, b.token())).await;
+        let text = format!("right away {i}");
+        a.say(&d, &text).await;
+        let got = wb.next_action("message").await;
+        assert_eq!(got["message"]["message"], text.as_str(), "round {i}");
+    }
+}

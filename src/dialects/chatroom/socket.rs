@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::http::ErrorShape;
 use crate::http::Response;
 use crate::http::filters::{Via, decode_segment, socket_caller, with_core};
-use crate::http::ws::{Protocol, Upgrade, drive, upgrade};
+use crate::http::ws::{Upgrade, upgrade};
 
 struct Chat;
 
@@ -60,8 +60,7 @@ async fn connect(
     }
     let conv = core.enter_named(&caller, &decode_segment(&room)).await?;
     let proto = RoomSocket::<Chat>::new(conv.id);
-    let max = proto.max_frame(&core);
-    Ok(up.reply(core, max, move |core, ws| drive(core, caller, proto, None, ws)))
+    Ok(up.reply(core, caller, proto, None).await)
 }
 
 pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {

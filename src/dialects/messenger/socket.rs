@@ -22,7 +22,7 @@ use crate::error::Error;
 use crate::http::ErrorShape;
 use crate::http::Response;
 use crate::http::filters::{Via, decode_segment, socket_caller, with_core};
-use crate::http::ws::{Greeting, Protocol, Upgrade, drive, upgrade};
+use crate::http::ws::{Greeting, Upgrade, upgrade};
 use crate::model::{ConversationId, MessageId};
 
 struct Drf;
@@ -76,8 +76,7 @@ async fn connect(room: String, up: Upgrade, core: Arc<Core>, who: (Caller, Via))
     let (caller, _) = who;
     let conv = core.named_conversation(&caller, &decode_segment(&room)).await?;
     let proto = RoomSocket::<Drf>::new(conv.id);
-    let max = proto.max_frame(&core);
-    Ok(up.reply(core, max, move |core, ws| drive(core, caller, proto, None, ws)))
+    Ok(up.reply(core, caller, proto, None).await)
 }
 
 pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {

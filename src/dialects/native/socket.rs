@@ -24,7 +24,7 @@ use crate::dialects::SLOT_NATIVE;
 use crate::error::Error;
 use crate::http::ErrorShape;
 use crate::http::filters::{Via, caller, query, socket_caller, with_core};
-use crate::http::ws::{Greeting, Handled, Protocol, Upgrade, drive, upgrade};
+use crate::http::ws::{Greeting, Handled, Protocol, Upgrade, upgrade};
 use crate::http::{Response, json};
 use crate::model::{ConversationId, EventId, Message, MessageId};
 
@@ -498,8 +498,7 @@ pub async fn user_socket(up: Upgrade, core: Arc<Core>, who: (Caller, Via), q: So
         last_typing: None,
     };
     let since = q.since.map(EventId);
-    let max = proto.max_frame(&core);
-    Ok(up.reply(core, max, move |core, ws| drive(core, caller, proto, since, ws)))
+    Ok(up.reply(core, caller, proto, since).await)
 }
 
 fn conversation_uuid(id: &str) -> Result<Uuid, Error> {
@@ -538,8 +537,7 @@ pub async fn conversation_socket(
         last_typing: None,
     };
     let since = q.since.map(EventId);
-    let max = proto.max_frame(&core);
-    Ok(up.reply(core, max, move |core, ws| drive(core, caller, proto, since, ws)))
+    Ok(up.reply(core, caller, proto, since).await)
 }
 
 /// `POST …/connect` without an upgrade: where the socket is.

@@ -22,7 +22,7 @@ use crate::error::Error;
 use crate::http::ErrorShape;
 use crate::http::Response;
 use crate::http::filters::{Via, socket_caller, with_core};
-use crate::http::ws::{Handled, Protocol, Upgrade, drive, upgrade};
+use crate::http::ws::{Handled, Protocol, Upgrade, upgrade};
 
 /// `2024-06-17T12:48:28.228342+00:00`, as the seed's socket shows times.
 fn iso(t: crate::model::Timestamp) -> String {
@@ -167,8 +167,7 @@ impl Protocol for ThreadsSocket {
 async fn connect(up: Upgrade, core: Arc<Core>, who: (Caller, Via)) -> Result<Response, Error> {
     let (caller, _) = who;
     let proto = ThreadsSocket;
-    let max = proto.max_frame(&core);
-    Ok(up.reply(core, max, move |core, ws| drive(core, caller, proto, None, ws)))
+    Ok(up.reply(core, caller, proto, None).await)
 }
 
 pub fn routes(core: Arc<Core>) -> BoxedFilter<(Response,)> {
