@@ -175,7 +175,7 @@ fn run(conn: &Connection, rx: &mpsc::Receiver<Msg>, stats: &Stats) {
 /// for the next quiet spell, or the next start).
 fn index_all(conn: &Connection, stats: &Stats, budget: Option<Duration>) -> SqlResult<bool> {
     let started = Instant::now();
-    while index_chunk(conn)? == CHUNK as usize {
+    while index_chunk(conn, stats)? == CHUNK as usize {
         let spent = budget.is_some_and(|b| started.elapsed() >= b);
         if spent || (budget.is_none() && stats.wants_lock.load(Ordering::Relaxed)) {
             return Ok(false);
@@ -185,7 +185,8 @@ fn index_all(conn: &Connection, stats: &Stats, budget: Option<Duration>) -> SqlR
 }
 
 /// Index the oldest `CHUNK` queued messages; how many were taken.
-fn index_chunk(conn: &Connection) -> SqlResult<usize> {
+fn index_chunk(conn: &Connection, stats: &Stats) -> SqlResult<usize> {
+    let _gate = stats.gate.lock().unwrap_or_else(|e| e.into_inner());
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let result = super::search::index_oldest(&super::Tx::sqlite(conn), CHUNK);
     // A failed COMMIT may leave the transaction open (and the write lock

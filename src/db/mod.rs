@@ -578,6 +578,9 @@ fn checkpoints(path: &Path, sync: SyncMode, wal_limit: u64, stats: Arc<writer::S
                 let over = wal_limit > 0 && size > wal_limit;
                 let result = if size > 0 && (idle || over) && now >= truncate_after {
                     last_passive = now;
+                    // TRUNCATE keeps writers out while it runs: the writer
+                    // waits on the gate, and goes on the moment it is done.
+                    let _gate = stats.gate.lock().unwrap_or_else(|e| e.into_inner());
                     checkpoint(&conn, "TRUNCATE", TRUNCATE_PATIENCE).inspect(|&emptied| {
                         if !emptied {
                             tracing::debug!(
