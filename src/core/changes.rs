@@ -162,9 +162,7 @@ impl Core {
                     Scope::All => None,
                     Scope::Conversation(conv) => Some(conv),
                 };
-                let rows = db::changes::after(c, user, conversation, after, limit)?;
-                let more = rows.len() as i64 == limit;
-                let read_upto = rows.last().map_or(after, |r| r.id);
+                let (rows, read_upto, more) = db::changes::after(c, user, conversation, after, limit)?;
                 let mut ids: Vec<MessageId> = rows.iter().filter_map(|ch| ch.message).collect();
                 ids.sort_unstable();
                 ids.dedup();

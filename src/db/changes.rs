@@ -203,35 +203,101 @@ fn from_row(r: &Row<'_>) -> SqlResult<Option<Change>> {
     }))
 }
 
-/// The changes after `after` that `user` may see, in order, at most `limit`;
-/// with `conversation`, only that conversation's.
+/// A conversation's changes are read at least this many at a time when a
+/// resume merges the reader's conversations.
+const MIN_PER_CONVERSATION: i64 = 64;
+
+macro_rules! change_columns {
+    () => {
+        "SELECT id, conversation, kind, message, \"user\", data FROM changes"
+    };
+}
+
+/// The changes after `after` that `user` may see, in order, at most
+/// `limit`; the id they cover the log up to (rows of a kind this version
+/// cannot read are skipped, and covered); whether there may be more. With
+/// `conversation`, only that conversation's.
+///
+/// Without one, each of the user's conversations is read from the cursor
+/// on (the `changes_by_conversation` index), and so are the few changes
+/// that reach people beyond a conversation's members; the rows are merged
+/// in id order. Each is read `limit / conversations` at a time (at least
+/// `MIN_PER_CONVERSATION`), so a page costs about `limit` rows however the
+/// changes are spread: a read that stopped at its count ends the page at
+/// its last id (what comes after may be in its rest), and the page holds
+/// every change up to there.
 pub fn after(
     c: &Tx<'_>,
     user: UserId,
     conversation: Option<ConversationId>,
     after: EventId,
     limit: i64,
-) -> Result<Vec<Change>> {
-    let rows = match conversation {
-        Some(conv) => super::collect(
+) -> Result<(Vec<Change>, EventId, bool)> {
+    if let Some(conv) = conversation {
+        let rows = super::collect(
             c,
-            "SELECT id, conversation, kind, message, \"user\", data FROM changes
-              WHERE id > ?1 AND conversation = ?2 AND (audience != 3 OR \"user\" = ?4) ORDER BY id LIMIT ?3",
+            concat!(
+                change_columns!(),
+                " WHERE conversation = ?2 AND id > ?1 AND (audience != 3 OR \"user\" = ?4) ORDER BY id LIMIT ?3"
+            ),
             params![after, conv, limit, user],
-            from_row,
-        )?,
-        None => super::collect(
-            c,
-            "SELECT id, conversation, kind, message, \"user\", data FROM changes
-              WHERE id > ?1
-                AND ((audience != 3 AND conversation IN (SELECT conversation FROM members WHERE \"user\" = ?2))
-                     OR audience = 2 OR (audience IN (1, 3) AND \"user\" = ?2))
-              ORDER BY id LIMIT ?3",
-            params![after, user, limit],
-            from_row,
-        )?,
+            |r| Ok((r.get(0)?, from_row(r)?)),
+        )?;
+        let more = rows.len() as i64 == limit;
+        return Ok(page(rows, after, more));
+    }
+    let conversations = super::conversations::ids_of(c, user)?;
+    let per = (limit / conversations.len().max(1) as i64).max(MIN_PER_CONVERSATION);
+    // Changes past this id may be missing from what was read.
+    let mut complete_upto = EventId(i64::MAX);
+    let mut rows: Vec<(EventId, Option<Change>)> = Vec::new();
+    let mut take = |read: Vec<(EventId, Option<Change>)>| {
+        if read.len() as i64 == per
+            && let Some((last, _)) = read.last()
+        {
+            complete_upto = complete_upto.min(*last);
+        }
+        rows.extend(read);
     };
-    Ok(rows.into_iter().flatten().collect())
+    let with_id = |r: &Row<'_>| Ok((r.get(0)?, from_row(r)?));
+    for conv in conversations {
+        take(super::collect(
+            c,
+            concat!(
+                change_columns!(),
+                " WHERE conversation = ?2 AND id > ?1 AND audience != 3 ORDER BY id LIMIT ?3"
+            ),
+            params![after, conv, per],
+            with_id,
+        )?);
+    }
+    // Public rooms' changes, and the user's own in conversations they are
+    // not (or no longer) a member of; `audience != 0` picks the partial index.
+    take(super::collect(
+        c,
+        concat!(
+            change_columns!(),
+            " WHERE audience != 0 AND id > ?1 AND (audience = 2 OR (audience IN (1, 3) AND \"user\" = ?2))
+                AND NOT (audience != 3 AND conversation IN (SELECT conversation FROM members WHERE \"user\" = ?2))
+              ORDER BY id LIMIT ?3"
+        ),
+        params![after, user, per],
+        with_id,
+    )?);
+    rows.sort_unstable_by_key(|(id, _)| *id);
+    let mut more = complete_upto.0 != i64::MAX;
+    rows.retain(|(id, _)| *id <= complete_upto);
+    if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        more = true;
+    }
+    Ok(page(rows, after, more))
+}
+
+/// Rows read, in id order, as a page: its changes, the id it covers up to.
+fn page(rows: Vec<(EventId, Option<Change>)>, after: EventId, more: bool) -> (Vec<Change>, EventId, bool) {
+    let upto = rows.last().map_or(after, |(id, _)| *id);
+    (rows.into_iter().filter_map(|(_, ch)| ch).collect(), upto, more)
 }
 
 /// The newest id handed out (0 before the first change).

@@ -87,6 +87,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_mentions.sql"),
     include_str!("../../migrations/0008_search_at_commit.sql"),
     include_str!("../../migrations/0009_push.sql"),
+    include_str!("../../migrations/0010_changes_by_conversation.sql"),
 ];
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -225,3 +225,92 @@ async fn a_cursor_older_than_the_log_is_told_to_reload() {
         .collect();
     assert_eq!(texts, vec!["old", "older than the log", "new", "live"]);
 }
+
+/// A resume reads each of the reader's conversations from the cursor on and
+/// merges them, a few dozen rows of each at a time: across 40 rooms, one of
+/// them far busier than the rest, with public rooms made, a room left and a
+/// setting changed among the messages, it replays exactly what a socket
+/// that stayed saw live, in order, from any cursor.
+#[tokio::test]
+async fn a_resume_across_many_busy_conversations_replays_what_went_out_live() {
+    let s = TestServer::start().await;
+    let alice = s.register("alice").await;
+    let bob = s.register("bob").await;
+    let carol = s.register("carol").await;
+    let mut rooms = Vec::new();
+    for i in 0..40 {
+        let room = alice.room(&format!("room-{i}")).await;
+        let (st, _) = bob.post(&format!("/api/rooms/{room}/join"), json!({})).await;
+        assert_eq!(st, StatusCode::OK);
+        rooms.push(room);
+    }
+    let cursor = alice.say(&rooms[0], "start").await["message_id"].as_i64().unwrap();
+    let mut stayed = Ws::connect(&s.ws_url(&format!("/api/ws?token={}", bob.token()))).await;
+
+    let mut last = 0;
+    for i in 0..240 {
+        // Every other message goes to the busy room; the rest go round.
+        let room = if i % 2 == 0 {
+            &rooms[0]
+        } else {
+            &rooms[1 + (i / 2) % 39]
+        };
+        last = alice.say(room, &format!("m{i}")).await["message_id"].as_i64().unwrap();
+        match i {
+            60 => {
+                carol.room("public news").await;
+            }
+            120 => {
+                let (st, _) = bob.delete(&format!("/api/conversations/{}/members/me", rooms[5])).await;
+                assert_eq!(st, StatusCode::NO_CONTENT);
+            }
+            180 => {
+                let (st, _) = bob
+                    .put(
+                        &format!("/api/conversations/{}/notify", rooms[0]),
+                        json!({"level": "mentions"}),
+                    )
+                    .await;
+                assert_eq!(st, StatusCode::OK);
+            }
+            _ => {}
+        }
+    }
+    let mut live = Vec::new();
+    loop {
+        let f = stayed.next().await;
+        if f["action"] == "presence" || f["event_id"].is_null() {
+            continue;
+        }
+        let id = event_id(&f);
+        // Replays follow membership as it is now: the room bob left replays
+        // its leaving, and none of its messages.
+        let left_room = f["action"] == "message" && f["message"]["conversation_id"] == rooms[5].as_str();
+        live.push((id, what(&f), left_room));
+        if id == last {
+            break;
+        }
+    }
+    assert!(live.len() > 240, "{} changes seen live", live.len());
+    for kind in ["room created public news", "room left bob", "notify_level"] {
+        assert!(live.iter().any(|(_, w, _)| w == kind), "{kind} went out live");
+    }
+    assert_eq!(
+        live.iter().filter(|(_, _, left)| *left).count(),
+        2,
+        "m9 and m87, before bob left"
+    );
+    let live: Vec<(i64, String)> = live
+        .into_iter()
+        .filter(|(_, _, left)| !left)
+        .map(|(id, w, _)| (id, w))
+        .collect();
+
+    for from in [cursor, live[100].0, live[230].0] {
+        let url = s.ws_url(&format!("/api/ws?token={}&since={from}", bob.token()));
+        let mut ws = Ws::connect(&url).await;
+        let replayed: Vec<(i64, String)> = logged(&mut ws).await.iter().map(|f| (event_id(f), what(f))).collect();
+        let want: Vec<(i64, String)> = live.iter().filter(|(id, _)| *id > from).cloned().collect();
+        assert_eq!(replayed, want, "resumed from {from}");
+    }
+}

@@ -274,7 +274,7 @@ fn rewritten_statements_run_on_postgres() {
     // the sequence is shared with every other change.
     assert_eq!(db::changes::latest(&tx).unwrap(), EventId(0));
     let m1 = db::messages::insert(&tx, &text(room.id, ann.id, "hello @bob")).unwrap();
-    let logged = db::changes::after(&tx, ann.id, Some(room.id), EventId(0), 10).unwrap();
+    let (logged, _, _) = db::changes::after(&tx, ann.id, Some(room.id), EventId(0), 10).unwrap();
     assert_eq!(
         logged
             .iter()
@@ -306,13 +306,14 @@ fn rewritten_statements_run_on_postgres() {
     let reply = Uuid::new_v4();
     let standalone = db::changes::next_message_id(&tx, room.id, ann.id, Some(reply)).unwrap();
     assert_eq!(standalone, MessageId(m2.0 + 1));
-    let logged = db::changes::after(&tx, ann.id, Some(room.id), EventId(m2.0), 1).unwrap();
+    let (logged, _, _) = db::changes::after(&tx, ann.id, Some(room.id), EventId(m2.0), 1).unwrap();
     assert_eq!(logged[0].data.reply, Some(reply.to_string()));
     assert_eq!(db::changes::latest(&tx).unwrap(), EventId(standalone.0));
     // The read change is bob's alone ("user" = ?4 / ?2 in both forms of after).
     let kinds = |user: UserId, conv: Option<ConversationId>| -> Vec<(EventId, ChangeKind)> {
         db::changes::after(&tx, user, conv, EventId(0), 10)
             .unwrap()
+            .0
             .into_iter()
             .map(|c| (c.id, c.kind))
             .collect()
