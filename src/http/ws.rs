@@ -249,6 +249,13 @@ pub trait Protocol: Send + 'static {
 /// subscription, or why the socket is refused.
 async fn join(core: &Arc<Core>, caller: &Caller, scope: Scope, since: Option<EventId>) -> Joined {
     let sub = core.connect(caller, scope)?;
+    // Left again (and the user's coming online taken back) if the client
+    // gives up while the read below is under way.
+    let mut joining = Joining {
+        core,
+        caller,
+        sub: Some(sub),
+    };
     // What was committed before the socket opened is history, not news:
     // with a bus this node may deliver some of it after the socket joined.
     // Read after joining, so that whatever commits later has a greater id
@@ -257,7 +264,25 @@ async fn join(core: &Arc<Core>, caller: &Caller, scope: Scope, since: Option<Eve
         None => core.live_from().await,
         Some(_) => EventId(0),
     };
-    Ok((sub, history))
+    match joining.sub.take() {
+        Some(sub) => Ok((sub, history)),
+        None => Err("the socket left while joining".into()),
+    }
+}
+
+/// A subscription being set up: unless taken, it is left on drop.
+struct Joining<'a> {
+    core: &'a Arc<Core>,
+    caller: &'a Caller,
+    sub: Option<Subscription>,
+}
+
+impl Drop for Joining<'_> {
+    fn drop(&mut self) {
+        if let Some(sub) = self.sub.take() {
+            self.core.disconnect(self.caller, sub);
+        }
+    }
 }
 
 /// A socket's subscription and the newest change before it, or the reason

@@ -444,3 +444,18 @@ pub async fn login(s: &TestServer, username: &str) -> Client {
 pub async fn post_form(c: &Client, path: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
     c.send(c.http.post(format!("{}{path}", c.base)).form(form)).await
 }
+
+/// Run `f` on the server's database through natter's own storage
+/// functions, whatever its engine: for tests of a storage function's
+/// contract (pages of a given size) that the API does not choose.
+pub fn with_db<R>(config: &Config, f: impl FnOnce(&natter::db::Tx<'_>) -> R) -> R {
+    if natter::db::pg::is_url(&config.db) {
+        let client = postgres::Client::connect(config.db.to_str().unwrap_or_default(), postgres::NoTls)
+            .expect("connect to the test database");
+        let conn = std::cell::RefCell::new(natter::db::PgConn::new(client));
+        return f(&natter::db::Tx::postgres(&conn));
+    }
+    let c = rusqlite::Connection::open(&config.db).expect("open the test database");
+    c.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
+    f(&natter::db::Tx::sqlite(&c))
+}

@@ -227,18 +227,28 @@ async fn a_cursor_older_than_the_log_is_told_to_reload() {
 }
 
 /// A resume reads each of the reader's conversations from the cursor on and
-/// merges them, a few dozen rows of each at a time: across 40 rooms, one of
-/// them far busier than the rest, with public rooms made, a room left and a
-/// setting changed among the messages, it replays exactly what a socket
-/// that stayed saw live, in order, from any cursor.
+/// merges them, a few dozen rows of each at a time (up to 64 conversations;
+/// in more, it walks the log): across 40 or 70 rooms, two of them far
+/// busier than the rest, with public rooms made, a room left and a setting
+/// changed among the messages, it replays exactly what a socket that stayed
+/// saw live, in order, from any cursor.
 #[tokio::test]
 async fn a_resume_across_many_busy_conversations_replays_what_went_out_live() {
+    resume_across(40).await;
+}
+
+#[tokio::test]
+async fn a_resume_across_more_conversations_than_it_merges_replays_what_went_out_live() {
+    resume_across(70).await;
+}
+
+async fn resume_across(n: usize) {
     let s = TestServer::start().await;
     let alice = s.register("alice").await;
     let bob = s.register("bob").await;
     let carol = s.register("carol").await;
     let mut rooms = Vec::new();
-    for i in 0..40 {
+    for i in 0..n {
         let room = alice.room(&format!("room-{i}")).await;
         let (st, _) = bob.post(&format!("/api/rooms/{room}/join"), json!({})).await;
         assert_eq!(st, StatusCode::OK);
@@ -247,20 +257,21 @@ async fn a_resume_across_many_busy_conversations_replays_what_went_out_live() {
     let cursor = alice.say(&rooms[0], "start").await["message_id"].as_i64().unwrap();
     let mut stayed = Ws::connect(&s.ws_url(&format!("/api/ws?token={}", bob.token()))).await;
 
-    let mut last = 0;
-    for i in 0..240 {
-        // Every other message goes to the busy room; the rest go round.
-        let room = if i % 2 == 0 {
-            &rooms[0]
-        } else {
-            &rooms[1 + (i / 2) % 39]
-        };
-        last = alice.say(room, &format!("m{i}")).await["message_id"].as_i64().unwrap();
+    // Half the messages go to one busy room, a quarter to another (so
+    // their reads end at different places), the rest go round.
+    let room_of = |i: usize| match i % 4 {
+        0 | 1 => 0,
+        2 => 1,
+        _ => 2 + (i / 4) % (n - 2),
+    };
+    for i in 0..300 {
+        let room = &rooms[room_of(i)];
+        alice.say(room, &format!("m{i}")).await;
         match i {
             60 => {
                 carol.room("public news").await;
             }
-            120 => {
+            150 => {
                 let (st, _) = bob.delete(&format!("/api/conversations/{}/members/me", rooms[5])).await;
                 assert_eq!(st, StatusCode::NO_CONTENT);
             }
@@ -276,6 +287,8 @@ async fn a_resume_across_many_busy_conversations_replays_what_went_out_live() {
             _ => {}
         }
     }
+    // The last one bob hears live (the round may end in the room he left).
+    let last = alice.say(&rooms[0], "end").await["message_id"].as_i64().unwrap();
     let mut live = Vec::new();
     loop {
         let f = stayed.next().await;
@@ -291,20 +304,47 @@ async fn a_resume_across_many_busy_conversations_replays_what_went_out_live() {
             break;
         }
     }
-    assert!(live.len() > 240, "{} changes seen live", live.len());
+    assert!(live.len() > 300, "{} changes seen live", live.len());
     for kind in ["room created public news", "room left bob", "notify_level"] {
         assert!(live.iter().any(|(_, w, _)| w == kind), "{kind} went out live");
     }
-    assert_eq!(
-        live.iter().filter(|(_, _, left)| *left).count(),
-        2,
-        "m9 and m87, before bob left"
-    );
+    let before_leaving = (0..=150).filter(|&i| room_of(i) == 5).count();
+    assert!(before_leaving > 0);
+    assert_eq!(live.iter().filter(|(_, _, left)| *left).count(), before_leaving);
     let live: Vec<(i64, String)> = live
         .into_iter()
         .filter(|(_, _, left)| !left)
         .map(|(id, w, _)| (id, w))
         .collect();
+
+    // Read in pages of any size, the log gives the same, and each page
+    // ends where the next begins.
+    let config = s.config.clone();
+    let from_log = tokio::task::spawn_blocking(move || {
+        common::with_db(&config, |tx| {
+            let bob = natter::db::users::by_username(tx, "bob").unwrap().unwrap().id;
+            [1, 7, 100, 150, 200, 1000].map(|limit| {
+                let (mut seen, mut at) = (Vec::new(), natter::model::EventId(cursor));
+                loop {
+                    let (page, upto, more) = natter::db::changes::after(tx, bob, None, at, limit).unwrap();
+                    assert!(page.len() as i64 <= limit);
+                    seen.extend(page.iter().map(|c| c.id.0));
+                    if !more {
+                        break;
+                    }
+                    assert!(upto > at, "a page of {limit} after {at:?} covered nothing");
+                    at = upto;
+                }
+                (limit, seen)
+            })
+        })
+    })
+    .await
+    .unwrap();
+    let live_ids: Vec<i64> = live.iter().map(|(id, _)| *id).collect();
+    for (limit, seen) in from_log {
+        assert_eq!(seen, live_ids, "read in pages of {limit}");
+    }
 
     for from in [cursor, live[100].0, live[230].0] {
         let url = s.ws_url(&format!("/api/ws?token={}&since={from}", bob.token()));
