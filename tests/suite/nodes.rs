@@ -253,8 +253,18 @@ async fn a_node_killed_loses_nothing_and_its_clients_resume_on_the_other() {
     let via_a = through(alice.clone(), "a");
     let via_b = through(alice_b.clone(), "b");
 
-    // Erin hears some of it live on A, then A dies.
-    let mut seen: Vec<i64> = messages(&mut erin_a, 20).await.into_iter().map(|(id, _)| id).collect();
+    // Erin hears some of it live on A; once she has seen alice's twelfth
+    // send through A, A dies. Each send follows the answer to the one
+    // before, so A has by then acknowledged at least eleven (a count of
+    // messages instead left it to timing how many were A's).
+    let mut seen: Vec<i64> = Vec::new();
+    loop {
+        let (id, text) = messages(&mut erin_a, 1).await.remove(0);
+        seen.push(id);
+        if text == "a 11" {
+            break;
+        }
+    }
     a.start_kill().expect("kill -9 node A");
     a.wait().await.unwrap();
     let acked_a = via_a.await.unwrap();
