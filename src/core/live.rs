@@ -82,14 +82,11 @@ impl Core {
     }
 
     /// The newest change committed, for a socket about to open without a
-    /// cursor: it skips live events up to it (with a bus, this node's
-    /// follower may still be delivering changes committed before it
-    /// opened). 0 without a bus: one node delivers at commit, so nothing
-    /// older can reach a new socket.
+    /// cursor: it skips live events up to it. A send is answered before its
+    /// fan-out, and with a bus this node's follower may still be delivering
+    /// changes committed before the socket opened: either way they are
+    /// history to it, not news.
     pub async fn live_from(&self) -> crate::model::EventId {
-        if self.bus.get().is_none() {
-            return crate::model::EventId(0);
-        }
         self.db
             .read(db::changes::latest)
             .await
