@@ -232,10 +232,11 @@ fn read_row(r: &Row<'_>) -> SqlResult<Read> {
 /// cannot read are skipped, and covered); whether there may be more. With
 /// `conversation`, only that conversation's.
 ///
-/// Every statement reads up to the newest id when it began (`latest`): on
+/// A merged page reads up to the newest id when it began (`latest`): on
 /// PostgreSQL each statement has a snapshot of its own, and ids commit in
-/// order, so the changes up to that id are the same for all of them. What
-/// commits later reaches the socket live (it subscribed before this read).
+/// order, so the changes up to that id are the same for all its
+/// statements. What commits later reaches the socket live (it subscribed
+/// before this read).
 ///
 /// A reader in few conversations (`MERGE_MAX_CONVERSATIONS`) has each read
 /// from the cursor on (the `changes_by_conversation` index), and the few
@@ -255,41 +256,40 @@ pub fn after(
     after: EventId,
     limit: i64,
 ) -> Result<(Vec<Change>, EventId, bool)> {
-    let newest = latest(c)?;
-    let mut rows: Vec<(EventId, Option<Change>)> = Vec::new();
+    // One statement, one snapshot: the page is what it read.
+    let whole = |read: Vec<Read>| {
+        let more = read.len() as i64 == limit;
+        page(read.into_iter().map(|(id, ch, _, _)| (id, ch)).collect(), after, more)
+    };
     if let Some(conv) = conversation {
-        let read = super::collect(
+        return Ok(whole(super::collect(
             c,
             concat!(
                 change_columns!(),
-                " WHERE conversation = ?2 AND id > ?1 AND id <= ?5 AND (audience != 3 OR \"user\" = ?4)
-                  ORDER BY id LIMIT ?3"
+                " WHERE conversation = ?2 AND id > ?1 AND (audience != 3 OR \"user\" = ?4) ORDER BY id LIMIT ?3"
             ),
-            params![after, conv, limit, user, newest],
+            params![after, conv, limit, user],
             read_row,
-        )?;
-        let more = read.len() as i64 == limit;
-        rows.extend(read.into_iter().map(|(id, ch, _, _)| (id, ch)));
-        return Ok(page(rows, after, more));
+        )?));
     }
     let conversations = super::conversations::ids_of(c, user)?;
     if conversations.len() > MERGE_MAX_CONVERSATIONS {
-        let read = super::collect(
+        return Ok(whole(super::collect(
             c,
             concat!(
                 change_columns!(),
-                " WHERE id > ?1 AND id <= ?4
+                " WHERE id > ?1
                     AND ((audience != 3 AND conversation IN (SELECT conversation FROM members WHERE \"user\" = ?2))
                          OR audience = 2 OR (audience IN (1, 3) AND \"user\" = ?2))
                   ORDER BY id LIMIT ?3"
             ),
-            params![after, user, limit, newest],
+            params![after, user, limit],
             read_row,
-        )?;
-        let more = read.len() as i64 == limit;
-        rows.extend(read.into_iter().map(|(id, ch, _, _)| (id, ch)));
-        return Ok(page(rows, after, more));
+        )?));
     }
+    // Many statements: each reads up to the same newest id.
+    let newest = latest(c)?;
+    let mut rows: Vec<(EventId, Option<Change>)> = Vec::new();
     let members: std::collections::HashSet<ConversationId> = conversations.iter().copied().collect();
     // Each source: a conversation (None: the changes beyond members), how
     // far it was read, and whether that read returned all it asked for.

@@ -76,10 +76,6 @@ pub struct Upgrade {
     deflate: Option<&'static str>,
 }
 
-/// A socket as `drive` gets it: compressed frames from the client are
-/// inflated below tungstenite when compression was agreed.
-pub type Socket = WebSocketStream<Peer<TokioIo<hyper::upgrade::Upgraded>>>;
-
 fn header_has_token(headers: &http::HeaderMap, name: http::header::HeaderName, token: &str) -> bool {
     headers
         .get_all(name)
@@ -256,10 +252,10 @@ async fn join(core: &Arc<Core>, caller: &Caller, scope: Scope, since: Option<Eve
         caller,
         sub: Some(sub),
     };
-    // What was committed before the socket opened is history, not news:
-    // with a bus this node may deliver some of it after the socket joined.
-    // Read after joining, so that whatever commits later has a greater id
-    // and reaches the socket.
+    // What was committed before the socket opened is history, not news,
+    // though its fan-out may come after the join (`Core::live_from`). Read
+    // after joining, so that whatever commits later has a greater id and
+    // reaches the socket.
     let history = match since {
         None => core.live_from().await,
         Some(_) => EventId(0),
