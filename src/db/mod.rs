@@ -481,11 +481,15 @@ const PASSIVE_EVERY: Duration = Duration::from_secs(1);
 /// emptied (TRUNCATE), so between bursts `natter.db` alone is complete and
 /// the `-wal` file takes no room.
 const IDLE_BEFORE_TRUNCATE: Duration = Duration::from_secs(2);
-/// How long a TRUNCATE while serving may wait for readers and the writer.
-/// It holds up new writes while it waits, so it gives up quickly, and after
+/// How long emptying the WAL while serving may wait for readers. The
+/// writer is held up while it waits, so it gives up quickly, and after
 /// giving up it is not tried again for `PASSIVE_EVERY` (a long reader, such
-/// as a backup, costs writers at most 5% of their time).
-const TRUNCATE_PATIENCE: Duration = Duration::from_millis(50);
+/// as a backup, costs writers at most 1% of their time).
+const EMPTY_PATIENCE: Duration = Duration::from_millis(10);
+/// How often, while it waits, it looks whether the readers have gone.
+/// SQLite's own busy handler sleeps 1, 2, 5, 10… ms between looks, and
+/// every one of those the writer would wait too.
+const EMPTY_POLL: Duration = Duration::from_micros(100);
 /// How long the last checkpoint, at shutdown, may wait for readers.
 const FINAL_PATIENCE: Duration = Duration::from_secs(5);
 
@@ -529,11 +533,9 @@ fn wal_size(db: &Path) -> u64 {
 /// writes they never catch up with the end of the WAL, so SQLite never
 /// starts it over and the file only grows. So whenever the file is over
 /// `wal_limit`, and whenever writes pause (`IDLE_BEFORE_TRUNCATE` without a
-/// commit), a TRUNCATE checkpoint copies all of it and empties it, giving up
-/// quickly if readers are in the way. (`journal_size_limit` also cuts the
-/// file back to `wal_limit` when SQLite does start it over.) The thread runs
-/// until `Checkpointer::finish` (or until the handle is dropped), then
-/// checkpoints with TRUNCATE one last time.
+/// commit), the WAL is emptied (`empty`), giving up quickly if readers are
+/// in the way. The thread runs until `Checkpointer::finish` (or until the
+/// handle is dropped), then checkpoints with TRUNCATE one last time.
 fn checkpoints(path: &Path, sync: SyncMode, wal_limit: u64, stats: Arc<writer::Stats>) -> Result<Checkpointer> {
     let conn = Connection::open(path)?;
     apply_pragmas(&conn, sync)?;
@@ -579,10 +581,7 @@ fn checkpoints(path: &Path, sync: SyncMode, wal_limit: u64, stats: Arc<writer::S
                 let over = wal_limit > 0 && size > wal_limit;
                 let result = if size > 0 && (idle || over) && now >= truncate_after {
                     last_passive = now;
-                    // TRUNCATE keeps writers out while it runs: the writer
-                    // waits on the gate, and goes on the moment it is done.
-                    let _gate = stats.gate.lock().unwrap_or_else(|e| e.into_inner());
-                    checkpoint(&conn, "TRUNCATE", TRUNCATE_PATIENCE).inspect(|&emptied| {
+                    empty(&conn, &stats.gate, idle).inspect(|&emptied| {
                         if !emptied {
                             tracing::debug!(
                                 wal_bytes = size,
@@ -604,6 +603,48 @@ fn checkpoints(path: &Path, sync: SyncMode, wal_limit: u64, stats: Arc<writer::S
         })
         .map_err(|e| Error::Internal(format!("cannot start the checkpoint thread: {e}")))?;
     Ok(Checkpointer { tx })
+}
+
+/// Copy the whole WAL into the database and start it over; true if done.
+/// Writers are kept out only for the end of it: a PASSIVE checkpoint first
+/// copies what the WAL holds beside them, then, behind the writers' gate,
+/// the frames written meanwhile are copied and the checkpoint waits for
+/// readers to leave the WAL. While writes go on it starts the log over in
+/// place (RESTART): the next commit writes from its start, and SQLite cuts
+/// the file back to `journal_size_limit` then. TRUNCATE, which empties the
+/// file and makes the next commits grow it again (an fsync that grows a
+/// file also writes its metadata), is kept for when writes have paused.
+fn empty(conn: &Connection, gate: &std::sync::Mutex<()>, paused: bool) -> rusqlite::Result<bool> {
+    let started = Instant::now();
+    checkpoint(conn, "PASSIVE", FINAL_PATIENCE)?;
+    let beside = started.elapsed();
+    let _gate = gate.lock().unwrap_or_else(|e| e.into_inner());
+    let gated = Instant::now();
+    conn.busy_handler(Some(wait_for_readers))?;
+    let mode = if paused { "TRUNCATE" } else { "RESTART" };
+    let (busy, log, copied): (i64, i64, i64) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })?;
+    tracing::debug!(
+        mode,
+        passive_ms = beside.as_secs_f64() * 1e3,
+        writers_held_ms = gated.elapsed().as_secs_f64() * 1e3,
+        frames = log,
+        emptied = busy == 0 && log == copied,
+        "WAL checkpointed and started over"
+    );
+    Ok(busy == 0 && log == copied)
+}
+
+/// `empty`'s busy handler: look again every `EMPTY_POLL`, for at most
+/// `EMPTY_PATIENCE` (`tries` is how many times it has been called before).
+fn wait_for_readers(tries: i32) -> bool {
+    let most = (EMPTY_PATIENCE.as_micros() / EMPTY_POLL.as_micros()) as i32;
+    if tries >= most {
+        return false;
+    }
+    std::thread::sleep(EMPTY_POLL);
+    true
 }
 
 /// Run `PRAGMA wal_checkpoint(mode)`, waiting up to `patience` for readers
