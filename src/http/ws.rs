@@ -588,11 +588,11 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let mut cursor = since;
+    let mut page = core
+        .missed_changes(caller.user, proto.scope(), cursor, REPLAY_PAGE)
+        .await;
     loop {
-        let (changes, read_upto, more) = match core
-            .missed_changes(caller.user, proto.scope(), cursor, REPLAY_PAGE)
-            .await
-        {
+        let (changes, read_upto, more) = match page {
             Ok(Resume::Page {
                 changes,
                 read_upto,
@@ -611,7 +611,7 @@ where
                 return Some(cursor);
             }
         };
-        let sent = timeout(WRITE_TIMEOUT, async {
+        let send = timeout(WRITE_TIMEOUT, async {
             for (_, missed) in &changes {
                 let frame = match missed {
                     Missed::Message(m) => proto.replay(m).map(Outgoing::Own),
@@ -625,14 +625,23 @@ where
                 }
             }
             ws.flush().await.is_ok()
-        })
-        .await;
+        });
+        // The next page is read (on a database thread) while this one is
+        // encoded and written: the two no longer take turns.
+        let (sent, next) = if more {
+            let next = core.missed_changes(caller.user, proto.scope(), read_upto, REPLAY_PAGE);
+            let (sent, next) = tokio::join!(send, next);
+            (sent, Some(next))
+        } else {
+            (send.await, None)
+        };
         if sent != Ok(true) {
             return None;
         }
         cursor = read_upto;
-        if !more {
-            return Some(cursor);
+        match next {
+            Some(next) => page = next,
+            None => return Some(cursor),
         }
     }
 }

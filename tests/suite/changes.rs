@@ -354,3 +354,70 @@ async fn resume_across(n: usize) {
         assert_eq!(replayed, want, "resumed from {from}");
     }
 }
+
+/// A resume longer than one read (the socket reads 2,000 changes at a
+/// time, the next while it writes the last) arrives whole and once, in
+/// order, and so do the messages sent while it is under way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_of_many_pages_arrives_once_in_order_while_sends_go_on() {
+    const AWAY: usize = 4500;
+    const DURING: usize = 300;
+    let s = TestServer::start().await;
+    let alice = s.register("alice").await;
+    let bob = s.register("bob").await;
+    let mut rooms = Vec::new();
+    for name in ["one", "two"] {
+        let room = alice.room(name).await;
+        let (st, _) = bob.post(&format!("/api/rooms/{room}/join"), json!({})).await;
+        assert_eq!(st, StatusCode::OK);
+        rooms.push(room);
+    }
+    let cursor = alice.say(&rooms[0], "start").await["message_id"].as_i64().unwrap();
+    let senders = 8;
+    let mut tasks = Vec::new();
+    for t in 0..senders {
+        let (alice, rooms) = (alice.clone(), rooms.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in (t..AWAY).step_by(senders) {
+                alice.say(&rooms[i % 2], &format!("away {i}")).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+
+    let mut ws = Ws::connect(&s.ws_url(&format!("/api/ws?token={}&since={cursor}", bob.token()))).await;
+    let during = {
+        let (alice, rooms) = (alice.clone(), rooms.clone());
+        tokio::spawn(async move {
+            for i in 0..DURING {
+                alice.say(&rooms[i % 2], &format!("during {i}")).await;
+            }
+            alice.say(&rooms[1], "end").await;
+        })
+    };
+    let mut ids = Vec::new();
+    let mut texts = Vec::new();
+    loop {
+        let f = ws.next().await;
+        if f["action"] != "message" {
+            continue;
+        }
+        ids.push(event_id(&f));
+        let text = f["message"]["message"].as_str().unwrap().to_owned();
+        if text == "end" {
+            break;
+        }
+        texts.push(text);
+    }
+    during.await.unwrap();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "frames out of order");
+    let mut want: Vec<String> = (0..AWAY).map(|i| format!("away {i}")).collect();
+    want.extend((0..DURING).map(|i| format!("during {i}")));
+    want.sort();
+    let got = texts.len();
+    texts.sort();
+    assert_eq!(got, AWAY + DURING, "every message once");
+    assert_eq!(texts, want);
+}
