@@ -636,8 +636,9 @@ fn empty(conn: &Connection, gate: &std::sync::Mutex<()>, paused: bool) -> rusqli
     Ok(busy == 0 && log == copied)
 }
 
-/// `empty`'s busy handler: look again every `EMPTY_POLL`, for at most
-/// `EMPTY_PATIENCE` (`tries` is how many times it has been called before).
+/// `empty`'s busy handler: look again every `EMPTY_POLL`, as many times as
+/// fit in `EMPTY_PATIENCE` (`tries` is how many times it has been called
+/// before); each sleep overshoots a little, so the wait can be longer.
 fn wait_for_readers(tries: i32) -> bool {
     let most = (EMPTY_PATIENCE.as_micros() / EMPTY_POLL.as_micros()) as i32;
     if tries >= most {
