@@ -18,12 +18,20 @@ use std::time::Duration;
 use super::hub::{Event, EventKind, Scope, Subscription};
 use super::{Caller, Core};
 use crate::db;
-use crate::model::UserId;
+use crate::model::{EventId, UserId};
 
 /// How long a presence change waits for others to go out with.
 const PRESENCE_BATCH: Duration = Duration::from_millis(100);
 /// A batch whose contacts could not be read is tried again after this.
 const PRESENCE_RETRY: Duration = Duration::from_secs(1);
+
+/// Sockets waiting for the newest change id (`Core::live_from`), and
+/// whether a read of it is under way.
+#[derive(Default)]
+pub(super) struct Newest {
+    waiting: Vec<tokio::sync::oneshot::Sender<EventId>>,
+    reading: bool,
+}
 
 /// Presence changes not yet announced, and what was.
 #[derive(Default)]
@@ -86,11 +94,40 @@ impl Core {
     /// fan-out, and with a bus this node's follower may still be delivering
     /// changes committed before the socket opened: either way they are
     /// history to it, not news.
-    pub async fn live_from(&self) -> crate::model::EventId {
-        self.db
-            .read(db::changes::latest)
-            .await
-            .unwrap_or(crate::model::EventId(0))
+    ///
+    /// Sockets opening at once share one read (10,000 people arriving in a
+    /// room cost a read each otherwise, about a second in all: see
+    /// docs/PERFORMANCE.md). Each waits for a read that begins after it
+    /// asked, so after it joined the hub: a change committed between its
+    /// join and the read is skipped, which is right (its 101 has not gone
+    /// out yet), and one committed after the read reaches it.
+    pub async fn live_from(self: &Arc<Self>) -> EventId {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let start = {
+            let mut newest = self.newest.lock().unwrap_or_else(|e| e.into_inner());
+            newest.waiting.push(tx);
+            !std::mem::replace(&mut newest.reading, true)
+        };
+        if start {
+            let core = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    let waiting = {
+                        let mut newest = core.newest.lock().unwrap_or_else(|e| e.into_inner());
+                        if newest.waiting.is_empty() {
+                            newest.reading = false;
+                            return;
+                        }
+                        std::mem::take(&mut newest.waiting)
+                    };
+                    let latest = core.db.read(db::changes::latest).await.unwrap_or(EventId(0));
+                    for tx in waiting {
+                        let _ = tx.send(latest);
+                    }
+                }
+            });
+        }
+        rx.await.unwrap_or(EventId(0))
     }
 
     /// Another node changed whether `user` is online anywhere: tell the

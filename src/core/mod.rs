@@ -117,6 +117,7 @@ pub struct Core {
     bus: std::sync::OnceLock<bus::Bus>,
     /// Presence changes waiting to be announced together.
     presence: live::PresenceBatch,
+    newest: Mutex<live::Newest>,
     /// `--presence-max-members`.
     presence_max_members: u32,
     /// Sockets compress frames for clients that offer it (`--ws-deflate`).
@@ -208,6 +209,7 @@ impl Core {
             push: Arc::new(pusher),
             bus: std::sync::OnceLock::new(),
             presence: live::PresenceBatch::default(),
+            newest: Mutex::default(),
             presence_max_members: config.presence_max_members,
             ws_deflate: config.ws_deflate,
         });
