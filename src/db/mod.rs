@@ -484,7 +484,7 @@ const IDLE_BEFORE_TRUNCATE: Duration = Duration::from_secs(2);
 /// How long emptying the WAL while serving may wait for readers. The
 /// writer is held up while it waits, so it gives up quickly, and after
 /// giving up it is not tried again for `PASSIVE_EVERY` (a long reader, such
-/// as a backup, costs writers at most 1% of their time).
+/// as a backup, costs writers about 1% of their time).
 const EMPTY_PATIENCE: Duration = Duration::from_millis(10);
 /// How often, while it waits, it looks whether the readers have gone.
 /// SQLite's own busy handler sleeps 1, 2, 5, 10… ms between looks, and
@@ -622,18 +622,15 @@ fn empty(conn: &Connection, gate: &std::sync::Mutex<()>, paused: bool) -> rusqli
     let gated = Instant::now();
     conn.busy_handler(Some(wait_for_readers))?;
     let mode = if paused { "TRUNCATE" } else { "RESTART" };
-    let (busy, log, copied): (i64, i64, i64) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-    })?;
+    let emptied = run_checkpoint(conn, mode)?;
     tracing::debug!(
         mode,
         passive_ms = beside.as_secs_f64() * 1e3,
         writers_held_ms = gated.elapsed().as_secs_f64() * 1e3,
-        frames = log,
-        emptied = busy == 0 && log == copied,
-        "WAL checkpointed and started over"
+        emptied,
+        "WAL checkpoint"
     );
-    Ok(busy == 0 && log == copied)
+    Ok(emptied)
 }
 
 /// `empty`'s busy handler: look again every `EMPTY_POLL`, as many times as
@@ -652,6 +649,12 @@ fn wait_for_readers(tries: i32) -> bool {
 /// and the writer; true if the whole WAL was copied into the database.
 fn checkpoint(conn: &Connection, mode: &str, patience: Duration) -> rusqlite::Result<bool> {
     conn.busy_timeout(patience)?;
+    run_checkpoint(conn, mode)
+}
+
+/// Run `PRAGMA wal_checkpoint(mode)` with the connection's busy handling
+/// as it is; true if the whole WAL was copied into the database.
+fn run_checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<bool> {
     // One row: busy (1 if it could not finish), frames in the WAL, frames copied.
     let (busy, log, copied): (i64, i64, i64) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?))

@@ -587,10 +587,9 @@ async fn replay<P: Protocol, S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    let read = |from| core.missed_changes(caller.user, proto.scope(), from, REPLAY_PAGE);
     let mut cursor = since;
-    let mut page = core
-        .missed_changes(caller.user, proto.scope(), cursor, REPLAY_PAGE)
-        .await;
+    let mut page = read(cursor).await;
     loop {
         let (changes, read_upto, more) = match page {
             Ok(Resume::Page {
@@ -629,8 +628,7 @@ where
         // The next page is read (on a database thread) while this one is
         // encoded and written: the two no longer take turns.
         let (sent, next) = if more {
-            let next = core.missed_changes(caller.user, proto.scope(), read_upto, REPLAY_PAGE);
-            let (sent, next) = tokio::join!(send, next);
+            let (sent, next) = tokio::join!(send, read(read_upto));
             (sent, Some(next))
         } else {
             (send.await, None)
